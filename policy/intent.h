@@ -1,0 +1,50 @@
+// Share intent: the pod's gpushare.io/ annotations (CONTRACT.md section 3), validated.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/result.h"
+#include "policy/views.h"
+
+namespace gpushare::policy {
+
+enum class ShareMode { kMps, kMig, kAuto };
+enum class PlacementPolicy { kBinpack, kSpread };
+
+std::string_view to_string(ShareMode mode);
+std::string_view to_string(PlacementPolicy policy);
+
+// Annotation keys, without the prefix.
+inline constexpr std::string_view kModeKey = "mode";
+inline constexpr std::string_view kMigProfileKey = "mig-profile";
+inline constexpr std::string_view kGpuMemoryKey = "gpu-memory";
+inline constexpr std::string_view kGpuComputeKey = "gpu-compute";
+inline constexpr std::string_view kGpuProductKey = "gpu-product";
+inline constexpr std::string_view kPlacementKey = "placement";
+// Written by the webhook (rule 7); accepted on input so that a re-created or re-admitted
+// pod is not denied for carrying it.
+inline constexpr std::string_view kAssignedResourceKey = "assigned-resource";
+
+struct Intent {
+  bool present = false;  // some annotation under the prefix (other than assigned-resource)
+  ShareMode mode = ShareMode::kAuto;
+  bool mode_given = false;
+  std::optional<std::string> mig_profile;
+  std::optional<std::int64_t> gpu_memory_bytes;  // rounded up to whole bytes
+  std::optional<std::string> gpu_memory_text;    // as written, for messages
+  std::optional<int> gpu_compute_percent;        // 1..100
+  std::vector<std::string> gpu_products;         // exact nvidia.com/gpu.product values
+  std::optional<PlacementPolicy> placement;
+};
+
+// Reads every annotation under `prefix`. Errors name the annotation, the value and what is
+// allowed; several errors are joined with "; " so a user fixes them all at once.
+// Profile names are checked against `known_profiles` (catalog plus what nodes publish).
+Result<Intent> parse_intent(const StringMap& annotations, std::string_view prefix,
+                            const std::vector<std::string>& known_profiles);
+
+}  // namespace gpushare::policy
