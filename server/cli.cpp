@@ -1,0 +1,190 @@
+#include "server/cli.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "certs/certs.h"
+#include "policy/catalog.h"
+#include "server/cluster_state.h"
+#include "server/nodes_file.h"
+#include "server/serve.h"
+#include "server/service.h"
+
+namespace gpushare::server {
+
+namespace {
+
+constexpr const char* kUsage = R"(gpushare: GPU sharing for Kubernetes (MPS and MIG), as one TLS server.
+
+Usage:
+  gpushare serve --config FILE [--listen HOST:PORT] [--tls-cert FILE] [--tls-key FILE] [--kubeconfig FILE]
+  gpushare mutate [FILE|-]       AdmissionReview v1 in, the response POST /mutate gives out
+  gpushare filter [FILE|-]       ExtenderArgs in, ExtenderFilterResult out (POST /filter)
+  gpushare prioritize [FILE|-]   ExtenderArgs in, HostPriorityList out (POST /prioritize)
+  gpushare plan [FILE|-]         {"nodes":[...],"pods":[...],"configMaps":[...]} in, a repartition plan out
+  gpushare certs --service S --namespace NS --out DIR [--ip IP]... [--dns NAME]...
+
+Common flags:
+  --catalog FILE   replace the built-in GPU catalog (YAML shaped like mig-catalog.yaml)
+  --nodes FILE     a NodeList (JSON) the offline commands take as the cluster's state
+  --help, --version
+
+Exit codes: 0 when an answer was produced (allowed or denied); 2 with a one-line reason on
+stderr when the input or the flags are wrong; 1 when the server fails to start or run.
+)";
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> flags;
+
+  std::optional<std::string> one(const std::string& name) const {
+    auto it = flags.find(name);
+    if (it == flags.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+  }
+  const std::vector<std::string>& many(const std::string& name) const {
+    static const std::vector<std::string> kNone;
+    auto it = flags.find(name);
+    return it == flags.end() ? kNone : it->second;
+  }
+};
+
+// Flags that take a value; every other "--x" is a boolean switch.
+const std::vector<std::string> kValueFlags = {"config", "listen",  "tls-cert", "tls-key", "kubeconfig", "catalog",
+                                              "nodes",  "service", "namespace", "out",   "ip",         "dns"};
+
+Result<Args> parse_args(const std::vector<std::string>& argv) {
+  Args a;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& s = argv[i];
+    if (s.size() > 2 && s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2);
+      std::optional<std::string> value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      bool takes_value = std::find(kValueFlags.begin(), kValueFlags.end(), name) != kValueFlags.end();
+      if (takes_value && !value) {
+        if (i + 1 >= argv.size()) return Error{"flag --" + name + " needs a value"};
+        value = argv[++i];
+      }
+      if (!takes_value && name != "help" && name != "version") return Error{"unknown flag --" + name};
+      a.flags[name].push_back(value.value_or("true"));
+    } else if (a.command.empty()) {
+      a.command = s;
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+Result<std::string> read_input(const Args& a, std::istream& in) {
+  if (a.positional.size() > 1) return Error{"expected one input file, got " + std::to_string(a.positional.size())};
+  if (a.positional.empty() || a.positional[0] == "-") {
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  std::ifstream f(a.positional[0], std::ios::binary);
+  if (!f) return Error{a.positional[0] + ": cannot be read"};
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+Result<policy::Catalog> load_catalog(const std::optional<std::string>& path) {
+  if (!path) return policy::Catalog::builtin();
+  std::ifstream f(*path);
+  if (!f) return Error{"--catalog " + *path + ": cannot be read"};
+  std::stringstream s;
+  s << f.rdbuf();
+  auto c = policy::Catalog::from_yaml(s.str());
+  if (!c) return Error{"--catalog " + *path + ": " + c.error()};
+  return c;
+}
+
+int fail(std::ostream& err, const std::string& message) {
+  err << "gpushare: " << message << "\n";
+  return 2;
+}
+
+// mutate / filter / prioritize: read, call the Service, print. Exit 2 when no answer could
+// be produced (the input is not the expected document).
+int run_offline(const Args& a, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto catalog = load_catalog(a.one("catalog"));
+  if (!catalog) return fail(err, catalog.error());
+  policy::ClusterView view;
+  if (auto nodes = a.one("nodes")) {
+    auto loaded = load_nodes_file(*nodes);
+    if (!loaded) return fail(err, loaded.error());
+    view = std::move(*loaded);
+  }
+  auto input = read_input(a, in);
+  if (!input) return fail(err, input.error());
+  StaticClusterState cluster(std::move(view));
+  Service service(*catalog, cluster, ServiceSettings{});
+  Reply reply;
+  if (a.command == "mutate") reply = service.mutate(*input);
+  else if (a.command == "filter") reply = service.filter(*input);
+  else reply = service.prioritize(*input);
+  if (reply.http_status != 200) return fail(err, reply.error.empty() ? reply.body : reply.error);
+  out << reply.body << "\n";
+  return 0;
+}
+
+int run_certs(const Args& a, std::ostream& out, std::ostream& err) {
+  certs::CertRequest req;
+  auto service = a.one("service");
+  auto ns = a.one("namespace");
+  auto dir = a.one("out");
+  if (!service || !ns || !dir) return fail(err, "certs needs --service, --namespace and --out");
+  req.service = *service;
+  req.namespace_name = *ns;
+  req.ip_addresses = a.many("ip");
+  req.dns_names = a.many("dns");
+  auto bundle = certs::generate_certificates(req);
+  if (!bundle) return fail(err, bundle.error());
+  auto ca_bundle = certs::write_certificates(*bundle, *dir);
+  if (!ca_bundle) return fail(err, ca_bundle.error());
+  out << *ca_bundle << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto parsed = parse_args(args);
+  if (!parsed) return fail(err, parsed.error() + " (see gpushare --help)");
+  const Args& a = *parsed;
+  if (a.one("version")) {
+    out << "gpushare " << GPUSHARE_VERSION << "\n";
+    return 0;
+  }
+  if (a.one("help") || a.command.empty() || a.command == "help") {
+    out << kUsage;
+    return a.command.empty() && !a.one("help") ? 2 : 0;
+  }
+  if (a.command == "mutate" || a.command == "filter" || a.command == "prioritize") return run_offline(a, in, out, err);
+  if (a.command == "plan") return run_plan(a.positional, a.one("catalog"), in, out, err);
+  if (a.command == "certs") return run_certs(a, out, err);
+  if (a.command == "serve") {
+    ServeFlags flags;
+    flags.config = a.one("config");
+    flags.listen = a.one("listen");
+    flags.tls_cert = a.one("tls-cert");
+    flags.tls_key = a.one("tls-key");
+    flags.kubeconfig = a.one("kubeconfig");
+    flags.catalog = a.one("catalog");
+    return run_serve(flags, err);
+  }
+  return fail(err, "unknown command \"" + a.command + "\" (see gpushare --help)");
+}
+
+}  // namespace gpushare::server

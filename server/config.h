@@ -1,0 +1,83 @@
+// The server's YAML configuration (CONTRACT.md section 4). Every key is known; an unknown
+// key or a bad value stops startup with a message that names it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "policy/intent.h"
+#include "policy/result.h"
+
+namespace gpushare::server {
+
+using Seconds = std::chrono::seconds;
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  Seconds reload_check{5};  // how often the files are checked for a change
+};
+
+struct LimitsConfig {
+  std::size_t max_body_bytes = 3 * 1024 * 1024;  // kube-apiserver's own request limit
+  Seconds read_timeout{10};
+  Seconds write_timeout{10};
+  // kube-apiserver and kube-scheduler keep idle HTTP/1.1 connections, and cpp-httplib holds a
+  // worker per connection (performance.md item 3): a short idle timeout and a large pool.
+  Seconds keep_alive_timeout{5};
+  std::size_t keep_alive_max_count = 10000;  // default 5 would re-handshake every 5th request
+  std::size_t worker_threads = 64;
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace debug info warn error
+  std::string format = "text";  // text json
+};
+
+struct ClusterConfig {
+  std::string kubeconfig;  // empty and !in_cluster: no cluster (offline decisions)
+  bool in_cluster = false;
+  bool enabled() const { return in_cluster || !kubeconfig.empty(); }
+};
+
+struct GpuOperatorConfig {
+  std::string namespace_name = "gpu-operator";
+  std::string device_plugin_config_map = "device-plugin-config";
+  std::string mig_parted_config_map = "custom-mig-parted-config";
+};
+
+struct RepartitionConfig {
+  bool enabled = false;
+  // Off by default: only nodes without running GPU pods are changed (CONTRACT section 5).
+  bool allow_disruption = false;
+  Seconds batch_window{10};
+  Seconds propagation_delay{60};  // ConfigMap volume refresh (nvidia.md 1.5)
+  Seconds apply_timeout{600};
+  Seconds failure_backoff{300};
+  std::string lease_name = "gpushare-repartition";
+  std::string lease_namespace = "gpushare-system";
+};
+
+struct ServerConfig {
+  std::string listen_host = "0.0.0.0";
+  int listen_port = 8443;
+  TlsConfig tls;
+  LimitsConfig limits;
+  LogConfig log;
+  std::string annotation_prefix = "gpushare.io/";
+  std::string catalog_file;  // empty: the built-in catalog
+  ClusterConfig cluster;
+  GpuOperatorConfig gpu_operator;
+  policy::PlacementPolicy default_placement = policy::PlacementPolicy::kBinpack;
+  RepartitionConfig repartition;
+};
+
+Result<ServerConfig> parse_config(const std::string& yaml_text);
+Result<ServerConfig> load_config_file(const std::string& path);
+// "0.0.0.0:8443", "[::]:8443", ":8443" -> host and port.
+Result<std::pair<std::string, int>> parse_listen(const std::string& text);
+// "10s", "5m", "1h", "500ms" (rounded up to whole seconds), or a bare number of seconds.
+Result<Seconds> parse_duration(const std::string& text);
+
+}  // namespace gpushare::server

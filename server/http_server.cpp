@@ -1,0 +1,164 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+
+#include "server/logging.h"
+
+namespace gpushare::server {
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+// Known paths and the one method each accepts; anything else is 404, or 405 with Allow.
+const std::map<std::string, std::string>& routes() {
+  static const std::map<std::string, std::string> kRoutes = {
+      {"/mutate", "POST"},  {"/filter", "POST"}, {"/prioritize", "POST"},
+      {"/healthz", "GET"},  {"/readyz", "GET"},  {"/metrics", "GET"}};
+  return kRoutes;
+}
+
+std::string error_body(const std::string& message) { return nlohmann::json{{"error", message}}.dump(); }
+
+std::string route_label(const std::string& path) { return routes().count(path) ? path : "other"; }
+
+}  // namespace
+
+HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metrics, const Service& service,
+                       std::function<bool()> ready)
+    : config_(config), tls_(tls), metrics_(metrics), service_(service), ready_(std::move(ready)) {
+  server_ = std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) { return tls_.configure(ctx); });
+  install_routes();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::install_routes() {
+  auto& s = *server_;
+  const auto& lim = config_.limits;
+  s.set_tcp_nodelay(true);
+  s.set_keep_alive_max_count(lim.keep_alive_max_count);
+  s.set_keep_alive_timeout(lim.keep_alive_timeout.count());
+  s.set_read_timeout(lim.read_timeout.count());
+  s.set_write_timeout(lim.write_timeout.count());
+  s.set_payload_max_length(lim.max_body_bytes);
+  const std::size_t workers = lim.worker_threads;
+  s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+
+  // Method and path are checked before routing so that wrong methods get 405 (with Allow)
+  // rather than cpp-httplib's 404; the query string is already split off into params.
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    auto it = routes().find(req.path);
+    if (it == routes().end()) {
+      res.status = 404;
+      res.set_content(error_body("no such path: " + req.path), kJson);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method != it->second) {
+      res.status = 405;
+      res.set_header("Allow", it->second);
+      res.set_content(error_body(req.method + " is not allowed on " + req.path + "; use " + it->second), kJson);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  // Statuses cpp-httplib sets on its own (413 over the body limit, 400 for a broken request
+  // line) come without a body; give them the contract's JSON error.
+  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string message = res.status == 413
+                              ? "request body exceeds the limit of " + std::to_string(config_.limits.max_body_bytes) +
+                                    " bytes (limits.maxBodyBytes)"
+                              : "request could not be served (" + std::to_string(res.status) + ") on " + req.path;
+    res.set_content(error_body(message), kJson);
+  });
+
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log_error("handler failed", {{"path", req.path}, {"error", what}});
+    res.status = 500;
+    res.set_content(error_body("internal error: " + what), kJson);
+  });
+
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics_.inc("gpushare_http_requests_total", {{"route", route_label(req.path)}, {"code", std::to_string(res.status)}});
+  });
+
+  // The policy endpoints: same Service calls as the offline subcommands.
+  auto policy_route = [this](const std::string& path, Reply (Service::*call)(std::string_view) const) {
+    server_->Post(path, [this, path, call](const httplib::Request& req, httplib::Response& res) {
+      auto start = std::chrono::steady_clock::now();
+      Reply reply = (service_.*call)(req.body);
+      res.status = reply.http_status;
+      res.set_content(reply.body, kJson);
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      metrics_.observe("gpushare_http_request_duration_seconds", {{"route", path}}, seconds);
+      if (reply.http_status != 200) {
+        log_warn("bad request", {{"route", path}, {"status", std::to_string(reply.http_status)}, {"error", reply.error}});
+        return;
+      }
+      if (path == "/mutate") {
+        metrics_.inc("gpushare_admission_decisions_total", {{"outcome", reply.outcome}, {"rule", reply.rule}});
+        if (reply.outcome == "denied") metrics_.inc("gpushare_admission_denials_total");
+        if (reply.outcome != "out-of-scope") {
+          log_info("admission", {{"pod", reply.subject}, {"rule", reply.rule}, {"outcome", reply.outcome},
+                                 {"detail", reply.detail}});
+        }
+      } else {
+        log_debug(path.substr(1), {{"pod", reply.subject}, {"outcome", reply.outcome}, {"detail", reply.detail}});
+      }
+    });
+  };
+  policy_route("/mutate", &Service::mutate);
+  policy_route("/filter", &Service::filter);
+  policy_route("/prioritize", &Service::prioritize);
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    if (!tls_.loaded()) {
+      res.status = 503;
+      res.set_content("certificates not loaded\n", "text/plain");
+    } else if (ready_ && !ready_()) {
+      res.status = 503;
+      res.set_content("cluster cache not synced\n", "text/plain");
+    } else {
+      res.set_content("ok\n", "text/plain");
+    }
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.render(), "text/plain; version=0.0.4");
+  });
+}
+
+Result<int> HttpServer::bind() {
+  if (!server_->is_valid()) return Error{"TLS server could not be set up (SSL_CTX)"};
+  if (config_.listen_port == 0) {
+    int port = server_->bind_to_any_port(config_.listen_host);
+    if (port <= 0) return Error{"cannot listen on " + config_.listen_host + ":0"};
+    return port;
+  }
+  if (!server_->bind_to_port(config_.listen_host, config_.listen_port)) {
+    return Error{"cannot listen on " + config_.listen_host + ":" + std::to_string(config_.listen_port) +
+                 " (address in use or not allowed)"};
+  }
+  return config_.listen_port;
+}
+
+void HttpServer::serve() { server_->listen_after_bind(); }
+
+void HttpServer::stop() {
+  if (server_ && server_->is_running()) server_->stop();
+}
+
+}  // namespace gpushare::server

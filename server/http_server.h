@@ -1,0 +1,47 @@
+// One TLS listener for every endpoint (CONTRACT.md section 2), on cpp-httplib with the
+// settings that keep it fast under kube-apiserver's keep-alive connections
+// (shared/reference/performance.md): TCP_NODELAY, a high keep-alive count, a short idle
+// timeout and a worker pool sized for idle connections.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "policy/result.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "server/service.h"
+#include "server/tls_store.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace gpushare::server {
+
+class HttpServer {
+ public:
+  // `ready` adds the cluster's readiness to the certificates' for /readyz.
+  HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metrics, const Service& service,
+             std::function<bool()> ready);
+  ~HttpServer();
+
+  // Binds the listener; returns the port (the kernel's choice when the config says 0).
+  Result<int> bind();
+  // Serves until stop(); returns when the listener is closed and workers are done.
+  void serve();
+  void stop();
+
+ private:
+  void install_routes();
+
+  const ServerConfig& config_;
+  TlsStore& tls_;
+  Metrics& metrics_;
+  const Service& service_;
+  std::function<bool()> ready_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+}  // namespace gpushare::server

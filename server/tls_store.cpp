@@ -1,0 +1,167 @@
+#include "server/tls_store.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace gpushare::server {
+
+struct CertPair {
+  X509* cert = nullptr;
+  STACK_OF(X509)* chain = nullptr;
+  EVP_PKEY* key = nullptr;
+  ~CertPair() {
+    X509_free(cert);
+    sk_X509_pop_free(chain, X509_free);
+    EVP_PKEY_free(key);
+  }
+};
+
+namespace {
+
+std::string openssl_error() {
+  unsigned long code = ERR_get_error();
+  if (code == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{path + ": cannot be read"};
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+
+Result<std::shared_ptr<const CertPair>> parse_pair(const std::string& cert_file, const std::string& cert_pem,
+                                                   const std::string& key_file, const std::string& key_pem) {
+  auto pair = std::make_shared<CertPair>();
+  std::unique_ptr<BIO, BioDeleter> cbio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  pair->cert = PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr);
+  if (!pair->cert) return Error{cert_file + ": no PEM certificate (" + openssl_error() + ")"};
+  pair->chain = sk_X509_new_null();
+  while (X509* extra = PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr)) sk_X509_push(pair->chain, extra);
+  ERR_clear_error();  // the loop ends on "no start line"
+  std::unique_ptr<BIO, BioDeleter> kbio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
+  pair->key = PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr);
+  if (!pair->key) return Error{key_file + ": no PEM private key (" + openssl_error() + ")"};
+  if (X509_check_private_key(pair->cert, pair->key) != 1) {
+    ERR_clear_error();
+    return Error{key_file + ": the key does not match the certificate in " + cert_file};
+  }
+  return std::shared_ptr<const CertPair>(pair);
+}
+
+}  // namespace
+
+TlsStore::TlsStore(std::string cert_file, std::string key_file)
+    : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
+
+TlsStore::~TlsStore() { stop(); }
+
+Result<bool> TlsStore::load() {
+  std::error_code ec;
+  auto cert_mtime = std::filesystem::last_write_time(cert_file_, ec);
+  auto cert_size = ec ? 0 : std::filesystem::file_size(cert_file_, ec);
+  auto key_mtime = std::filesystem::last_write_time(key_file_, ec);
+  auto key_size = ec ? 0 : std::filesystem::file_size(key_file_, ec);
+  auto cert_pem = read_file(cert_file_);
+  if (!cert_pem) return Error{cert_pem.error()};
+  auto key_pem = read_file(key_file_);
+  if (!key_pem) return Error{key_pem.error()};
+  auto pair = parse_pair(cert_file_, *cert_pem, key_file_, *key_pem);
+  if (!pair) return Error{pair.error()};
+  std::lock_guard lock(mu_);
+  pair_ = *pair;
+  cert_mtime_ = cert_mtime;
+  key_mtime_ = key_mtime;
+  cert_size_ = cert_size;
+  key_size_ = key_size;
+  ++generation_;
+  return true;
+}
+
+Result<bool> TlsStore::reload_if_changed() {
+  std::error_code ec1, ec2, ec3, ec4;
+  auto cert_mtime = std::filesystem::last_write_time(cert_file_, ec1);
+  auto key_mtime = std::filesystem::last_write_time(key_file_, ec2);
+  auto cert_size = std::filesystem::file_size(cert_file_, ec3);
+  auto key_size = std::filesystem::file_size(key_file_, ec4);
+  if (ec1 || ec2 || ec3 || ec4) {
+    // Kubernetes swaps Secret volumes through a symlink; a missing file is usually a
+    // moment in that swap. Keep serving the pair we have.
+    return Error{"certificate files not readable right now; keeping the loaded pair"};
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (pair_ && cert_mtime == cert_mtime_ && key_mtime == key_mtime_ && cert_size == cert_size_ &&
+        key_size == key_size_) {
+      return false;
+    }
+  }
+  return load();
+}
+
+bool TlsStore::loaded() const { return current() != nullptr; }
+
+std::shared_ptr<const CertPair> TlsStore::current() const {
+  std::lock_guard lock(mu_);
+  return pair_;
+}
+
+int TlsStore::cert_callback(SSL* ssl, void* arg) {
+  auto* self = static_cast<TlsStore*>(arg);
+  auto pair = self->current();
+  if (!pair) return 0;
+  // SSL_use_cert_and_key takes its own references; override = 1 replaces anything set.
+  return SSL_use_cert_and_key(ssl, pair->cert, pair->key, pair->chain, 1) == 1 ? 1 : 0;
+}
+
+bool TlsStore::configure(SSL_CTX& ctx) {
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION |
+                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_cert_cb(&ctx, &TlsStore::cert_callback, this);
+  // ALPN is not needed: kube-apiserver offers only http/1.1 to webhooks.
+  return true;
+}
+
+void TlsStore::watch(std::chrono::seconds interval, std::function<void(const Result<bool>&)> on_result) {
+  stop();
+  {
+    std::lock_guard lock(watch_mu_);
+    stopping_ = false;
+  }
+  watcher_ = std::thread([this, interval, on_result = std::move(on_result)] {
+    std::unique_lock lock(watch_mu_);
+    while (!watch_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      auto r = reload_if_changed();
+      if (on_result) on_result(r);
+      lock.lock();
+    }
+  });
+}
+
+void TlsStore::stop() {
+  {
+    std::lock_guard lock(watch_mu_);
+    stopping_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+}  // namespace gpushare::server

@@ -1,0 +1,294 @@
+// The server in-process on an ephemeral port, with certificates from `gpushare certs`, called
+// over HTTPS with libcurl verifying the CA and the SAN, exactly as kube-apiserver would.
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "certs/certs.h"
+#include "server/config.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/service.h"
+#include "server/tls_store.h"
+#include "test/support/fixtures.h"
+
+namespace gpushare::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+  std::string headers;
+  CURLcode code = CURLE_OK;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// Runs a command, returns its stdout; fails the test on a non-zero exit.
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) {
+    ADD_FAILURE() << "cannot run " << command;
+    return out;
+  }
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << command;
+  return out;
+}
+
+class HttpsServer : public ::testing::Test {
+ protected:
+  static constexpr const char* kHost = "gpushare.gpushare-system.svc";
+
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("gpushare-https-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    ca_bundle_ = run(std::string(GPUSHARE_BINARY) + " certs --service gpushare --namespace gpushare-system --out " +
+                     dir_.string() + " --ip 127.0.0.1");
+    config_.listen_host = "127.0.0.1";
+    config_.listen_port = 0;
+    config_.limits.max_body_bytes = 64 * 1024;
+    config_.tls.cert_file = (dir_ / "tls.crt").string();
+    config_.tls.key_file = (dir_ / "tls.key").string();
+    tls_ = std::make_unique<TlsStore>(config_.tls.cert_file, config_.tls.key_file);
+    ASSERT_TRUE(tls_->load().ok());
+    service_ = std::make_unique<Service>(policy::Catalog::builtin(), cluster_, ServiceSettings{});
+    http_ = std::make_unique<HttpServer>(config_, *tls_, metrics_, *service_, [] { return true; });
+    auto port = http_->bind();
+    ASSERT_TRUE(port.ok()) << port.error();
+    port_ = *port;
+    thread_ = std::thread([this] { http_->serve(); });
+    curl_ = curl_easy_init();
+  }
+
+  void TearDown() override {
+    if (curl_) curl_easy_cleanup(curl_);
+    if (http_) http_->stop();
+    if (thread_.joinable()) thread_.join();
+    fs::remove_all(dir_);
+  }
+
+  // One request on the fixture's keep-alive handle, verifying the server against `ca_file`
+  // under the name `host` (resolved to 127.0.0.1).
+  HttpReply call(const std::string& method, const std::string& path, const std::string& body = {},
+                 std::string host = kHost, std::string ca_file = {}) {
+    HttpReply r;
+    std::string url = "https://" + host + ":" + std::to_string(port_) + path;
+    std::string resolve = host + ":" + std::to_string(port_) + ":127.0.0.1";
+    curl_slist* resolves = curl_slist_append(nullptr, resolve.c_str());
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_RESOLVE, resolves);
+    curl_easy_setopt(curl_, CURLOPT_CAINFO, ca_file.empty() ? (dir_ / "ca.crt").c_str() : ca_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &r.headers);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 10L);
+    if (method == "POST") {
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    } else {
+      curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+      curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
+    }
+    r.code = curl_easy_perform(curl_);
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(resolves);
+    curl_slist_free_all(headers);
+    return r;
+  }
+
+  // A GET on a connection of its own (a new TLS handshake), trusting `ca_file`.
+  long fresh_connection_status(const std::string& path, const std::string& ca_file) {
+    CURL* c = curl_easy_init();
+    std::string body;
+    std::string url = "https://" + std::string(kHost) + ":" + std::to_string(port_) + path;
+    std::string resolve = std::string(kHost) + ":" + std::to_string(port_) + ":127.0.0.1";
+    curl_slist* resolves = curl_slist_append(nullptr, resolve.c_str());
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_RESOLVE, resolves);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(resolves);
+    curl_easy_cleanup(c);
+    return status;
+  }
+
+  fs::path dir_;
+  std::string ca_bundle_;
+  ServerConfig config_;
+  Metrics metrics_;
+  StaticClusterState cluster_;
+  std::unique_ptr<TlsStore> tls_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<HttpServer> http_;
+  std::thread thread_;
+  int port_ = 0;
+  CURL* curl_ = nullptr;
+};
+
+std::string mps_review() {
+  return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
+    "uid":"705ab4f5-6393-11e8-b7cc-42010a800002","kind":{"group":"","version":"v1","kind":"Pod"},
+    "resource":{"group":"","version":"v1","resource":"pods"},"namespace":"ml","operation":"CREATE",
+    "object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"infer","namespace":"ml",
+      "annotations":{"gpushare.io/mode":"mps"}},
+      "spec":{"containers":[{"name":"main","image":"x","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}}}})";
+}
+
+TEST_F(HttpsServer, MutateOverVerifiedTlsAndIgnoresQueryString) {
+  auto r = call("POST", "/mutate?timeout=10s", mps_review());
+  ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto review = nlohmann::json::parse(r.body);
+  EXPECT_EQ(review["apiVersion"], "admission.k8s.io/v1");
+  EXPECT_EQ(review["kind"], "AdmissionReview");
+  EXPECT_EQ(review["response"]["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+  EXPECT_EQ(review["response"]["allowed"], true);
+  EXPECT_EQ(review["response"]["patchType"], "JSONPatch");
+}
+
+TEST_F(HttpsServer, IpSanVerifies) {
+  auto r = call("GET", "/healthz", {}, "127.0.0.1");
+  EXPECT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+  EXPECT_EQ(r.status, 200);
+}
+
+TEST_F(HttpsServer, WrongNameFailsVerification) {
+  auto r = call("GET", "/healthz", {}, "gpushare.other.svc");
+  EXPECT_NE(r.code, CURLE_OK);
+}
+
+TEST_F(HttpsServer, CaBundleIsTheCaNotTheLeaf) {
+  auto pem = certs::base64_decode(std::string(ca_bundle_.substr(0, ca_bundle_.find_last_not_of("\n") + 1)));
+  ASSERT_TRUE(pem.ok());
+  EXPECT_TRUE(certs::is_ca(*pem));
+}
+
+TEST_F(HttpsServer, ErrorsAreJsonWithTheRightStatus) {
+  struct Case {
+    std::string method, path, body;
+    long status;
+    std::string contains;
+  };
+  std::vector<Case> cases = {
+      {"GET", "/mutate", "", 405, "use POST"},
+      {"PUT", "/filter", "{}", 405, "use POST"},
+      {"POST", "/healthz", "{}", 405, "use GET"},
+      {"GET", "/nope", "", 404, "/nope"},
+      {"POST", "/mutate", "", 400, "error"},
+      {"POST", "/mutate", "{not json", 400, "error"},
+      {"POST", "/mutate", "null", 400, "error"},
+      {"POST", "/mutate", R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", 400, "request"},
+      {"POST", "/mutate", std::string(70 * 1024, ' '), 413, "exceeds the limit"},
+      {"POST", "/filter", "[1,2", 400, "error"},
+      {"POST", "/prioritize", "{\"Pod\":5}", 400, "error"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.path + " " + c.body.substr(0, 40));
+    auto r = call(c.method, c.path, c.body);
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    auto parsed = nlohmann::json::parse(r.body, nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << r.body;
+    EXPECT_TRUE(parsed.contains("error")) << r.body;
+    EXPECT_NE(r.body.find(c.contains), std::string::npos) << r.body;
+  }
+  // The server still answers after all of that.
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+}
+
+TEST_F(HttpsServer, MetricsCountRequestsAndDecisions) {
+  call("POST", "/mutate", mps_review());
+  call("GET", "/nope");
+  auto r = call("GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("gpushare_http_requests_total{code=\"200\",route=\"/mutate\"} 1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("gpushare_http_requests_total{code=\"404\",route=\"other\"} 1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("gpushare_admission_decisions_total{outcome=\"allowed\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("gpushare_http_request_duration_seconds_bucket{route=\"/mutate\""), std::string::npos);
+}
+
+TEST_F(HttpsServer, ReadyzFollowsCertificatesAndCluster) {
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+}
+
+TEST_F(HttpsServer, KeepAliveConnectionIsReused) {
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(call("POST", "/mutate", mps_review()).status, 200);
+  long connects = -1;
+  curl_easy_getinfo(curl_, CURLINFO_NUM_CONNECTS, &connects);
+  EXPECT_EQ(connects, 0) << "the 20th request opened a new connection";
+}
+
+TEST_F(HttpsServer, CertificateRotationWithoutFailingARequest) {
+  // Rotation with overlap: clients trust the old and the new CA while the pair changes.
+  run(std::string(GPUSHARE_BINARY) + " certs --service gpushare --namespace gpushare-system --out " +
+      (dir_ / "new").string() + " --ip 127.0.0.1 >/dev/null");
+  const auto both = dir_ / "both-cas.crt";
+  {
+    std::ofstream out(both);
+    out << std::ifstream(dir_ / "ca.crt").rdbuf() << std::ifstream(dir_ / "new" / "ca.crt").rdbuf();
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0}, requests{0};
+  std::thread load([&] {
+    while (!done) {
+      ++requests;
+      if (fresh_connection_status("/healthz", both.string()) != 200) ++failures;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Replace both files the way a Secret volume update lands, then let the store notice.
+  fs::copy_file(dir_ / "new" / "tls.key", dir_ / "tls.key.next");
+  fs::copy_file(dir_ / "new" / "tls.crt", dir_ / "tls.crt.next");
+  fs::rename(dir_ / "tls.crt.next", dir_ / "tls.crt");
+  fs::rename(dir_ / "tls.key.next", dir_ / "tls.key");
+  auto reloaded = tls_->reload_if_changed();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error();
+  EXPECT_TRUE(*reloaded);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  done = true;
+  load.join();
+  // A new connection now presents the new certificate: only the new CA verifies it.
+  EXPECT_EQ(fresh_connection_status("/healthz", (dir_ / "new" / "ca.crt").string()), 200);
+  EXPECT_NE(fresh_connection_status("/healthz", (dir_ / "ca.crt").string()), 200);
+  EXPECT_GT(requests.load(), 0);
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(HttpsServer, MismatchedKeyIsRefusedAndTheOldPairKeepsServing) {
+  run(std::string(GPUSHARE_BINARY) + " certs --service gpushare --namespace gpushare-system --out " +
+      (dir_ / "other").string() + " >/dev/null");
+  fs::copy_file(dir_ / "other" / "tls.key", dir_ / "tls.key", fs::copy_options::overwrite_existing);
+  auto reloaded = tls_->reload_if_changed();
+  EXPECT_FALSE(reloaded.ok());
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace gpushare::server
