@@ -25,7 +25,8 @@ struct Quantity {
 // Parses the Kubernetes quantity grammar: an optional sign, digits with an optional
 // decimal part, then a binary suffix (Ki Mi Gi Ti Pi Ei), a decimal suffix
 // (n u m "" k M G T P E) or a decimal exponent (e3, E-2). Values that cannot be held
-// exactly in milli-units within int64 (too large, or finer than 1m) are errors.
+// in milli-units within int64 are errors; values finer than 1m round up to the next milli,
+// as Kubernetes does.
 Result<Quantity> parse_quantity(std::string_view text);
 
 // "21474836480" -> "20Gi", for messages a person reads (largest binary unit that divides,

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <thread>
 
 #include "server/logging.h"
 
@@ -49,32 +50,26 @@ void HttpServer::install_routes() {
   const std::size_t workers = lim.worker_threads;
   s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
 
-  // Method and path are checked before routing so that wrong methods get 405 (with Allow)
-  // rather than cpp-httplib's 404; the query string is already split off into params.
-  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    auto it = routes().find(req.path);
-    if (it == routes().end()) {
-      res.status = 404;
-      res.set_content(error_body("no such path: " + req.path), kJson);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.method != it->second) {
-      res.status = 405;
-      res.set_header("Allow", it->second);
-      res.set_content(error_body(req.method + " is not allowed on " + req.path + "; use " + it->second), kJson);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-
-  // Statuses cpp-httplib sets on its own (413 over the body limit, 400 for a broken request
-  // line) come without a body; give them the contract's JSON error.
+  // Errors cpp-httplib produces on its own come without a body: unknown path or method (404),
+  // over the body limit (413), a broken request (400). Routing reads a request's body before
+  // it matches handlers, so answering here leaves the keep-alive stream clean.
   s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    std::string message = res.status == 413
-                              ? "request body exceeds the limit of " + std::to_string(config_.limits.max_body_bytes) +
-                                    " bytes (limits.maxBodyBytes)"
-                              : "request could not be served (" + std::to_string(res.status) + ") on " + req.path;
+    std::string message;
+    auto route = routes().find(req.path);
+    if (res.status == 404 && route != routes().end() && req.method != route->second) {
+      res.status = 405;
+      res.set_header("Allow", route->second);
+      message = req.method + " is not allowed on " + req.path + "; use " + route->second;
+    } else if (res.status == 404) {
+      message = "no such path: " + req.path;
+    } else if (res.status == 413) {
+      message = "request body exceeds the limit of " + std::to_string(config_.limits.max_body_bytes) +
+                " bytes (limits.maxBodyBytes)";
+    } else {
+      message = "request could not be served (" + std::to_string(res.status) + ")" +
+                (req.path.empty() ? std::string() : " on " + req.path);
+    }
     res.set_content(error_body(message), kJson);
   });
 
@@ -155,10 +150,27 @@ Result<int> HttpServer::bind() {
   return config_.listen_port;
 }
 
-void HttpServer::serve() { server_->listen_after_bind(); }
+void HttpServer::serve() {
+  {
+    std::lock_guard lock(stop_mu_);
+    if (stop_requested_) return;
+    serving_ = true;
+  }
+  server_->listen_after_bind();
+  listen_returned_ = true;
+}
 
 void HttpServer::stop() {
-  if (server_ && server_->is_running()) server_->stop();
+  bool serving = false;
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_requested_ = true;
+    serving = serving_;
+  }
+  if (!serving) return;  // serve() will see the request and not start
+  // cpp-httplib ignores stop() until listen_after_bind() has marked itself running.
+  while (!server_->is_running() && !listen_returned_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server_->stop();
 }
 
 }  // namespace gpushare::server

@@ -4,7 +4,9 @@
 // timeout and a worker pool sized for idle connections.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -42,6 +44,10 @@ class HttpServer {
   const Service& service_;
   std::function<bool()> ready_;
   std::unique_ptr<httplib::Server> server_;
+  std::mutex stop_mu_;
+  bool stop_requested_ = false;
+  bool serving_ = false;
+  std::atomic<bool> listen_returned_{false};
 };
 
 }  // namespace gpushare::server

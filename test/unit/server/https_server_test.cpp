@@ -105,9 +105,10 @@ class HttpsServer : public ::testing::Test {
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, collect);
     curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &r.headers);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 10L);
-    if (method == "POST") {
+    if (method != "GET") {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else {
       curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
       curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());

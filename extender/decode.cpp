@@ -1,0 +1,254 @@
+#include "extender/decode.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "policy/quantity.h"
+
+namespace gpushare::extender {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kNvidiaPrefix = "nvidia.com/";
+
+// Thrown only inside this file and caught by each public function: a decode error is one
+// message with the JSON path where it was found.
+struct DecodeError {
+  std::string message;
+};
+
+// `path.key["entry"]`, the path of one map entry in messages.
+std::string entry_path(const std::string& path, const char* key, const std::string& entry) {
+  std::string out = path;
+  out += '.';
+  out += key;
+  out += "[\"";
+  out += entry;
+  out += "\"]";
+  return out;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw DecodeError{path + ": " + what};
+}
+
+void expect(const json& v, json::value_t type, const std::string& path) {
+  // Integers arrive as number_unsigned or number_integer; treat them alike.
+  const bool ok =
+      v.type() == type || (type == json::value_t::number_integer && v.is_number_integer());
+  if (!ok) fail(path, std::string("expected ") + json(type).type_name() + ", got " + v.type_name());
+}
+
+// The member `key` of object `obj`, or nullptr when absent or null.
+const json* member(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+const json* object_member(const json& obj, const char* key, const std::string& path) {
+  const json* v = member(obj, key);
+  if (v != nullptr) expect(*v, json::value_t::object, path + "." + key);
+  return v;
+}
+
+std::string string_member(const json& obj, const char* key, const std::string& path) {
+  const json* v = member(obj, key);
+  if (v == nullptr) return {};
+  expect(*v, json::value_t::string, path + "." + key);
+  return v->get<std::string>();
+}
+
+policy::StringMap string_map(const json& obj, const char* key, const std::string& path) {
+  policy::StringMap out;
+  const json* m = object_member(obj, key, path);
+  if (m == nullptr) return out;
+  for (const auto& [k, v] : m->items()) {
+    if (!v.is_string())
+      fail(entry_path(path, key, k), std::string("expected string, got ") + v.type_name());
+    out.emplace(k, v.get<std::string>());
+  }
+  return out;
+}
+
+// Resource maps: quantity strings; integers from hand-written JSON become their text.
+policy::StringMap quantity_map(const json& obj, const char* key, const std::string& path) {
+  policy::StringMap out;
+  const json* m = object_member(obj, key, path);
+  if (m == nullptr) return out;
+  for (const auto& [k, v] : m->items()) {
+    if (v.is_string())
+      out.emplace(k, v.get<std::string>());
+    else if (v.is_number_integer())
+      out.emplace(k, v.dump());
+    else
+      fail(entry_path(path, key, k),
+           std::string("expected a quantity string, got ") + v.type_name());
+  }
+  return out;
+}
+
+void containers(const json& spec, const char* key, bool init, const std::string& path,
+                policy::PodView& pod) {
+  const json* list = member(spec, key);
+  if (list == nullptr) return;
+  const std::string list_path = path + "." + key;
+  expect(*list, json::value_t::array, list_path);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const json& c = (*list)[i];
+    const std::string cpath = list_path + "[" + std::to_string(i) + "]";
+    expect(c, json::value_t::object, cpath);
+    policy::ContainerView view;
+    view.name = string_member(c, "name", cpath);
+    view.init = init;
+    view.index = i;
+    if (const json* res = object_member(c, "resources", cpath)) {
+      view.limits = quantity_map(*res, "limits", cpath + ".resources");
+      view.requests = quantity_map(*res, "requests", cpath + ".resources");
+    }
+    pod.containers.push_back(std::move(view));
+  }
+}
+
+policy::PodView pod_view(const json& pod, const std::string& path) {
+  expect(pod, json::value_t::object, path);
+  policy::PodView view;
+  if (const json* meta = object_member(pod, "metadata", path)) {
+    const std::string mpath = path + ".metadata";
+    view.name = string_member(*meta, "name", mpath);
+    view.namespace_name = string_member(*meta, "namespace", mpath);
+    view.generate_name = string_member(*meta, "generateName", mpath);
+    view.annotations = string_map(*meta, "annotations", mpath);
+    view.labels = string_map(*meta, "labels", mpath);
+  }
+  if (const json* spec = object_member(pod, "spec", path)) {
+    const std::string spath = path + ".spec";
+    containers(*spec, "initContainers", true, spath, view);
+    containers(*spec, "containers", false, spath, view);
+    view.node_name = string_member(*spec, "nodeName", spath);
+    if (const json* prio = member(*spec, "priority")) {
+      expect(*prio, json::value_t::number_integer, spath + ".priority");
+      // nlohmann narrows silently; a priority is an int32 in the API, so check the range.
+      const bool fits =
+          prio->is_number_unsigned()
+              ? prio->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT32_MAX)
+              : prio->get<std::int64_t>() >= INT32_MIN && prio->get<std::int64_t>() <= INT32_MAX;
+      if (!fits) fail(spath + ".priority", "outside the int32 range");
+      view.priority = static_cast<std::int32_t>(prio->get<std::int64_t>());
+    }
+  }
+  if (const json* status = object_member(pod, "status", path)) {
+    view.phase = string_member(*status, "phase", path + ".status");
+  }
+  return view;
+}
+
+policy::NodeView node_view(const json& node, const std::string& path) {
+  expect(node, json::value_t::object, path);
+  policy::NodeView view;
+  const json* meta = object_member(node, "metadata", path);
+  if (meta == nullptr) fail(path + ".metadata", "missing; a Node needs metadata.name");
+  const std::string mpath = path + ".metadata";
+  view.name = string_member(*meta, "name", mpath);
+  if (view.name.empty()) fail(mpath + ".name", "missing or empty");
+  view.labels = string_map(*meta, "labels", mpath);
+  view.annotations = string_map(*meta, "annotations", mpath);
+  if (const json* spec = object_member(node, "spec", path)) {
+    if (const json* u = member(*spec, "unschedulable")) {
+      expect(*u, json::value_t::boolean, path + ".spec.unschedulable");
+      view.unschedulable = u->get<bool>();
+    }
+  }
+  if (const json* status = object_member(node, "status", path)) {
+    for (const auto& [name, text] : quantity_map(*status, "allocatable", path + ".status")) {
+      if (std::string_view(name).substr(0, kNvidiaPrefix.size()) != kNvidiaPrefix)
+        continue;  // the scheduler checks the rest
+      auto q = policy::parse_quantity(text);
+      if (!q)
+        fail(entry_path(path + ".status", "allocatable", name),
+             "\"" + text + "\" is not a quantity: " + q.error());
+      view.allocatable[name] = q->milli < 0 ? 0 : q->ceil_units();
+    }
+  }
+  return view;
+}
+
+// Deepest nesting of arrays/objects, outside strings. Linear and allocation-free, so a hostile
+// body is refused before a recursive structure is built from it.
+int nesting_depth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
+Result<json> parse_json(std::string_view text) {
+  if (nesting_depth(text) > kMaxJsonDepth) {
+    return Error{"JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+  }
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {  // parse_error carries the byte position
+    return Error{std::string("not JSON: ") + e.what()};
+  }
+}
+
+Result<policy::PodView> decode_pod(const json& pod, std::string_view path) {
+  try {
+    return pod_view(pod, std::string(path));
+  } catch (const DecodeError& e) {
+    return Error{e.message};
+  }
+}
+
+Result<policy::NodeView> decode_node(const json& node, std::string_view path) {
+  try {
+    return node_view(node, std::string(path));
+  } catch (const DecodeError& e) {
+    return Error{e.message};
+  }
+}
+
+Result<std::vector<policy::NodeView>> decode_node_list(const json& list, std::string_view path) {
+  const std::string p(path);
+  const json* items = &list;
+  std::string items_path = p;
+  if (list.is_object()) {
+    items = member(list, "items");
+    items_path = p + ".items";
+    if (items == nullptr) return std::vector<policy::NodeView>{};
+  }
+  if (!items->is_array()) {
+    return Error{items_path + ": expected array of Nodes, got " + std::string(items->type_name())};
+  }
+  std::vector<policy::NodeView> out;
+  out.reserve(items->size());
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    auto node = decode_node((*items)[i], items_path + "[" + std::to_string(i) + "]");
+    if (!node) return Error{node.error()};
+    out.push_back(std::move(node).value());
+  }
+  return out;
+}
+
+}  // namespace gpushare::extender

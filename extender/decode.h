@@ -1,0 +1,36 @@
+// JSON -> policy views for the extender: the Pod and Nodes of an ExtenderArgs, and the NodeList
+// that `--nodes FILE` gives the offline commands. Only the fields gpushare decides on are read;
+// null is accepted wherever Go may send it (kubernetes.md 1.2).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/result.h"
+#include "policy/views.h"
+
+namespace gpushare::extender {
+
+// Deepest array/object nesting accepted; a NodeList inside ExtenderArgs needs about 10.
+inline constexpr int kMaxJsonDepth = 64;
+
+// One JSON document, depth-bounded before nlohmann sees it. Never throws.
+Result<nlohmann::json> parse_json(std::string_view text);
+
+// `path` prefixes error messages: "Pod.spec.containers[1].resources.limits: expected object, got
+// string". Containers: init containers first (init = true), then containers.
+// Quantities keep their text; a JSON number (hand-written input) becomes its decimal text.
+Result<policy::PodView> decode_pod(const nlohmann::json& pod, std::string_view path = "Pod");
+
+// metadata.name (required), labels, annotations, spec.unschedulable, and status.allocatable
+// nvidia.com/* as whole units (quantities rounded up; other resources are ignored).
+// `used` stays empty: a Node object does not say what its pods hold.
+Result<policy::NodeView> decode_node(const nlohmann::json& node, std::string_view path = "Node");
+
+// A NodeList ({"items": [...]}, null items allowed) or a bare array of Nodes.
+Result<std::vector<policy::NodeView>> decode_node_list(const nlohmann::json& list,
+                                                       std::string_view path = "NodeList");
+
+}  // namespace gpushare::extender

@@ -1,0 +1,288 @@
+#include "extender/extender.h"
+
+#include <cctype>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "extender/decode.h"
+#include "policy/fit.h"
+#include "policy/pod_demand.h"
+#include "policy/score.h"
+
+namespace gpushare::extender {
+
+using nlohmann::json;
+
+namespace {
+
+// One node of the request: its name as given and, in payload mode, its decoded view and the
+// Node object to echo back. Cache-mode views are looked up one at a time as they are judged
+// (view_of), so a request for 500 names never holds 500 copies of cached nodes.
+struct Candidate {
+  std::string name;
+  std::optional<policy::NodeView> view;  // payload mode only
+  const json* original = nullptr;        // payload mode only
+};
+
+struct Request {
+  json doc;  // owns what Candidate::original points into (a moved json keeps its elements in place)
+  policy::PodView pod;
+  policy::PodDemand demand;
+  bool payload_mode = false;
+  std::vector<Candidate> candidates;
+};
+
+// Go's encoding/json matches keys case-insensitively, and the upstream test lower-cases a whole
+// ExtenderArgs to prove it; prefer the exact capitalised key, then accept any casing.
+const json* find_key(const json& obj, std::string_view key) {
+  if (auto it = obj.find(std::string(key)); it != obj.end()) return &*it;
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    const std::string& k = it.key();
+    if (k.size() != key.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < k.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(k[i])) ==
+             std::tolower(static_cast<unsigned char>(key[i]));
+    if (same) return &*it;
+  }
+  return nullptr;
+}
+
+Result<Request> decode_request(std::string_view body) {
+  auto parsed = parse_json(body);
+  if (!parsed) return Error{parsed.error()};
+  Request req;
+  req.doc = std::move(parsed).value();
+  if (!req.doc.is_object()) {
+    return Error{std::string("ExtenderArgs: expected object, got ") + req.doc.type_name()};
+  }
+  const json* pod = find_key(req.doc, "Pod");
+  if (pod == nullptr || pod->is_null()) return Error{"ExtenderArgs.Pod: missing or null"};
+  auto view = decode_pod(*pod, "Pod");
+  if (!view) return Error{view.error()};
+  req.pod = std::move(view).value();
+  auto demand = policy::pod_demand(req.pod);
+  if (!demand) return Error{"Pod: " + demand.error()};
+  req.demand = std::move(demand).value();
+
+  const json* names = find_key(req.doc, "NodeNames");
+  const json* nodes = find_key(req.doc, "Nodes");
+  if (names != nullptr && !names->is_null()) {
+    if (!names->is_array())
+      return Error{std::string("NodeNames: expected array, got ") + names->type_name()};
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      const json& n = (*names)[i];
+      if (!n.is_string()) {
+        return Error{"NodeNames[" + std::to_string(i) + "]: expected string, got " + n.type_name()};
+      }
+      Candidate c;
+      c.name = n.get<std::string>();
+      req.candidates.push_back(std::move(c));
+    }
+    return req;
+  }
+  if (nodes != nullptr && !nodes->is_null()) {
+    req.payload_mode = true;
+    if (!nodes->is_object())
+      return Error{std::string("Nodes: expected NodeList object, got ") + nodes->type_name()};
+    const json* items = find_key(*nodes, "items");
+    if (items == nullptr || items->is_null()) return req;
+    if (!items->is_array())
+      return Error{std::string("Nodes.items: expected array, got ") + items->type_name()};
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      auto node = decode_node((*items)[i], "Nodes.items[" + std::to_string(i) + "]");
+      if (!node) return Error{node.error()};
+      Candidate c;
+      c.name = node->name;
+      c.view = std::move(node).value();
+      c.original = &(*items)[i];
+      req.candidates.push_back(std::move(c));
+    }
+  }
+  return req;
+}
+
+// The node's view: decoded from the payload, or looked up in the cache now (into `slot`).
+// nullptr: a name the cache does not know.
+const policy::NodeView* view_of(const Candidate& c, const NodeSource& source,
+                                std::optional<policy::NodeView>& slot) {
+  if (c.view) return &*c.view;
+  if (c.original != nullptr || !source) return nullptr;
+  slot = source(c.name);
+  return slot ? &*slot : nullptr;
+}
+
+// Profile names parse_intent accepts for gpushare.io/mig-profile: the catalog's, those the
+// request's nodes publish, and those the pod itself asks for. The pod was admitted already;
+// its resource request, not this annotation, says which profile it gets.
+// Only parse_intent's check of that one annotation reads the list, so it is built only when
+// the pod carries it (it costs a catalog scan per node resource).
+std::vector<std::string> known_profiles(const Request& req, const NodeSource& source,
+                                        const policy::Catalog& catalog, std::string_view prefix) {
+  if (req.pod.annotations.count(std::string(prefix) + std::string(policy::kMigProfileKey)) == 0)
+    return {};
+  std::set<std::string> names;
+  for (const auto& model : catalog.models())
+    for (const auto& p : model.profiles) names.insert(p.name);
+  // Distinct MIG resources first: nodes mostly repeat the same few, and each costs a catalog scan.
+  std::set<std::string> resources;
+  auto add_resource = [&](const std::string& resource) {
+    if (resource.compare(0, policy::kMigResourcePrefix.size(), policy::kMigResourcePrefix) == 0)
+      resources.insert(resource);
+  };
+  for (const auto& [resource, n] : req.demand.resources) add_resource(resource);
+  for (const auto& c : req.candidates) {
+    std::optional<policy::NodeView> slot;
+    if (const policy::NodeView* v = view_of(c, source, slot))
+      for (const auto& [resource, n] : v->allocatable) add_resource(resource);
+  }
+  for (const auto& resource : resources) {
+    if (auto p = catalog.profile_for_resource(resource))
+      names.insert(*p);
+    else
+      names.insert(resource.substr(policy::kMigResourcePrefix.size()));
+  }
+  return {names.begin(), names.end()};
+}
+
+std::string dump(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+ExtenderResult bad_request(const std::string& message) {
+  ExtenderResult r;
+  r.http_status = 400;
+  r.error = message;
+  r.body = dump(json{{"error", message}});
+  return r;
+}
+
+const policy::Catalog& catalog_of(const ExtenderSettings& settings) {
+  return settings.catalog != nullptr ? *settings.catalog : policy::Catalog::builtin();
+}
+
+}  // namespace
+
+NodeSource node_source_from(std::vector<policy::NodeView> nodes) {
+  auto index = std::make_shared<std::unordered_map<std::string, policy::NodeView>>();
+  for (auto& n : nodes) {
+    std::string name = n.name;
+    index->emplace(std::move(name), std::move(n));
+  }
+  return [index](const std::string& name) -> std::optional<policy::NodeView> {
+    auto it = index->find(name);
+    if (it == index->end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
+                             const ExtenderSettings& settings) {
+  auto decoded = decode_request(body);
+  if (!decoded) return bad_request(decoded.error());
+  Request& req = *decoded;
+  const policy::Catalog& catalog = catalog_of(settings);
+
+  ExtenderResult result;
+  result.managed = req.demand.managed();
+  result.payload_mode = req.payload_mode;
+  result.nodes = req.candidates.size();
+
+  std::optional<policy::Intent> intent;
+  std::string intent_error;
+  if (result.managed) {
+    auto parsed =
+        policy::parse_intent(req.pod.annotations, settings.annotation_prefix,
+                             known_profiles(req, nodes, catalog, settings.annotation_prefix));
+    if (parsed)
+      intent = std::move(parsed).value();
+    else
+      intent_error = "invalid gpushare annotations: " + parsed.error();
+  }
+
+  json passed_names = json::array();
+  json passed_items = json::array();
+  json failed = json::object();
+  json unresolvable = json::object();
+  auto pass = [&](const Candidate& c) {
+    ++result.passed;
+    if (req.payload_mode)
+      passed_items.push_back(*c.original);
+    else
+      passed_names.push_back(c.name);
+  };
+  for (const Candidate& c : req.candidates) {
+    std::optional<policy::NodeView> slot;
+    const policy::NodeView* view = nullptr;
+    if (!result.managed) {
+      pass(c);
+    } else if (!intent) {
+      unresolvable[c.name] = intent_error;
+    } else if ((view = view_of(c, nodes, slot)) == nullptr) {
+      failed[c.name] = "not in gpushare's node cache yet";
+    } else {
+      const policy::NodeFit fit = policy::fit_node(req.demand, *intent, *view, catalog);
+      if (fit.fits)
+        pass(c);
+      else
+        (fit.unresolvable ? unresolvable : failed)[c.name] = fit.reason;
+    }
+  }
+  result.failed = failed.size();
+  result.unresolvable = unresolvable.size();
+
+  // Field order and nulls as Go's encoder writes ExtenderFilterResult.
+  std::string out = "{\"Nodes\":";
+  if (req.payload_mode) {
+    json list = {{"apiVersion", "v1"},
+                 {"kind", "NodeList"},
+                 {"metadata", json::object()},
+                 {"items", std::move(passed_items)}};
+    out += dump(list) + ",\"NodeNames\":null";
+  } else {
+    out += "null,\"NodeNames\":" + dump(passed_names);
+  }
+  out += ",\"FailedNodes\":" + dump(failed) +
+         ",\"FailedAndUnresolvableNodes\":" + dump(unresolvable) + ",\"Error\":\"\"}";
+  result.body = std::move(out);
+  return result;
+}
+
+ExtenderResult handle_prioritize(std::string_view body, const NodeSource& nodes,
+                                 const ExtenderSettings& settings) {
+  auto decoded = decode_request(body);
+  if (!decoded) return bad_request(decoded.error());
+  Request& req = *decoded;
+  const policy::Catalog& catalog = catalog_of(settings);
+
+  ExtenderResult result;
+  result.managed = req.demand.managed();
+  result.payload_mode = req.payload_mode;
+  result.nodes = req.candidates.size();
+
+  std::optional<policy::Intent> intent;
+  if (result.managed) {
+    auto parsed =
+        policy::parse_intent(req.pod.annotations, settings.annotation_prefix,
+                             known_profiles(req, nodes, catalog, settings.annotation_prefix));
+    if (parsed) intent = std::move(parsed).value();
+  }
+  const policy::PlacementPolicy placement =
+      intent && intent->placement ? *intent->placement : settings.default_placement;
+
+  json list = json::array();
+  for (const Candidate& c : req.candidates) {
+    int score = policy::kMinScore;
+    std::optional<policy::NodeView> slot;
+    if (intent) {
+      if (const policy::NodeView* view = view_of(c, nodes, slot))
+        score = policy::score_node(req.demand, *intent, *view, placement, catalog);
+    }
+    list.push_back(json{{"Host", c.name}, {"Score", score}});
+  }
+  result.body = dump(list);
+  return result;
+}
+
+}  // namespace gpushare::extender

@@ -1,0 +1,331 @@
+#include "kube/cache.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include "kube/json_util.h"
+
+namespace gpushare::kube {
+namespace {
+
+const char* kind_name(ObjectKind kind) { return kind == ObjectKind::kNode ? "nodes" : "pods"; }
+
+// Exponential, capped, with +-20 % jitter so that replicas do not reconnect in lockstep.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
+      : initial_(initial), max_(max), next_(initial), random_(std::random_device{}()) {}
+  std::chrono::milliseconds next() {
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    auto delay = std::chrono::milliseconds(
+        static_cast<std::int64_t>(static_cast<double>(next_.count()) * jitter(random_)));
+    next_ = std::min(next_ * 2, max_);
+    return delay;
+  }
+  void reset() { next_ = initial_; }
+
+ private:
+  std::chrono::milliseconds initial_, max_, next_;
+  std::mt19937 random_;
+};
+
+std::string object_key(ObjectKind kind, const nlohmann::json& object) {
+  const nlohmann::json& metadata = member(object, "metadata");
+  std::string name = string_member(metadata, "name");
+  if (kind == ObjectKind::kNode) return name;
+  return string_member(metadata, "namespace") + "/" + name;
+}
+
+}  // namespace
+
+ClusterCache::ClusterCache(std::shared_ptr<Client> client, CacheOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {}
+
+ClusterCache::~ClusterCache() { stop(); }
+
+void ClusterCache::set_change_handler(ChangeHandler handler) { on_change_ = std::move(handler); }
+
+void ClusterCache::start() {
+  if (!threads_.empty()) return;
+  stop_ = false;
+  threads_.emplace_back([this] { run(ObjectKind::kNode); });
+  threads_.emplace_back([this] { run(ObjectKind::kPod); });
+}
+
+void ClusterCache::stop() {
+  {
+    std::lock_guard lock(wait_mu_);
+    stop_ = true;
+  }
+  wait_cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+bool ClusterCache::sleep_unless_stopped(std::chrono::milliseconds delay) {
+  std::unique_lock lock(wait_mu_);
+  return wait_cv_.wait_for(lock, delay, [this] { return stop_.load(); });
+}
+
+void ClusterCache::run(ObjectKind kind) {
+  const std::string& path = kind == ObjectKind::kNode ? options_.nodes_path : options_.pods_path;
+  Backoff backoff(options_.backoff_initial, options_.backoff_max);
+  bool listed_before = false;
+  while (!stop_) {
+    auto listed = client_->list(path, options_.page_size, &stop_);
+    if (!listed) {
+      if (listed.is(ErrorKind::kStopped) || stop_) return;
+      ++counters_.watch_errors;
+      auto delay = backoff.next();
+      spdlog::warn("cache: list {} failed, retrying in {} ms: {}", kind_name(kind), delay.count(),
+                   listed.error().message);
+      if (sleep_unless_stopped(delay)) return;
+      continue;
+    }
+    ++counters_.lists;
+    if (listed_before) ++counters_.relists;
+    listed_before = true;
+    replace_all(kind, listed->items);
+    mark_synced(kind);
+    notify(CacheChange{kind, ChangeType::kResynced, ""});
+    backoff.reset();
+
+    std::string resource_version = listed->resource_version;
+    WatchHandler handler = [this, kind](const WatchEvent& e) { return handle_event(kind, e); };
+    bool first_watch = true;
+    while (!stop_) {
+      if (!first_watch) ++counters_.watch_restarts;
+      first_watch = false;
+      std::uint64_t events_before = counters_.events + counters_.bookmarks;
+      auto ended = client_->watch(path, resource_version, handler, &stop_,
+                                  WatchOptions{options_.watch_timeout_seconds, true});
+      if (stop_ || ended.is(ErrorKind::kStopped)) return;
+      if (ended) continue;  // the server closed the stream at timeoutSeconds: watch again
+      if (ended.is(ErrorKind::kGone)) {
+        // Our resourceVersion is older than the server keeps: only a new list is consistent.
+        ++counters_.gone;
+        spdlog::info("cache: watch {} expired (410), relisting", kind_name(kind));
+        break;
+      }
+      ++counters_.watch_errors;
+      // A watch that delivered events was healthy before it broke: start the backoff afresh.
+      if (counters_.events + counters_.bookmarks != events_before) backoff.reset();
+      auto delay = backoff.next();
+      spdlog::warn("cache: watch {} ended, reconnecting in {} ms from resourceVersion {}: {}",
+                   kind_name(kind), delay.count(), resource_version, ended.error().message);
+      if (sleep_unless_stopped(delay)) return;
+    }
+  }
+}
+
+bool ClusterCache::handle_event(ObjectKind kind, const WatchEvent& event) {
+  if (event.type == "BOOKMARK") {
+    ++counters_.bookmarks;  // the client already advanced the resourceVersion
+    return true;
+  }
+  ++counters_.events;
+  std::optional<CacheChange> change = kind == ObjectKind::kNode
+                                          ? apply_node(event.type, event.object)
+                                          : apply_pod(event.type, event.object);
+  if (change) notify(*change);
+  return !stop_;
+}
+
+void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& items) {
+  if (kind == ObjectKind::kNode) {
+    std::map<std::string, NodeRecord> fresh;
+    for (const auto& item : items) {
+      auto node = decode_node(item);
+      if (!node) {
+        ++counters_.decode_errors;
+        spdlog::warn("cache: skipping node: {}", node.error());
+        continue;
+      }
+      std::string name = node->view.name;
+      fresh.insert_or_assign(std::move(name), std::move(*node));
+    }
+    std::unique_lock lock(mu_);
+    nodes_ = std::move(fresh);
+    return;
+  }
+  std::map<std::string, PodRecord> fresh;
+  for (const auto& item : items) {
+    auto pod = decode_pod(item);
+    if (!pod) {
+      ++counters_.decode_errors;
+      spdlog::warn("cache: skipping pod: {}", pod.error());
+      continue;
+    }
+    if (pod->terminated || !keep(*pod)) continue;
+    std::string key = pod->key();
+    fresh.insert_or_assign(std::move(key), std::move(*pod));
+  }
+  std::unique_lock lock(mu_);
+  pods_ = std::move(fresh);
+  used_.clear();
+  for (const auto& [key, pod] : pods_) account(pod, +1);
+}
+
+std::optional<CacheChange> ClusterCache::apply_node(const std::string& type,
+                                                    const nlohmann::json& object) {
+  std::string name = object_key(ObjectKind::kNode, object);
+  if (type == "DELETED") {
+    std::unique_lock lock(mu_);
+    if (nodes_.erase(name) == 0) return std::nullopt;
+    return CacheChange{ObjectKind::kNode, ChangeType::kDeleted, name};
+  }
+  auto node = decode_node(object);
+  if (!node) {
+    ++counters_.decode_errors;
+    spdlog::warn("cache: skipping node event: {}", node.error());
+    return std::nullopt;
+  }
+  std::unique_lock lock(mu_);
+  bool existed = nodes_.count(name) > 0;
+  nodes_.insert_or_assign(name, std::move(*node));
+  return CacheChange{ObjectKind::kNode, existed ? ChangeType::kModified : ChangeType::kAdded, name};
+}
+
+std::optional<CacheChange> ClusterCache::apply_pod(const std::string& type,
+                                                   const nlohmann::json& object) {
+  std::string key = object_key(ObjectKind::kPod, object);
+  std::optional<PodRecord> pod;
+  if (type != "DELETED") {
+    auto decoded = decode_pod(object);
+    if (!decoded) {
+      ++counters_.decode_errors;
+      spdlog::warn("cache: skipping pod event: {}", decoded.error());
+      return std::nullopt;
+    }
+    // A pod that terminated or that we do not track is, for the cache, a deleted pod.
+    if (!decoded->terminated && keep(*decoded)) pod = std::move(*decoded);
+  }
+  std::unique_lock lock(mu_);
+  auto it = pods_.find(key);
+  bool existed = it != pods_.end();
+  if (existed) account(it->second, -1);
+  if (!pod) {
+    if (!existed) return std::nullopt;
+    pods_.erase(it);
+    return CacheChange{ObjectKind::kPod, ChangeType::kDeleted, key};
+  }
+  account(*pod, +1);
+  pods_.insert_or_assign(key, std::move(*pod));
+  return CacheChange{ObjectKind::kPod, existed ? ChangeType::kModified : ChangeType::kAdded, key};
+}
+
+void ClusterCache::account(const PodRecord& pod, std::int64_t sign) {
+  if (pod.view.node_name.empty() || pod.terminated || pod.gpu_requests.empty()) return;
+  ResourceCounts& used = used_[pod.view.node_name];
+  for (const auto& [name, n] : pod.gpu_requests) {
+    std::int64_t& total = used[name];
+    total += sign * n;
+    if (total == 0) used.erase(name);
+  }
+  if (used.empty()) used_.erase(pod.view.node_name);
+}
+
+bool ClusterCache::keep(const PodRecord& pod) const {
+  if (options_.keep_pod) return options_.keep_pod(pod);
+  return !pod.gpu_requests.empty();
+}
+
+void ClusterCache::mark_synced(ObjectKind kind) {
+  {
+    std::lock_guard lock(sync_mu_);
+    (kind == ObjectKind::kNode ? nodes_synced_ : pods_synced_) = true;
+  }
+  sync_cv_.notify_all();
+}
+
+void ClusterCache::notify(const CacheChange& change) {
+  if (on_change_) on_change_(change);
+}
+
+bool ClusterCache::has_synced() const {
+  std::lock_guard lock(sync_mu_);
+  return nodes_synced_ && pods_synced_;
+}
+
+bool ClusterCache::wait_for_sync(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(sync_mu_);
+  return sync_cv_.wait_for(lock, timeout, [this] { return nodes_synced_ && pods_synced_; });
+}
+
+policy::NodeView ClusterCache::with_used(const NodeRecord& node) const {
+  policy::NodeView view = node.view;
+  if (auto it = used_.find(node.view.name); it != used_.end()) view.used = it->second;
+  return view;
+}
+
+policy::ClusterView ClusterCache::snapshot() const {
+  std::shared_lock lock(mu_);
+  policy::ClusterView out;
+  out.nodes.reserve(nodes_.size());
+  for (const auto& [name, node] : nodes_) out.nodes.push_back(with_used(node));
+  return out;
+}
+
+std::optional<policy::NodeView> ClusterCache::node(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return std::nullopt;
+  return with_used(it->second);
+}
+
+std::vector<policy::NodeView> ClusterCache::nodes(const std::vector<std::string>& names) const {
+  std::shared_lock lock(mu_);
+  std::vector<policy::NodeView> out;
+  out.reserve(names.size());
+  for (const auto& name : names) {
+    if (auto it = nodes_.find(name); it != nodes_.end()) out.push_back(with_used(it->second));
+  }
+  return out;
+}
+
+std::vector<PodRecord> ClusterCache::pending_pods() const {
+  std::shared_lock lock(mu_);
+  std::vector<PodRecord> out;
+  for (const auto& [key, pod] : pods_) {
+    if (pod.view.node_name.empty()) out.push_back(pod);
+  }
+  return out;
+}
+
+std::vector<PodRecord> ClusterCache::unschedulable_pods() const {
+  std::shared_lock lock(mu_);
+  std::vector<PodRecord> out;
+  for (const auto& [key, pod] : pods_) {
+    if (pod.view.node_name.empty() && pod.unschedulable) out.push_back(pod);
+  }
+  return out;
+}
+
+std::vector<PodRecord> ClusterCache::pods_on_node(const std::string& node_name) const {
+  std::shared_lock lock(mu_);
+  std::vector<PodRecord> out;
+  for (const auto& [key, pod] : pods_) {
+    if (pod.view.node_name == node_name) out.push_back(pod);
+  }
+  return out;
+}
+
+CacheCounters ClusterCache::counters() const {
+  CacheCounters c;
+  c.lists = counters_.lists;
+  c.relists = counters_.relists;
+  c.watch_restarts = counters_.watch_restarts;
+  c.watch_errors = counters_.watch_errors;
+  c.gone = counters_.gone;
+  c.events = counters_.events;
+  c.bookmarks = counters_.bookmarks;
+  c.decode_errors = counters_.decode_errors;
+  return c;
+}
+
+}  // namespace gpushare::kube

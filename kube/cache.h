@@ -1,0 +1,136 @@
+// The cluster as gpushare needs it, kept current by list+watch: nodes (labels, allocatable
+// nvidia.com/* resources) and the GPU pods bound to them, so that each node's `used` is what
+// the scheduler would count. One thread per kind; a 410 relists, a broken watch reconnects
+// with capped exponential backoff from the last resourceVersion.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/client.h"
+#include "kube/decode.h"
+#include "policy/views.h"
+
+namespace gpushare::kube {
+
+struct CacheOptions {
+  std::string nodes_path = "/api/v1/nodes";
+  // Terminated pods hold nothing, so the server leaves them out (and sends DELETED when a
+  // pod terminates); this is the selector kube-scheduler's own pod informer uses.
+  std::string pods_path =
+      "/api/v1/pods?fieldSelector=status.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed";
+  int page_size = 500;
+  int watch_timeout_seconds = 300;
+  std::chrono::milliseconds backoff_initial{250};
+  std::chrono::milliseconds backoff_max{30'000};
+  // Which pods to keep in memory. Empty means: pods with nvidia.com/* requests (the only ones
+  // that hold GPU resources or wait for them), which keeps a large cluster's cache small.
+  std::function<bool(const PodRecord&)> keep_pod;
+};
+
+// For metrics. All are totals since start().
+struct CacheCounters {
+  std::uint64_t lists = 0;           // successful full lists, nodes and pods
+  std::uint64_t relists = 0;         // lists after the first of each kind (410 or a restart)
+  std::uint64_t watch_restarts = 0;  // watches opened again after one ended
+  std::uint64_t watch_errors = 0;    // watches or lists that failed (dropped connection, 5xx)
+  std::uint64_t gone = 0;            // 410 answers: resourceVersion too old
+  std::uint64_t events = 0;          // ADDED, MODIFIED and DELETED events applied
+  std::uint64_t bookmarks = 0;
+  std::uint64_t decode_errors = 0;  // objects skipped because they could not be decoded
+};
+
+enum class ObjectKind { kNode, kPod };
+enum class ChangeType { kAdded, kModified, kDeleted, kResynced };
+
+struct CacheChange {
+  ObjectKind kind;
+  ChangeType type;
+  std::string key;  // node name or "namespace/name"; empty for kResynced (a whole relist)
+};
+// Called on the cache's watch threads after the change is visible, outside any cache lock;
+// the node and pod threads may call it at the same time. Keep it short (wake a worker).
+using ChangeHandler = std::function<void(const CacheChange&)>;
+
+class ClusterCache {
+ public:
+  explicit ClusterCache(std::shared_ptr<Client> client, CacheOptions options = {});
+  ~ClusterCache();  // stop()
+  ClusterCache(const ClusterCache&) = delete;
+  ClusterCache& operator=(const ClusterCache&) = delete;
+
+  void set_change_handler(ChangeHandler handler);  // before start()
+  void start();
+  // Ends both threads and joins them; a blocked watch ends within about 100 ms.
+  void stop();
+
+  // Both kinds have been listed once. /readyz waits for this.
+  bool has_synced() const;
+  bool wait_for_sync(std::chrono::milliseconds timeout) const;
+
+  // Every node, sorted by name, with `used` filled in.
+  policy::ClusterView snapshot() const;
+  std::optional<policy::NodeView> node(const std::string& name) const;
+  // The named nodes that are known, in the order given (extender calls with node names).
+  std::vector<policy::NodeView> nodes(const std::vector<std::string>& names) const;
+
+  // Kept pods without a node, sorted by key; `unschedulable` marks those the scheduler gave up on.
+  std::vector<PodRecord> pending_pods() const;
+  // Only those with PodScheduled=False reason Unschedulable: what repartitioning may serve.
+  std::vector<PodRecord> unschedulable_pods() const;
+  std::vector<PodRecord> pods_on_node(const std::string& node_name) const;
+
+  CacheCounters counters() const;
+
+ private:
+  struct AtomicCounters {
+    std::atomic<std::uint64_t> lists{0}, relists{0}, watch_restarts{0}, watch_errors{0}, gone{0},
+        events{0}, bookmarks{0}, decode_errors{0};
+  };
+
+  void run(ObjectKind kind);
+  bool handle_event(ObjectKind kind, const WatchEvent& event);
+  void replace_all(ObjectKind kind, std::vector<nlohmann::json>& items);
+  std::optional<CacheChange> apply_node(const std::string& type, const nlohmann::json& object);
+  std::optional<CacheChange> apply_pod(const std::string& type, const nlohmann::json& object);
+  void account(const PodRecord& pod, std::int64_t sign);  // mu_ held exclusively
+  bool keep(const PodRecord& pod) const;
+  policy::NodeView with_used(const NodeRecord& node) const;  // mu_ held
+  bool sleep_unless_stopped(std::chrono::milliseconds delay);
+  void mark_synced(ObjectKind kind);
+  void notify(const CacheChange& change);
+
+  const std::shared_ptr<Client> client_;
+  const CacheOptions options_;
+  ChangeHandler on_change_;
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, NodeRecord> nodes_;
+  std::map<std::string, PodRecord> pods_;       // by "namespace/name"
+  std::map<std::string, ResourceCounts> used_;  // by node name; nodes may come after pods
+
+  std::atomic<bool> stop_{false};
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+
+  mutable std::mutex sync_mu_;
+  mutable std::condition_variable sync_cv_;
+  bool nodes_synced_ = false;
+  bool pods_synced_ = false;
+
+  AtomicCounters counters_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace gpushare::kube

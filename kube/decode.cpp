@@ -1,0 +1,177 @@
+#include "kube/decode.h"
+
+#include <algorithm>
+
+#include "kube/json_util.h"
+
+namespace gpushare::kube {
+namespace {
+
+using policy::StringMap;
+
+StringMap string_map(const nlohmann::json& object) {
+  StringMap out;
+  if (!object.is_object()) return out;
+  for (const auto& [key, value] : object.items()) {
+    if (value.is_string()) out.emplace(key, value.get<std::string>());
+  }
+  return out;
+}
+
+// Quantities are strings on the wire; a number (hand-written JSON) is kept as its text.
+StringMap quantity_map(const nlohmann::json& object) {
+  StringMap out;
+  if (!object.is_object()) return out;
+  for (const auto& [key, value] : object.items()) {
+    if (value.is_string()) {
+      out.emplace(key, value.get<std::string>());
+    } else if (value.is_number()) {
+      out.emplace(key, value.dump());
+    }
+  }
+  return out;
+}
+
+void add(ResourceCounts& into, const ResourceCounts& from) {
+  for (const auto& [name, n] : from) into[name] += n;
+}
+
+void raise_to(ResourceCounts& into, const ResourceCounts& from) {
+  for (const auto& [name, n] : from) into[name] = std::max(into[name], n);
+}
+
+// One container's nvidia.com/* requests. A missing request falls back to the limit, as the
+// apiserver defaults it for extended resources (and as a pod seen before defaulting needs).
+Result<ResourceCounts> gpu_requests(const policy::ContainerView& c, const std::string& where) {
+  ResourceCounts out;
+  auto take = [&](const StringMap& from, const char* field, bool only_missing) -> std::string {
+    for (const auto& [name, text] : from) {
+      if (!is_gpu_resource(name) || (only_missing && c.requests.count(name) > 0)) continue;
+      auto n = parse_count(text);
+      if (!n) {
+        return where + ".resources." + field + "[" + name + "]: \"" + text +
+               "\" is not a whole number";
+      }
+      out[name] = *n;
+    }
+    return {};
+  };
+  if (std::string e = take(c.requests, "requests", false); !e.empty()) {
+    return Result<ResourceCounts>::fail(e);
+  }
+  if (std::string e = take(c.limits, "limits", true); !e.empty()) {
+    return Result<ResourceCounts>::fail(e);
+  }
+  return out;
+}
+
+bool restartable(const nlohmann::json& container) {
+  return string_member(container, "restartPolicy") == "Always";
+}
+
+}  // namespace
+
+bool is_gpu_resource(std::string_view resource_name) {
+  return resource_name.substr(0, kGpuResourcePrefix.size()) == kGpuResourcePrefix;
+}
+
+Result<NodeRecord> decode_node(const nlohmann::json& node) {
+  const nlohmann::json& metadata = member(node, "metadata");
+  NodeRecord out;
+  out.view.name = string_member(metadata, "name");
+  if (out.view.name.empty()) return Result<NodeRecord>::fail("node: metadata.name missing");
+  out.uid = string_member(metadata, "uid");
+  out.resource_version = string_member(metadata, "resourceVersion");
+  out.view.labels = string_map(member(metadata, "labels"));
+  out.view.annotations = string_map(member(metadata, "annotations"));
+  const nlohmann::json& unschedulable = member(member(node, "spec"), "unschedulable");
+  out.view.unschedulable = unschedulable.is_boolean() && unschedulable.get<bool>();
+  for (const auto& [name, text] : quantity_map(member(member(node, "status"), "allocatable"))) {
+    if (!is_gpu_resource(name)) continue;
+    auto n = parse_count(text);
+    if (!n) {
+      return Result<NodeRecord>::fail("node " + out.view.name + ": status.allocatable[" + name +
+                                      "]: \"" + text + "\" is not a whole number");
+    }
+    out.view.allocatable[name] = *n;
+  }
+  return out;
+}
+
+Result<PodRecord> decode_pod(const nlohmann::json& pod) {
+  const nlohmann::json& metadata = member(pod, "metadata");
+  const nlohmann::json& spec = member(pod, "spec");
+  const nlohmann::json& status = member(pod, "status");
+  PodRecord out;
+  policy::PodView& v = out.view;
+  v.namespace_name = string_member(metadata, "namespace");
+  v.name = string_member(metadata, "name");
+  v.generate_name = string_member(metadata, "generateName");
+  if (v.name.empty()) return Result<PodRecord>::fail("pod: metadata.name missing");
+  out.uid = string_member(metadata, "uid");
+  out.resource_version = string_member(metadata, "resourceVersion");
+  v.labels = string_map(member(metadata, "labels"));
+  v.annotations = string_map(member(metadata, "annotations"));
+  v.node_name = string_member(spec, "nodeName");
+  v.phase = string_member(status, "phase");
+  const nlohmann::json& priority = member(spec, "priority");
+  if (priority.is_number_integer()) v.priority = priority.get<std::int32_t>();
+  out.terminated = v.phase == "Succeeded" || v.phase == "Failed";
+
+  // The scheduler's rule (k8s.io/component-helpers resource.PodRequests): regular containers
+  // add up; a sidecar (init container with restartPolicy Always) adds to them and to every
+  // later init container's peak; the pod needs the larger of the running sum and any peak.
+  ResourceCounts running;
+  ResourceCounts sidecars;
+  ResourceCounts init_peak;
+  for (const char* list : {"initContainers", "containers"}) {
+    bool init = std::string_view(list) == "initContainers";
+    const nlohmann::json& containers = member(spec, list);
+    if (!containers.is_array()) continue;
+    for (std::size_t i = 0; i < containers.size(); ++i) {
+      const nlohmann::json& c = containers[i];
+      const nlohmann::json& resources = member(c, "resources");
+      policy::ContainerView view;
+      view.name = string_member(c, "name");
+      view.init = init;
+      view.index = i;
+      view.limits = quantity_map(member(resources, "limits"));
+      view.requests = quantity_map(member(resources, "requests"));
+      std::string where = "pod " + v.namespace_name + "/" + v.name + ": spec." + list + "[" +
+                          std::to_string(i) + "]";
+      auto requests = gpu_requests(view, where);
+      if (!requests) return Result<PodRecord>::fail(requests.error());
+      if (!init) {
+        add(running, *requests);
+      } else if (restartable(c)) {
+        add(running, *requests);
+        add(sidecars, *requests);
+        raise_to(init_peak, sidecars);
+      } else {
+        ResourceCounts peak = *requests;
+        add(peak, sidecars);
+        raise_to(init_peak, peak);
+      }
+      v.containers.push_back(std::move(view));
+    }
+  }
+  raise_to(running, init_peak);
+  for (const auto& [name, n] : running) {
+    if (n > 0) out.gpu_requests.emplace(name, n);
+  }
+
+  const nlohmann::json& conditions = member(status, "conditions");
+  if (conditions.is_array()) {
+    for (const auto& condition : conditions) {
+      if (string_member(condition, "type") == "PodScheduled" &&
+          string_member(condition, "status") == "False" &&
+          string_member(condition, "reason") == "Unschedulable") {
+        out.unschedulable = true;
+        out.unschedulable_message = string_member(condition, "message");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace gpushare::kube

@@ -1,0 +1,117 @@
+// extender/decode.h: Node and Pod JSON to policy views.
+#include "extender/decode.h"
+
+#include <gtest/gtest.h>
+
+#include "extender/extender.h"
+#include "test/unit/extender/helpers.h"
+
+namespace gpushare::extender {
+namespace {
+
+using nlohmann::json;
+using namespace gpushare::extender::testing;
+
+TEST(DecodeNode, ReadsGfdLabelsAndNvidiaAllocatableOnly) {
+  const policy::NodeView n = node_view("h20-mig.json");
+  EXPECT_EQ(n.name, "gpu-h20");
+  EXPECT_EQ(n.label("nvidia.com/gpu.product"), "NVIDIA-H20");
+  EXPECT_EQ(n.label("nvidia.com/mig-1g.12gb.count"), "2");
+  EXPECT_EQ(n.allocatable, (std::map<std::string, std::int64_t>{{"nvidia.com/gpu", 0},
+                                                                {"nvidia.com/mig-1g.12gb", 2},
+                                                                {"nvidia.com/mig-1g.24gb", 1},
+                                                                {"nvidia.com/mig-3g.48gb", 1}}));
+  EXPECT_TRUE(n.used.empty());
+  EXPECT_FALSE(n.unschedulable);
+  EXPECT_EQ(n.annotations.at("node.alpha.kubernetes.io/ttl"), "0");
+}
+
+TEST(DecodeNode, NullsAndUnschedulable) {
+  const json node = {
+      {"metadata", {{"name", "n"}, {"labels", nullptr}, {"annotations", nullptr}}},
+      {"spec", {{"unschedulable", true}}},
+      {"status", {{"allocatable", {{"nvidia.com/gpu.shared", "16"}, {"cpu", "not checked"}}}}}};
+  auto v = decode_node(node);
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_TRUE(v->unschedulable);
+  EXPECT_EQ(v->allocatable.at("nvidia.com/gpu.shared"), 16);
+  EXPECT_EQ(v->allocatable.count("cpu"), 0u);
+}
+
+TEST(DecodeNode, ErrorsNameThePath) {
+  auto v =
+      decode_node(json{{"metadata", {{"name", "n"}, {"labels", {{"a", 1}}}}}}, "Nodes.items[3]");
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error(), "Nodes.items[3].metadata.labels[\"a\"]: expected string, got number");
+  v = decode_node(json{{"metadata", nullptr}});
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error(), "Node.metadata: missing; a Node needs metadata.name");
+  v = decode_node(json::array());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error(), "Node: expected object, got array");
+}
+
+TEST(DecodePod, ContainersInitFirstWithTheirResources) {
+  const json pod = {
+      {"metadata",
+       {{"name", "p"}, {"namespace", "ns"}, {"annotations", {{"gpushare.io/mode", "mig"}}}}},
+      {"spec",
+       {{"initContainers",
+         {{{"name", "i"}, {"resources", {{"limits", {{"nvidia.com/mig-1g.12gb", "1"}}}}}}}},
+        {"containers",
+         {{{"name", "c"}, {"resources", {{"requests", {{"nvidia.com/mig-1g.12gb", 2}}}}}}}},
+        {"nodeName", "gpu-h20"},
+        {"priority", 1000}}},
+      {"status", {{"phase", "Pending"}}}};
+  auto v = decode_pod(pod);
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_EQ(v->display_name(), "ns/p");
+  ASSERT_EQ(v->containers.size(), 2u);
+  EXPECT_TRUE(v->containers[0].init);
+  EXPECT_EQ(v->containers[0].limits.at("nvidia.com/mig-1g.12gb"), "1");
+  EXPECT_FALSE(v->containers[1].init);
+  EXPECT_EQ(v->containers[1].requests.at("nvidia.com/mig-1g.12gb"),
+            "2");  // a JSON number becomes its text
+  EXPECT_EQ(v->node_name, "gpu-h20");
+  EXPECT_EQ(v->priority, 1000);
+  EXPECT_EQ(v->phase, "Pending");
+  EXPECT_EQ(v->annotations.at("gpushare.io/mode"), "mig");
+}
+
+TEST(DecodePod, PriorityOutsideInt32IsAnError) {
+  auto v = decode_pod(json{{"spec", {{"priority", 4294967296LL}}}});
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error(), "Pod.spec.priority: outside the int32 range");
+}
+
+TEST(DecodeNodeList, NodeListOrBareArray) {
+  const json a = node_json("h20-mig.json");
+  const json b = node_json("cpu-only.json");
+  auto list = decode_node_list(json{{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", {a, b}}});
+  ASSERT_TRUE(list) << list.error();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1].name, "cpu-1");
+  auto bare = decode_node_list(json{a});
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->size(), 1u);
+  EXPECT_TRUE(decode_node_list(json{{"items", nullptr}})->empty());
+  auto bad = decode_node_list(json{{"items", {a, 7}}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), "NodeList.items[1]: expected object, got number");
+}
+
+TEST(NodeSourceFrom, LooksUpByName) {
+  NodeSource source = node_source_from(all_nodes());
+  ASSERT_TRUE(source("gpu-4090"));
+  EXPECT_EQ(source("gpu-4090")->allocatable.at("nvidia.com/gpu.shared"), 4);
+  EXPECT_FALSE(source("nope"));
+}
+
+TEST(ParseJson, DepthBoundAndStringsDoNotCount) {
+  EXPECT_TRUE(parse_json("\"" + std::string(1000, '[') + "\""));
+  EXPECT_FALSE(parse_json(std::string(65, '[') + std::string(65, ']')));
+  EXPECT_TRUE(parse_json(std::string(64, '[') + std::string(64, ']')));
+}
+
+}  // namespace
+}  // namespace gpushare::extender

@@ -1,0 +1,370 @@
+// ClusterCache against a scripted apiserver: what each node's `used` is, and how the cache
+// survives 410s, dropped connections and failed lists.
+#include "kube/cache.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <thread>
+
+#include "test/support/fixtures.h"
+#include "test/unit/kube/fake_apiserver.h"
+
+namespace gpushare::kube {
+namespace {
+
+using nlohmann::json;
+using testing::event_line;
+using testing::FakeApiServer;
+using testing::HttpRequest;
+using testing::Responder;
+using Script = std::function<void(const HttpRequest&, Responder&)>;
+
+// Lists and watch streams per kind, scripted by the test. A list answers with the front of
+// its queue (the last one repeats); a watch runs the next script, or stays open and quiet.
+class ScriptedCluster {
+ public:
+  void list(ObjectKind kind, int status, const json& body) {
+    std::lock_guard lock(mu_);
+    at(kind).lists.emplace_back(status, body.dump());
+  }
+  void watch(ObjectKind kind, Script script) {
+    std::lock_guard lock(mu_);
+    at(kind).watches.push_back(std::move(script));
+  }
+  int list_calls(ObjectKind kind) {
+    std::lock_guard lock(mu_);
+    return at(kind).list_calls;
+  }
+  std::vector<HttpRequest> watch_requests(ObjectKind kind) {
+    std::lock_guard lock(mu_);
+    return at(kind).watch_requests;
+  }
+
+  void serve(const HttpRequest& req, Responder& r) {
+    ObjectKind kind = req.path == "/api/v1/nodes" ? ObjectKind::kNode : ObjectKind::kPod;
+    if (req.param("watch") == "1") {
+      Script script;
+      {
+        std::lock_guard lock(mu_);
+        at(kind).watch_requests.push_back(req);
+        if (!at(kind).watches.empty()) {
+          script = std::move(at(kind).watches.front());
+          at(kind).watches.pop_front();
+        }
+      }
+      if (script) {
+        script(req, r);
+      } else {
+        r.begin_stream();
+        r.hold(std::chrono::seconds(30));
+      }
+      return;
+    }
+    std::pair<int, std::string> answer{200, R"({"items":[]})"};
+    {
+      std::lock_guard lock(mu_);
+      Kind& k = at(kind);
+      ++k.list_calls;
+      if (!k.lists.empty()) {
+        answer = k.lists.front();
+        if (k.lists.size() > 1) k.lists.pop_front();
+      }
+    }
+    r.send(answer.first, answer.second);
+  }
+
+ private:
+  struct Kind {
+    std::deque<std::pair<int, std::string>> lists;
+    std::deque<Script> watches;
+    int list_calls = 0;
+    std::vector<HttpRequest> watch_requests;
+  };
+  Kind& at(ObjectKind kind) { return kind == ObjectKind::kNode ? nodes_ : pods_; }
+  std::mutex mu_;
+  Kind nodes_, pods_;
+};
+
+json list_of(const std::string& rv, std::vector<json> items) {
+  return json{{"kind", "List"}, {"metadata", {{"resourceVersion", rv}}}, {"items", items}};
+}
+
+json gpu_node(const std::string& name) {
+  json node = json::parse(gpushare::testing::read_fixture("kube/node_h100_mixed.json"));
+  node["metadata"]["name"] = name;
+  return node;
+}
+
+json pod(const std::string& name, const std::string& node_name, const std::string& phase,
+         json requests, json init_requests = nullptr, const std::string& rv = "1") {
+  json spec = {{"containers", {{{"name", "c"}, {"resources", {{"requests", requests}}}}}}};
+  if (!node_name.empty()) spec["nodeName"] = node_name;
+  if (!init_requests.is_null()) {
+    spec["initContainers"] = {{{"name", "i"}, {"resources", {{"requests", init_requests}}}}};
+  }
+  return json{{"metadata", {{"name", name}, {"namespace", "ml"}, {"resourceVersion", rv}}},
+              {"spec", spec},
+              {"status", {{"phase", phase}}}};
+}
+
+json unschedulable(json p) {
+  p["status"]["conditions"] = {{{"type", "PodScheduled"},
+                                {"status", "False"},
+                                {"reason", "Unschedulable"},
+                                {"message", "no fit"}}};
+  return p;
+}
+
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<FakeApiServer>(
+        [this](const HttpRequest& req, Responder& r) { cluster_.serve(req, r); });
+    KubeConfig config;
+    config.server = server_->url();
+    client_ = std::make_shared<Client>(config);
+    options_.pods_path = "/api/v1/pods";
+    options_.backoff_initial = std::chrono::milliseconds(20);
+    options_.backoff_max = std::chrono::milliseconds(200);
+  }
+  void TearDown() override {
+    if (cache_) cache_->stop();
+    server_->stop();
+  }
+  ClusterCache& start() {
+    cache_ = std::make_unique<ClusterCache>(client_, options_);
+    cache_->start();
+    EXPECT_TRUE(cache_->wait_for_sync(std::chrono::seconds(5)));
+    return *cache_;
+  }
+  std::int64_t used(const std::string& node, const std::string& resource) {
+    auto view = cache_->node(node);
+    if (!view) return -1;
+    auto it = view->used.find(resource);
+    return it == view->used.end() ? 0 : it->second;
+  }
+
+  ScriptedCluster cluster_;
+  std::unique_ptr<FakeApiServer> server_;
+  std::shared_ptr<Client> client_;
+  CacheOptions options_;
+  std::unique_ptr<ClusterCache> cache_;
+};
+
+constexpr const char* k2g = "nvidia.com/mig-2g.20gb";
+constexpr const char* k1g = "nvidia.com/mig-1g.10gb";
+constexpr const char* k3g = "nvidia.com/mig-3g.40gb";
+
+TEST_F(CacheTest, UsedCountsNonTerminatedPodsWithTheInitContainerRule) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1"), gpu_node("n2")}));
+  cluster_.list(ObjectKind::kPod, 200,
+                list_of("20", {
+                                  // init 2, containers 1: holds 2.
+                                  pod("a", "n1", "Running", {{k2g, "1"}}, {{k2g, "2"}}),
+                                  // containers 1, init 0: holds 1.
+                                  pod("b", "n1", "Pending", {{k1g, "1"}}),
+                                  // terminated: holds nothing.
+                                  pod("done", "n1", "Succeeded", {{k3g, "1"}}),
+                                  pod("failed", "n1", "Failed", {{k1g, "1"}}),
+                                  // CPU only: not kept at all.
+                                  pod("cpu", "n1", "Running", {{"cpu", "1"}}),
+                                  // pending, not bound: held by no node.
+                                  unschedulable(pod("wait", "", "Pending", {{k3g, "1"}})),
+                                  pod("queued", "", "Pending", {{k1g, "1"}}),
+                              }));
+  ClusterCache& cache = start();
+  EXPECT_TRUE(cache.has_synced());
+  EXPECT_EQ(used("n1", k2g), 2);
+  EXPECT_EQ(used("n1", k1g), 1);
+  EXPECT_EQ(used("n1", k3g), 0);
+  EXPECT_TRUE(cache.node("n2")->used.empty());
+  EXPECT_FALSE(cache.node("n3").has_value());
+  EXPECT_EQ(cache.node("n1")->free(k1g), 1);
+
+  auto snapshot = cache.snapshot();
+  ASSERT_EQ(snapshot.nodes.size(), 2u);
+  EXPECT_EQ(snapshot.nodes[0].name, "n1");
+  EXPECT_EQ(snapshot.nodes[0].used.at(k2g), 2);
+  EXPECT_EQ(snapshot.nodes[0].allocatable.at(k2g), 1);  // over-committed by the init container
+
+  auto named = cache.nodes({"n2", "missing", "n1"});
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0].name, "n2");
+  EXPECT_EQ(named[1].name, "n1");
+
+  auto pending = cache.pending_pods();
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].key(), "ml/queued");
+  auto waiting = cache.unschedulable_pods();
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting[0].key(), "ml/wait");
+  EXPECT_EQ(waiting[0].unschedulable_message, "no fit");
+  EXPECT_EQ(cache.pods_on_node("n1").size(), 2u);
+  EXPECT_EQ(cache.counters().lists, 2u);
+}
+
+TEST_F(CacheTest, WatchEventsMoveUsedAndNotify) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", {pod("a", "n1", "Running", {{k1g, "1"}})}));
+  cluster_.watch(ObjectKind::kPod, [](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    r.chunk(event_line("ADDED", pod("b", "", "Pending", {{k3g, "1"}}, nullptr, "21").dump()));
+    // b gets bound by the scheduler: now it holds its resources on n1.
+    r.chunk(event_line("MODIFIED", pod("b", "n1", "Pending", {{k3g, "1"}}, nullptr, "22").dump()));
+    // a finishes: it holds nothing any more.
+    r.chunk(
+        event_line("MODIFIED", pod("a", "n1", "Succeeded", {{k1g, "1"}}, nullptr, "23").dump()));
+    r.hold(std::chrono::seconds(30));
+  });
+  std::mutex mu;
+  std::vector<std::pair<ChangeType, std::string>> changes;
+  cache_ = std::make_unique<ClusterCache>(client_, options_);
+  cache_->set_change_handler([&](const CacheChange& c) {
+    if (c.kind != ObjectKind::kPod) return;
+    std::lock_guard lock(mu);
+    changes.emplace_back(c.type, c.key);
+  });
+  cache_->start();
+  ASSERT_TRUE(eventually([&] { return used("n1", k3g) == 1 && used("n1", k1g) == 0; }));
+  EXPECT_TRUE(cache_->pending_pods().empty());
+  EXPECT_EQ(cache_->counters().events, 3u);
+  std::lock_guard lock(mu);
+  std::vector<std::pair<ChangeType, std::string>> expected{{ChangeType::kResynced, ""},
+                                                           {ChangeType::kAdded, "ml/b"},
+                                                           {ChangeType::kModified, "ml/b"},
+                                                           {ChangeType::kDeleted, "ml/a"}};
+  EXPECT_EQ(changes, expected);
+  EXPECT_EQ(cluster_.watch_requests(ObjectKind::kPod).at(0).param("resourceVersion"), "20");
+}
+
+TEST_F(CacheTest, Gone410Relists) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", {pod("a", "n1", "Running", {{k1g, "1"}})}));
+  cluster_.list(ObjectKind::kPod, 200, list_of("90", {pod("z", "n1", "Running", {{k2g, "1"}})}));
+  cluster_.watch(ObjectKind::kPod, [](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    r.chunk(event_line("ERROR",
+                       R"({"kind":"Status","code":410,"reason":"Expired","message":"too old"})"));
+    r.end_stream();
+  });
+  start();
+  ASSERT_TRUE(eventually([&] { return used("n1", k2g) == 1; }));
+  EXPECT_EQ(used("n1", k1g), 0);  // the relist replaced everything
+  EXPECT_EQ(cluster_.list_calls(ObjectKind::kPod), 2);
+  auto counters = cache_->counters();
+  EXPECT_EQ(counters.gone, 1u);
+  EXPECT_EQ(counters.relists, 1u);
+  // The new watch starts from the relist's resourceVersion.
+  ASSERT_TRUE(eventually([&] { return cluster_.watch_requests(ObjectKind::kPod).size() == 2; }));
+  EXPECT_EQ(cluster_.watch_requests(ObjectKind::kPod)[1].param("resourceVersion"), "90");
+}
+
+TEST_F(CacheTest, DroppedConnectionReconnectsFromTheLastVersionWithoutRelisting) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", {}));
+  cluster_.watch(ObjectKind::kPod, [](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    r.chunk(event_line("ADDED", pod("a", "n1", "Running", {{k1g, "1"}}, nullptr, "31").dump()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    r.drop();
+  });
+  cluster_.watch(ObjectKind::kPod, [](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    r.chunk(event_line("ADDED", pod("b", "n1", "Running", {{k1g, "1"}}, nullptr, "32").dump()));
+    r.hold(std::chrono::seconds(30));
+  });
+  start();
+  ASSERT_TRUE(eventually([&] { return used("n1", k1g) == 2; }));
+  auto watches = cluster_.watch_requests(ObjectKind::kPod);
+  ASSERT_GE(watches.size(), 2u);
+  EXPECT_EQ(watches[1].param("resourceVersion"), "31");
+  EXPECT_EQ(cluster_.list_calls(ObjectKind::kPod), 1);
+  auto counters = cache_->counters();
+  EXPECT_EQ(counters.watch_errors, 1u);
+  EXPECT_EQ(counters.watch_restarts, 1u);
+  EXPECT_EQ(counters.relists, 0u);
+}
+
+TEST_F(CacheTest, BookmarkThenCleanCloseRewatchesFromTheBookmark) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  cluster_.watch(ObjectKind::kNode, [](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    r.chunk(event_line("BOOKMARK", R"({"kind":"Node","metadata":{"resourceVersion":"77"}})"));
+    r.end_stream();  // timeoutSeconds reached
+  });
+  start();
+  ASSERT_TRUE(eventually([&] { return cluster_.watch_requests(ObjectKind::kNode).size() >= 2; }));
+  EXPECT_EQ(cluster_.watch_requests(ObjectKind::kNode)[1].param("resourceVersion"), "77");
+  EXPECT_EQ(cache_->counters().bookmarks, 1u);
+  EXPECT_EQ(cache_->counters().watch_errors, 0u);
+}
+
+TEST_F(CacheTest, NodeEventsUpdateLabelsAndDeletion) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1"), gpu_node("n2")}));
+  cluster_.watch(ObjectKind::kNode, [](const HttpRequest&, Responder& r) {
+    json changed = gpu_node("n1");
+    changed["metadata"]["labels"]["nvidia.com/mig.config.state"] = "pending";
+    changed["metadata"]["resourceVersion"] = "11";
+    r.begin_stream();
+    r.chunk(event_line("MODIFIED", changed.dump()));
+    json gone = gpu_node("n2");
+    gone["metadata"]["resourceVersion"] = "12";
+    r.chunk(event_line("DELETED", gone.dump()));
+    r.hold(std::chrono::seconds(30));
+  });
+  start();
+  ASSERT_TRUE(eventually([&] { return !cache_->node("n2").has_value(); }));
+  EXPECT_EQ(cache_->node("n1")->label("nvidia.com/mig.config.state"), "pending");
+}
+
+TEST_F(CacheTest, FailedListBacksOffAndRetries) {
+  cluster_.list(ObjectKind::kNode, 500,
+                json{{"kind", "Status"}, {"code", 500}, {"message", "etcd down"}});
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  start();
+  EXPECT_TRUE(cache_->node("n1").has_value());
+  EXPECT_EQ(cluster_.list_calls(ObjectKind::kNode), 2);
+  EXPECT_EQ(cache_->counters().watch_errors, 1u);
+  EXPECT_EQ(cache_->counters().relists, 0u);
+}
+
+TEST_F(CacheTest, NotSyncedUntilBothKindsListed) {
+  cluster_.list(ObjectKind::kPod, 403,
+                json{{"kind", "Status"}, {"code", 403}, {"reason", "Forbidden"}});
+  cache_ = std::make_unique<ClusterCache>(client_, options_);
+  cache_->start();
+  EXPECT_FALSE(cache_->wait_for_sync(std::chrono::milliseconds(300)));
+  EXPECT_FALSE(cache_->has_synced());
+}
+
+TEST_F(CacheTest, StopIsPromptWhileWatchesAreOpen) {
+  start();
+  ASSERT_TRUE(eventually([&] {
+    return !cluster_.watch_requests(ObjectKind::kNode).empty() &&
+           !cluster_.watch_requests(ObjectKind::kPod).empty();
+  }));
+  auto started = std::chrono::steady_clock::now();
+  cache_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(600));
+}
+
+TEST_F(CacheTest, CustomKeepPodTracksEveryPod) {
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", {pod("cpu", "", "Pending", {{"cpu", "1"}})}));
+  options_.keep_pod = [](const PodRecord&) { return true; };
+  start();
+  EXPECT_EQ(cache_->pending_pods().size(), 1u);
+}
+
+}  // namespace
+}  // namespace gpushare::kube

@@ -1,0 +1,239 @@
+#include "webhook/admission_review.h"
+
+#include <exception>
+#include <utility>
+
+#include "webhook/json_patch.h"
+#include "webhook/json_util.h"
+#include "webhook/pod_decode.h"
+
+namespace gpushare::webhook {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+struct DecodeError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& message) { throw DecodeError{message}; }
+
+std::string got(const json& value) { return "got " + std::string(json_type_name(value)); }
+
+const json* member(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string json_quoted(std::string_view text) {
+  return dump_json(json(truncate_for_message(text, 100)));
+}
+
+std::string optional_string(const json& object, const char* key, const std::string& path) {
+  const json* value = member(object, key);
+  if (value == nullptr) return {};
+  if (!value->is_string()) fail(path + ": expected string, " + got(*value));
+  return value->get<std::string>();
+}
+
+GroupVersionKind decode_gvk(const json& value, const std::string& path) {
+  if (!value.is_object()) fail(path + ": expected object {group, version, kind}, " + got(value));
+  GroupVersionKind gvk;
+  gvk.group = optional_string(value, "group", path + ".group");
+  gvk.version = optional_string(value, "version", path + ".version");
+  gvk.kind = optional_string(value, "kind", path + ".kind");
+  if (gvk.kind.empty()) fail(path + ".kind: missing");
+  return gvk;
+}
+
+// apiVersion "v1" -> {"", "v1"}; "apps/v1" -> {"apps", "v1"}.
+GroupVersionKind gvk_of_object(const json& object) {
+  GroupVersionKind gvk;
+  std::string api_version = optional_string(object, "apiVersion", "request.object.apiVersion");
+  if (auto slash = api_version.find('/'); slash != std::string::npos) {
+    gvk.group = api_version.substr(0, slash);
+    gvk.version = api_version.substr(slash + 1);
+  } else {
+    gvk.version = api_version;
+  }
+  gvk.kind = optional_string(object, "kind", "request.object.kind");
+  return gvk;
+}
+
+AdmissionRequest decode(std::string_view body) {
+  Result<json> parsed = parse_json_bounded(body);
+  if (!parsed) fail(parsed.error());
+  json& root = parsed.value();
+  if (!root.is_object()) fail("expected a JSON object (an AdmissionReview), " + got(root));
+
+  const json* api_version = member(root, "apiVersion");
+  if (api_version == nullptr) fail("apiVersion: missing, expected admission.k8s.io/v1");
+  if (!api_version->is_string() ||
+      api_version->get_ref<const std::string&>() != kAdmissionApiVersion) {
+    fail("apiVersion: expected admission.k8s.io/v1, got " +
+         (api_version->is_string() ? json_quoted(api_version->get_ref<const std::string&>())
+                                   : std::string(json_type_name(*api_version))));
+  }
+  const json* kind = member(root, "kind");
+  if (kind == nullptr) fail("kind: missing, expected AdmissionReview");
+  if (!kind->is_string() || kind->get_ref<const std::string&>() != kAdmissionReviewKind) {
+    fail("kind: expected AdmissionReview, got " +
+         (kind->is_string() ? json_quoted(kind->get_ref<const std::string&>())
+                            : std::string(json_type_name(*kind))));
+  }
+
+  auto request_it = root.find("request");
+  if (request_it == root.end() || request_it->is_null()) fail("request: missing");
+  json& request = *request_it;
+  if (!request.is_object()) fail("request: expected object, " + got(request));
+
+  AdmissionRequest out;
+  const json* uid = member(request, "uid");
+  if (uid == nullptr) fail("request.uid: missing");
+  if (!uid->is_string()) fail("request.uid: expected string, " + got(*uid));
+  out.uid = uid->get<std::string>();
+  if (out.uid.empty()) fail("request.uid: empty");
+  if (out.uid.size() > kMaxUidLength) {
+    fail("request.uid: longer than " + std::to_string(kMaxUidLength) + " characters (" +
+         std::to_string(out.uid.size()) + ")");
+  }
+
+  const json* operation = member(request, "operation");
+  if (operation == nullptr) fail("request.operation: missing");
+  if (!operation->is_string()) fail("request.operation: expected string, " + got(*operation));
+  out.operation = operation->get<std::string>();
+  if (out.operation != "CREATE" && out.operation != "UPDATE" && out.operation != "DELETE" &&
+      out.operation != "CONNECT") {
+    fail("request.operation: expected CREATE, UPDATE, DELETE or CONNECT, got " +
+         json_quoted(out.operation));
+  }
+
+  out.namespace_name = optional_string(request, "namespace", "request.namespace");
+  out.name = optional_string(request, "name", "request.name");
+  out.sub_resource = optional_string(request, "subResource", "request.subResource");
+  if (const json* dry_run = member(request, "dryRun")) {
+    if (!dry_run->is_boolean()) fail("request.dryRun: expected boolean, " + got(*dry_run));
+    out.dry_run = dry_run->get<bool>();
+  }
+
+  for (const char* key : {"object", "oldObject"}) {
+    auto it = request.find(key);
+    if (it == request.end() || it->is_null()) continue;
+    if (!it->is_object()) fail(std::string("request.") + key + ": expected object, " + got(*it));
+    (std::string_view(key) == "object" ? out.object : out.old_object) = std::move(*it);
+  }
+
+  if (const json* gvk = member(request, "kind")) {
+    out.kind = decode_gvk(*gvk, "request.kind");
+  } else {
+    // Hand-written input may leave request.kind out: take the object's own apiVersion/kind.
+    const json& source = out.object.is_object() ? out.object : out.old_object;
+    if (source.is_object()) out.kind = gvk_of_object(source);
+    if (out.kind.kind.empty()) fail("request.kind: missing (and request.object has no kind)");
+  }
+  if (out.operation == "CREATE" && out.is_pod() && out.object.is_null())
+    fail("request.object: missing");
+  return out;
+}
+
+ordered_json error_body(const std::string& message) { return ordered_json{{"error", message}}; }
+
+}  // namespace
+
+Result<AdmissionRequest> decode_admission_review(std::string_view body) {
+  try {
+    return decode(body);
+  } catch (const DecodeError& e) {
+    return Result<AdmissionRequest>::fail(e.message);
+  }
+}
+
+ordered_json admission_response(std::string_view uid, const policy::AdmissionDecision& decision,
+                                const json& patch) {
+  bool allowed = decision.outcome != policy::AdmissionOutcome::kDenied;
+  ordered_json response;
+  response["uid"] = std::string(uid);
+  response["allowed"] = allowed;
+  if (!allowed) {
+    response["status"] =
+        ordered_json{{"code", 403},
+                     {"reason", "Forbidden"},
+                     {"message", truncate_for_message(decision.message, kMaxStatusMessageBytes)}};
+  }
+  if (allowed && patch.is_array() && !patch.empty()) {
+    response["patchType"] = "JSONPatch";
+    response["patch"] = base64_encode(dump_json(patch));
+  }
+  if (!decision.warnings.empty()) response["warnings"] = decision.warnings;
+  ordered_json review;
+  review["apiVersion"] = kAdmissionApiVersion;
+  review["kind"] = kAdmissionReviewKind;
+  review["response"] = std::move(response);
+  return review;
+}
+
+MutateResult handle_admission_review(std::string_view body, const policy::ClusterView& cluster,
+                                     const policy::Catalog& catalog,
+                                     const policy::AdmissionSettings& settings) {
+  MutateResult result;
+  try {
+    Result<AdmissionRequest> decoded = decode_admission_review(body);
+    if (!decoded) {
+      result.http_status = 400;
+      result.error = valid_utf8(decoded.error());
+      result.body = dump_json(error_body(result.error));
+      return result;
+    }
+    AdmissionRequest& request = decoded.value();
+    result.uid = request.uid;
+    result.operation = request.operation;
+
+    if (!request.is_pod()) {
+      result.decision.outcome = policy::AdmissionOutcome::kOutOfScope;
+      result.decision.rule = "3.1 not a pod";
+      std::string what = request.kind.group.empty() ? request.kind.kind
+                                                    : request.kind.kind + "." + request.kind.group;
+      if (!request.sub_resource.empty()) what += "/" + request.sub_resource;
+      result.pod = what + " " + request.namespace_name + "/" + request.name;
+    } else {
+      const json& object = request.object.is_object() ? request.object : request.old_object;
+      Result<policy::PodView> pod =
+          object.is_object()
+              ? decode_pod(object, request.namespace_name,
+                           request.object.is_object() ? "request.object" : "request.oldObject")
+              : Result<policy::PodView>::fail("request.object: missing");
+      if (!pod && request.operation == "CREATE") {
+        result.http_status = 400;
+        result.error = valid_utf8(pod.error());
+        result.body = dump_json(error_body(result.error));
+        return result;
+      }
+      policy::PodView view;
+      if (pod) {
+        view = std::move(pod.value());
+      } else {
+        view.namespace_name = request.namespace_name;
+        view.name = request.name;
+      }
+      result.pod = view.display_name();
+      result.decision =
+          policy::decide_admission(view, request.operation, cluster, catalog, settings);
+      if (result.decision.outcome == policy::AdmissionOutcome::kAllowed &&
+          request.operation == "CREATE") {
+        result.patch = render_patch(request.object, view, result.decision);
+      }
+    }
+    result.http_status = 200;
+    result.body = dump_json(admission_response(request.uid, result.decision, result.patch));
+  } catch (const std::exception& e) {
+    result.http_status = 500;
+    result.error =
+        valid_utf8(std::string("internal error: ") + truncate_for_message(e.what(), 200));
+    result.body = dump_json(error_body(result.error));
+  }
+  return result;
+}
+
+}  // namespace gpushare::webhook

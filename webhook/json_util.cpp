@@ -1,0 +1,259 @@
+#include "webhook/json_util.h"
+
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace gpushare::webhook {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+bool only_whitespace(std::string_view text) {
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  }
+  return true;
+}
+
+// "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." ->
+// "syntax error ...": the byte offset is given separately.
+std::string parser_message(const json::exception& e) {
+  std::string_view what = e.what();
+  if (auto bracket = what.find("] ");
+      bracket != std::string_view::npos && what.starts_with("[json.")) {
+    what.remove_prefix(bracket + 2);
+  }
+  if (what.starts_with("parse error")) {
+    if (auto colon = what.find(": "); colon != std::string_view::npos)
+      what.remove_prefix(colon + 2);
+  }
+  return valid_utf8(truncate_for_message(what, 200));
+}
+
+// Builds the DOM from SAX events as nlohmann's own DOM parser does (its event loop is
+// iterative), refusing an array or object that opens deeper than max_depth.
+class BoundedDomBuilder {
+ public:
+  explicit BoundedDomBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+
+  json root;
+  bool too_deep = false;
+  bool failed = false;
+  std::size_t error_byte = 0;
+  std::string error;
+
+  bool null() { return put(nullptr); }
+  bool boolean(bool value) { return put(value); }
+  bool number_integer(json::number_integer_t value) { return put(value); }
+  bool number_unsigned(json::number_unsigned_t value) { return put(value); }
+  bool number_float(json::number_float_t value, const json::string_t&) { return put(value); }
+  bool string(json::string_t& value) { return put(std::move(value)); }
+  bool binary(json::binary_t&) {  // never produced by JSON text
+    failed = true;
+    error = "binary value";
+    return false;
+  }
+
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool key(json::string_t& key) {
+    // Duplicate keys: the last one wins, as in nlohmann's parser and Go's encoding/json.
+    member_ = &stack_.back()->get_ref<json::object_t&>()[key];
+    return true;
+  }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_array() { return close(); }
+
+  bool parse_error(std::size_t byte, const std::string&, const json::exception& e) {
+    failed = true;
+    error_byte = byte;
+    error = parser_message(e);
+    return false;
+  }
+
+ private:
+  template <typename Value>
+  json* place(Value&& value) {
+    if (stack_.empty()) {
+      root = json(std::forward<Value>(value));
+      return &root;
+    }
+    json* parent = stack_.back();
+    if (parent->is_array()) {
+      auto& array = parent->get_ref<json::array_t&>();
+      array.emplace_back(std::forward<Value>(value));
+      return &array.back();
+    }
+    *member_ = json(std::forward<Value>(value));
+    return member_;
+  }
+  template <typename Value>
+  bool put(Value&& value) {
+    place(std::forward<Value>(value));
+    return true;
+  }
+  bool open(json::value_t type) {
+    if (stack_.size() >= max_depth_) {
+      too_deep = true;
+      return false;
+    }
+    stack_.push_back(place(type));
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  std::size_t max_depth_;
+  std::vector<json*> stack_;
+  json* member_ = nullptr;
+};
+
+}  // namespace
+
+Result<json> parse_json_bounded(std::string_view text, int max_depth) {
+  if (only_whitespace(text)) {
+    return Result<json>::fail("empty body: expected an AdmissionReview JSON object");
+  }
+  BoundedDomBuilder builder(static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth));
+  bool ok = false;
+  try {
+    ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json,
+                         /*strict=*/true, /*ignore_comments=*/false);
+  } catch (const json::exception& e) {  // not expected: the builder reports errors as values
+    return Result<json>::fail(std::string("not JSON: ") +
+                              valid_utf8(truncate_for_message(e.what(), 200)));
+  }
+  if (builder.too_deep) {
+    return Result<json>::fail("JSON nested deeper than " + std::to_string(max_depth) + " levels");
+  }
+  if (!ok || builder.failed) {
+    return Result<json>::fail("not JSON at byte " + std::to_string(builder.error_byte) + ": " +
+                              builder.error);
+  }
+  return std::move(builder.root);
+}
+
+std::string escape_pointer_token(std::string_view token) {
+  std::string out;
+  out.reserve(token.size() + 4);
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    std::uint32_t n = (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
+                      (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
+                      static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
+    out += kBase64Alphabet[(n >> 18) & 63];
+    out += kBase64Alphabet[(n >> 12) & 63];
+    out += kBase64Alphabet[(n >> 6) & 63];
+    out += kBase64Alphabet[n & 63];
+  }
+  std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (rest == 2) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out += kBase64Alphabet[(n >> 18) & 63];
+    out += kBase64Alphabet[(n >> 12) & 63];
+    out += rest == 2 ? kBase64Alphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+bool base64_decode(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.size() % 4 != 0) return false;
+  std::array<int, 256> value{};
+  value.fill(-1);
+  for (std::size_t k = 0; k < kBase64Alphabet.size(); ++k) {
+    value[static_cast<unsigned char>(kBase64Alphabet[k])] = static_cast<int>(k);
+  }
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    bool last = i + 4 == text.size();
+    int pad = 0;
+    std::uint32_t n = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      char c = text[i + k];
+      if (c == '=' && last && k >= 2) {
+        ++pad;
+        n <<= 6;
+        continue;
+      }
+      int v = value[static_cast<unsigned char>(c)];
+      if (v < 0 || pad > 0) return false;
+      n = (n << 6) | static_cast<std::uint32_t>(v);
+    }
+    out += static_cast<char>((n >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return true;
+}
+
+std::string dump_json(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string dump_json(const nlohmann::ordered_json& value) {
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string valid_utf8(std::string_view text) {
+  bool ascii = true;
+  for (char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  if (ascii) return std::string(text);
+  // nlohmann's serializer knows UTF-8 well; let it do the repair, then read the string back.
+  return json::parse(dump_json(json(std::string(text)))).get<std::string>();
+}
+
+std::string_view json_type_name(const nlohmann::json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::binary:
+      return "binary";
+    case json::value_t::discarded:
+      return "discarded";
+  }
+  return "unknown";
+}
+
+std::string truncate_for_message(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  return std::string(text.substr(0, max_bytes)) + "...";
+}
+
+}  // namespace gpushare::webhook
