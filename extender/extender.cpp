@@ -20,7 +20,7 @@ namespace {
 
 // One node of the request: its name as given and, in payload mode, its decoded view and the
 // Node object to echo back. Cache-mode views are looked up one at a time as they are judged
-// (view_of), so a request for 500 names never holds 500 copies of cached nodes.
+// (view_of), and never copied: the cache hands out pointers into one shared snapshot.
 struct Candidate {
   std::string name;
   std::optional<policy::NodeView> view;  // payload mode only
@@ -105,14 +105,12 @@ Result<Request> decode_request(std::string_view body) {
   return req;
 }
 
-// The node's view: decoded from the payload, or looked up in the cache now (into `slot`).
+// The node's view: decoded from the payload, or looked up in the cache.
 // nullptr: a name the cache does not know.
-const policy::NodeView* view_of(const Candidate& c, const NodeSource& source,
-                                std::optional<policy::NodeView>& slot) {
+const policy::NodeView* view_of(const Candidate& c, const NodeSource& source) {
   if (c.view) return &*c.view;
   if (c.original != nullptr || !source) return nullptr;
-  slot = source(c.name);
-  return slot ? &*slot : nullptr;
+  return source(c.name);
 }
 
 // Profile names parse_intent accepts for gpushare.io/mig-profile: the catalog's, those the
@@ -135,8 +133,7 @@ std::vector<std::string> known_profiles(const Request& req, const NodeSource& so
   };
   for (const auto& [resource, n] : req.demand.resources) add_resource(resource);
   for (const auto& c : req.candidates) {
-    std::optional<policy::NodeView> slot;
-    if (const policy::NodeView* v = view_of(c, source, slot))
+    if (const policy::NodeView* v = view_of(c, source))
       for (const auto& [resource, n] : v->allocatable) add_resource(resource);
   }
   for (const auto& resource : resources) {
@@ -170,10 +167,9 @@ NodeSource node_source_from(std::vector<policy::NodeView> nodes) {
     std::string name = n.name;
     index->emplace(std::move(name), std::move(n));
   }
-  return [index](const std::string& name) -> std::optional<policy::NodeView> {
+  return [index](const std::string& name) -> const policy::NodeView* {
     auto it = index->find(name);
-    if (it == index->end()) return std::nullopt;
-    return it->second;
+    return it == index->end() ? nullptr : &it->second;
   };
 }
 
@@ -213,13 +209,12 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
       passed_names.push_back(c.name);
   };
   for (const Candidate& c : req.candidates) {
-    std::optional<policy::NodeView> slot;
     const policy::NodeView* view = nullptr;
     if (!result.managed) {
       pass(c);
     } else if (!intent) {
       unresolvable[c.name] = intent_error;
-    } else if ((view = view_of(c, nodes, slot)) == nullptr) {
+    } else if ((view = view_of(c, nodes)) == nullptr) {
       failed[c.name] = "not in gpushare's node cache yet";
     } else {
       const policy::NodeFit fit = policy::fit_node(req.demand, *intent, *view, catalog);
@@ -274,9 +269,8 @@ ExtenderResult handle_prioritize(std::string_view body, const NodeSource& nodes,
   json list = json::array();
   for (const Candidate& c : req.candidates) {
     int score = policy::kMinScore;
-    std::optional<policy::NodeView> slot;
     if (intent) {
-      if (const policy::NodeView* view = view_of(c, nodes, slot))
+      if (const policy::NodeView* view = view_of(c, nodes))
         score = policy::score_node(req.demand, *intent, *view, placement, catalog);
     }
     list.push_back(json{{"Host", c.name}, {"Score", score}});

@@ -42,7 +42,8 @@ namespace gpushare::extender {
 // knows no node. Called from the request's thread, once per name as it is judged (twice when
 // the pod carries gpushare.io/mig-profile); keep what it returns small: policy::fit_reads_label
 // says which labels the decision needs.
-using NodeSource = std::function<std::optional<policy::NodeView>(const std::string& name)>;
+// A node by name, or nullptr; the pointer stays valid while the source does (a shared snapshot).
+using NodeSource = std::function<const policy::NodeView*(const std::string& name)>;
 
 // A NodeSource over a fixed list (offline `--nodes FILE`, tests). Later duplicates lose.
 NodeSource node_source_from(std::vector<policy::NodeView> nodes);

@@ -1,5 +1,7 @@
 #include "policy/views.h"
 
+#include <algorithm>
+
 namespace gpushare::policy {
 
 std::string PodView::display_name() const {
@@ -14,6 +16,12 @@ std::int64_t NodeView::free(const std::string& resource) const {
   auto u = used.find(resource);
   std::int64_t held = u == used.end() ? 0 : u->second;
   return a->second > held ? a->second - held : 0;
+}
+
+const NodeView* ClusterView::find(std::string_view name) const {
+  auto it = std::lower_bound(nodes.begin(), nodes.end(), name,
+                             [](const NodeView& n, std::string_view key) { return n.name < key; });
+  return it != nodes.end() && it->name == name ? &*it : nullptr;
 }
 
 }  // namespace gpushare::policy

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gpushare::policy {
@@ -52,7 +53,10 @@ struct NodeView {
 // What the policy may know of the cluster. Empty when there is no cluster (offline
 // commands without --nodes): rules then fall back to the catalog.
 struct ClusterView {
-  std::vector<NodeView> nodes;
+  std::vector<NodeView> nodes;  // sorted by name (find relies on it)
+
+  // The node of this name, or nullptr (binary search).
+  const NodeView* find(std::string_view name) const;
 };
 
 }  // namespace gpushare::policy

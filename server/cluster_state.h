@@ -2,6 +2,8 @@
 // cluster is configured, a fixed NodeList for the offline commands (--nodes), or nothing.
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -12,26 +14,25 @@ namespace gpushare::server {
 class ClusterState {
  public:
   virtual ~ClusterState() = default;
-  virtual policy::ClusterView snapshot() const = 0;
-  virtual std::optional<policy::NodeView> node(const std::string& name) const = 0;
+  // Shared and immutable: a webhook call must not copy every node (a 500-node copy costs more
+  // than the decision itself).
+  virtual std::shared_ptr<const policy::ClusterView> snapshot() const = 0;
   // True once the first list of nodes and pods is in (always true for a fixed view).
   virtual bool synced() const = 0;
 };
 
 class StaticClusterState : public ClusterState {
  public:
-  explicit StaticClusterState(policy::ClusterView view = {}) : view_(std::move(view)) {}
-  policy::ClusterView snapshot() const override { return view_; }
-  std::optional<policy::NodeView> node(const std::string& name) const override {
-    for (const auto& n : view_.nodes) {
-      if (n.name == name) return n;
-    }
-    return std::nullopt;
+  explicit StaticClusterState(policy::ClusterView view = {}) {
+    std::stable_sort(view.nodes.begin(), view.nodes.end(),
+                     [](const auto& a, const auto& b) { return a.name < b.name; });
+    view_ = std::make_shared<const policy::ClusterView>(std::move(view));
   }
+  std::shared_ptr<const policy::ClusterView> snapshot() const override { return view_; }
   bool synced() const override { return true; }
 
  private:
-  policy::ClusterView view_;
+  std::shared_ptr<const policy::ClusterView> view_;
 };
 
 }  // namespace gpushare::server

@@ -1,11 +1,70 @@
 #include "server/live_cluster.h"
 
+#include <atomic>
+#include <mutex>
+
+#include "kube/cache.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "server/logging.h"
+
 namespace gpushare::server {
 
-// Wired to kube/'s watch cache by the extender issue; until then a configured cluster is
-// refused at startup rather than silently ignored.
-Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig&, Metrics&) {
-  return Error{"cluster access (cluster.kubeconfig / cluster.inCluster) is not available in this build yet"};
+namespace {
+
+class CacheCluster : public LiveCluster {
+ public:
+  explicit CacheCluster(std::shared_ptr<kube::Client> client) : cache_(std::move(client)) {}
+
+  void start(Metrics& metrics) {
+    // Every change makes the next snapshot() rebuild; between changes all calls share one.
+    cache_.set_change_handler([this](const kube::CacheChange&) { ++generation_; });
+    cache_.start();
+    // Scrape-time gauges read the cache's own counters: nothing to keep in sync.
+    metrics.gauge_fn("gpushare_cache_nodes", "Nodes in the watch cache.",
+                     [this] { return static_cast<double>(snapshot()->nodes.size()); });
+    metrics.gauge_fn("gpushare_cache_synced", "1 once the first lists of nodes and pods are in.",
+                     [this] { return cache_.has_synced() ? 1.0 : 0.0; });
+    metrics.gauge_fn("gpushare_cache_watch_restarts", "Watches opened again after one ended.",
+                     [this] { return static_cast<double>(cache_.counters().watch_restarts); });
+    metrics.gauge_fn("gpushare_cache_relists", "Full lists after the first (410 Gone or a restart).",
+                     [this] { return static_cast<double>(cache_.counters().relists); });
+    metrics.gauge_fn("gpushare_cache_watch_errors", "Watches or lists that failed.",
+                     [this] { return static_cast<double>(cache_.counters().watch_errors); });
+  }
+
+  std::shared_ptr<const policy::ClusterView> snapshot() const override {
+    const std::uint64_t generation = generation_.load();
+    std::lock_guard lock(mu_);
+    if (!snapshot_ || snapshot_generation_ != generation) {
+      snapshot_ = std::make_shared<const policy::ClusterView>(cache_.snapshot());
+      snapshot_generation_ = generation;
+    }
+    return snapshot_;
+  }
+  bool synced() const override { return cache_.has_synced(); }
+  void stop() override { cache_.stop(); }
+  kube::ClusterCache& cache() { return cache_; }
+
+ private:
+  kube::ClusterCache cache_;
+  std::atomic<std::uint64_t> generation_{0};
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const policy::ClusterView> snapshot_;
+  mutable std::uint64_t snapshot_generation_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& config, Metrics& metrics) {
+  auto kubeconfig =
+      config.cluster.in_cluster ? kube::in_cluster_config() : kube::load_config(config.cluster.kubeconfig);
+  if (!kubeconfig) return Error{"cluster: " + kubeconfig.error()};
+  auto client = std::make_shared<kube::Client>(*kubeconfig);
+  auto cluster = std::make_unique<CacheCluster>(client);
+  cluster->start(metrics);
+  log_info("watching the cluster", {{"server", kubeconfig->server}});
+  return std::unique_ptr<LiveCluster>(std::move(cluster));
 }
 
 }  // namespace gpushare::server

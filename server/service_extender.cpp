@@ -21,13 +21,15 @@ Reply to_reply(extender::ExtenderResult r, const char* verb) {
 
 Reply Service::filter(std::string_view body) const {
   extender::ExtenderSettings s{settings_.admission.annotation_prefix, settings_.default_placement, &catalog_};
-  auto nodes = [this](const std::string& name) { return cluster_.node(name); };
+  auto snapshot = cluster_.snapshot();
+  auto nodes = [&snapshot](const std::string& name) { return snapshot->find(name); };
   return to_reply(extender::handle_filter(body, nodes, s), "filter");
 }
 
 Reply Service::prioritize(std::string_view body) const {
   extender::ExtenderSettings s{settings_.admission.annotation_prefix, settings_.default_placement, &catalog_};
-  auto nodes = [this](const std::string& name) { return cluster_.node(name); };
+  auto snapshot = cluster_.snapshot();
+  auto nodes = [&snapshot](const std::string& name) { return snapshot->find(name); };
   return to_reply(extender::handle_prioritize(body, nodes, s), "prioritize");
 }
 

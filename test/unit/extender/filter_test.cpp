@@ -69,9 +69,9 @@ TEST(Filter, PayloadModeEchoesPassingNodeObjectsUnchanged) {
 
 TEST(Filter, PayloadModeIgnoresTheCache) {
   // Nodes come from the payload; an empty NodeSource is never asked.
-  NodeSource never = [](const std::string& name) -> std::optional<policy::NodeView> {
+  NodeSource never = [](const std::string& name) -> const policy::NodeView* {
     ADD_FAILURE() << "asked the cache for " << name;
-    return std::nullopt;
+    return nullptr;
   };
   const json reply =
       filter(payload_args(pod_json("nvidia.com/mig-1g.12gb"), {node_json("h20-mig.json")}), never);
