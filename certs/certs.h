@@ -56,10 +56,6 @@ Result<CertBundle> generate_certificates(const CertRequest& request);
 // watches the files never reads a half-written one. Returns the caBundle: base64 of ca.crt.
 Result<std::string> write_certificates(const CertBundle& bundle, const std::string& dir);
 
-// Standard base64 (RFC 4648, with padding, no line breaks): what `caBundle` and `caData` hold.
-std::string base64_encode(std::string_view bytes);
-// The inverse; fails on characters outside the alphabet or bad padding.
-Result<std::string> base64_decode(std::string_view text);
 
 // The subjectAltName entries of the first certificate in `pem`, as "DNS:<name>" and
 // "IP:<address>" (IPv6 in its canonical inet_ntop form), in certificate order.

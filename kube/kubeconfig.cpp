@@ -1,5 +1,7 @@
 #include "kube/kubeconfig.h"
 
+#include "codec/base64.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <array>
@@ -12,46 +14,6 @@ namespace gpushare::kube {
 namespace {
 
 using ConfigResult = Result<KubeConfig>;
-
-// RFC 4648 base64 as kubeconfig *-data fields carry it; line breaks and spaces are skipped
-// because hand-edited kubeconfigs wrap long values.
-std::optional<std::string> decode_base64(std::string_view text) {
-  static const std::array<int, 256> table = [] {
-    std::array<int, 256> t{};
-    t.fill(-1);
-    const std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (std::size_t i = 0; i < alphabet.size(); ++i) {
-      t[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
-    }
-    return t;
-  }();
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  int padding = 0;
-  std::size_t symbols = 0;
-  for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      ++symbols;
-      continue;
-    }
-    if (padding > 0) return std::nullopt;  // data after padding
-    int v = table[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    ++symbols;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  if (padding > 2 || symbols % 4 != 0) return std::nullopt;
-  return out;
-}
 
 std::string scalar(const YAML::Node& map, const char* key) {
   const YAML::Node n = map[key];
@@ -80,8 +42,8 @@ Result<bool> pem_or_file(const YAML::Node& map, const char* data_key, const char
   std::string data = scalar(map, data_key);
   std::string path = scalar(map, file_key);
   if (!data.empty()) {
-    auto decoded = decode_base64(data);
-    if (!decoded) return Result<bool>::fail(where + "." + data_key + ": not valid base64");
+    auto decoded = codec::base64_decode(data);
+    if (!decoded.ok()) return Result<bool>::fail(where + "." + data_key + ": not valid base64");
     pem = std::move(*decoded);
     return true;
   }

@@ -1,5 +1,7 @@
 #include "webhook/admission_review.h"
 
+#include "codec/base64.h"
+
 #include <exception>
 #include <utility>
 
@@ -164,7 +166,7 @@ ordered_json admission_response(std::string_view uid, const policy::AdmissionDec
   }
   if (allowed && patch.is_array() && !patch.empty()) {
     response["patchType"] = "JSONPatch";
-    response["patch"] = base64_encode(dump_json(patch));
+    response["patch"] = codec::base64_encode(dump_json(patch));
   }
   if (!decision.warnings.empty()) response["warnings"] = decision.warnings;
   ordered_json review;

@@ -1,5 +1,5 @@
 // JSON helpers shared by the webhook's decoder and encoder: a depth-bounded parse, RFC 6901
-// pointer escaping, base64, and a dump that never throws on bad UTF-8.
+// pointer escaping and a dump that never throws on bad UTF-8.
 #pragma once
 
 #include <cstddef>
@@ -24,10 +24,6 @@ Result<nlohmann::json> parse_json_bounded(std::string_view text, int max_depth =
 // One RFC 6901 reference token: '~' -> "~0" first, then '/' -> "~1".
 std::string escape_pointer_token(std::string_view token);
 
-// RFC 4648 base64 with padding (what Go's []byte marshals to).
-std::string base64_encode(std::string_view bytes);
-// Strict decoding (padding required, no whitespace); false on malformed input.
-bool base64_decode(std::string_view text, std::string& out);
 
 // Compact serialisation; invalid UTF-8 in strings is replaced by U+FFFD instead of throwing.
 std::string dump_json(const nlohmann::json& value);
