@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
-.PHONY: all deps build test unit e2e test-sanitize demo lint format clean bench
+.PHONY: all deps build test unit e2e check-generated test-sanitize demo lint format clean bench
 
 all: build
 
@@ -25,8 +25,12 @@ unit: build
 e2e: build
 	@if [ -x test/e2e/run.sh ]; then test/e2e/run.sh; else echo "e2e: no suite yet"; fi
 
+# Files generated from the catalog must match it (manifests/scheduler).
+check-generated:
+	scripts/gen-scheduler-config.py --check
+
 # The README's test command: everything, unit then end-to-end.
-test: unit e2e
+test: check-generated unit e2e
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
 test-sanitize: deps

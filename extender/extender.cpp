@@ -159,6 +159,27 @@ const policy::Catalog& catalog_of(const ExtenderSettings& settings) {
   return settings.catalog != nullptr ? *settings.catalog : policy::Catalog::builtin();
 }
 
+ExtenderResult counts_of(const Request& req) {
+  ExtenderResult result;
+  result.managed = req.demand.managed();
+  result.payload_mode = req.payload_mode;
+  result.nodes = req.candidates.size();
+  return result;
+}
+
+// The pod's share intent; nullopt (with `error`) when its annotations do not parse, and
+// nullopt without error when the pod asks for nothing gpushare manages.
+std::optional<policy::Intent> intent_of(const Request& req, const NodeSource& nodes,
+                                        const ExtenderSettings& settings, std::string& error) {
+  if (!req.demand.managed()) return std::nullopt;
+  auto parsed = policy::parse_intent(
+      req.pod.annotations, settings.annotation_prefix,
+      known_profiles(req, nodes, catalog_of(settings), settings.annotation_prefix));
+  if (parsed) return std::move(parsed).value();
+  error = "invalid gpushare annotations: " + parsed.error();
+  return std::nullopt;
+}
+
 }  // namespace
 
 NodeSource node_source_from(std::vector<policy::NodeView> nodes) {
@@ -179,23 +200,9 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
   if (!decoded) return bad_request(decoded.error());
   Request& req = *decoded;
   const policy::Catalog& catalog = catalog_of(settings);
-
-  ExtenderResult result;
-  result.managed = req.demand.managed();
-  result.payload_mode = req.payload_mode;
-  result.nodes = req.candidates.size();
-
-  std::optional<policy::Intent> intent;
+  ExtenderResult result = counts_of(req);
   std::string intent_error;
-  if (result.managed) {
-    auto parsed =
-        policy::parse_intent(req.pod.annotations, settings.annotation_prefix,
-                             known_profiles(req, nodes, catalog, settings.annotation_prefix));
-    if (parsed)
-      intent = std::move(parsed).value();
-    else
-      intent_error = "invalid gpushare annotations: " + parsed.error();
-  }
+  const std::optional<policy::Intent> intent = intent_of(req, nodes, settings, intent_error);
 
   json passed_names = json::array();
   json passed_items = json::array();
@@ -250,19 +257,9 @@ ExtenderResult handle_prioritize(std::string_view body, const NodeSource& nodes,
   if (!decoded) return bad_request(decoded.error());
   Request& req = *decoded;
   const policy::Catalog& catalog = catalog_of(settings);
-
-  ExtenderResult result;
-  result.managed = req.demand.managed();
-  result.payload_mode = req.payload_mode;
-  result.nodes = req.candidates.size();
-
-  std::optional<policy::Intent> intent;
-  if (result.managed) {
-    auto parsed =
-        policy::parse_intent(req.pod.annotations, settings.annotation_prefix,
-                             known_profiles(req, nodes, catalog, settings.annotation_prefix));
-    if (parsed) intent = std::move(parsed).value();
-  }
+  ExtenderResult result = counts_of(req);
+  std::string intent_error;  // prioritize errors are ignored by the scheduler: score 0
+  const std::optional<policy::Intent> intent = intent_of(req, nodes, settings, intent_error);
   const policy::PlacementPolicy placement =
       intent && intent->placement ? *intent->placement : settings.default_placement;
 

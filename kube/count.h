@@ -1,5 +1,6 @@
-// Extended-resource quantities (nvidia.com/gpu: "4") as whole numbers. The apiserver only
-// accepts whole numbers for extended resources, so this needs no milli-unit arithmetic.
+// Extended-resource quantities (nvidia.com/gpu: "4") as whole numbers, parsed by the shared
+// policy/quantity grammar. The apiserver only
+// accepts whole numbers for extended resources.
 #pragma once
 
 #include <cstdint>
