@@ -198,7 +198,6 @@ Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalo
     c.rule = "3.4 mig-profile";
     return c;
   }
-  const GpuModel* best_model = nullptr;
   const MigProfile* best = nullptr;
   const MigProfile* largest = nullptr;
   for (const auto* m : scope.models) {
@@ -209,7 +208,6 @@ Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalo
       if (!best || p.memory_bytes < best->memory_bytes ||
           (p.memory_bytes == best->memory_bytes && p.compute_slices < best->compute_slices)) {
         best = &p;
-        best_model = m;
       }
     }
   }
@@ -223,7 +221,7 @@ Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalo
   c.rule = "3.4 mig by size";
   if (intent.gpu_memory_bytes && best->memory_bytes > *intent.gpu_memory_bytes) {
     c.warnings.push_back("gpu-memory " + *intent.gpu_memory_text + " rounded up to MIG profile " + best->name + " (" +
-                         gb_text(best->memory_bytes) + " on " + best_model->model + ")");
+                         gb_text(best->memory_bytes) + ")");
   }
   return c;
 }
