@@ -7,12 +7,16 @@
 #include <unordered_map>
 #include <utility>
 
-#include "extender/decode.h"
+#include "codec/objects.h"
 #include "policy/fit.h"
 #include "policy/pod_demand.h"
 #include "policy/score.h"
 
 namespace gpushare::extender {
+
+using codec::decode_node;
+using codec::decode_pod;
+using codec::parse_json;
 
 using nlohmann::json;
 

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "extender/decode.h"
+#include "codec/objects.h"
 
 namespace gpushare::server {
 
@@ -12,9 +12,9 @@ Result<policy::ClusterView> load_nodes_file(const std::string& path) {
   if (!in) return Error{"--nodes " + path + ": cannot be read"};
   std::stringstream text;
   text << in.rdbuf();
-  auto json = extender::parse_json(text.str());
+  auto json = codec::parse_json(text.str());
   if (!json) return Error{"--nodes " + path + ": " + json.error()};
-  auto nodes = extender::decode_node_list(*json, "NodeList");
+  auto nodes = codec::decode_node_list(*json, "NodeList");
   if (!nodes) return Error{"--nodes " + path + ": " + nodes.error()};
   return policy::ClusterView{std::move(*nodes)};
 }

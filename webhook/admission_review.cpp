@@ -1,13 +1,13 @@
 #include "webhook/admission_review.h"
 
 #include "codec/base64.h"
+#include "codec/objects.h"
 
 #include <exception>
 #include <utility>
 
 #include "webhook/json_patch.h"
 #include "webhook/json_util.h"
-#include "webhook/pod_decode.h"
 
 namespace gpushare::webhook {
 namespace {
@@ -203,8 +203,7 @@ MutateResult handle_admission_review(std::string_view body, const policy::Cluste
       const json& object = request.object.is_object() ? request.object : request.old_object;
       Result<policy::PodView> pod =
           object.is_object()
-              ? decode_pod(object, request.namespace_name,
-                           request.object.is_object() ? "request.object" : "request.oldObject")
+              ? codec::decode_pod(object, request.object.is_object() ? "request.object" : "request.oldObject")
               : Result<policy::PodView>::fail("request.object: missing");
       if (!pod && request.operation == "CREATE") {
         result.http_status = 400;
@@ -215,6 +214,8 @@ MutateResult handle_admission_review(std::string_view body, const policy::Cluste
       policy::PodView view;
       if (pod) {
         view = std::move(pod.value());
+        // request.namespace is authoritative; the object's may be empty at CREATE.
+        if (!request.namespace_name.empty()) view.namespace_name = request.namespace_name;
       } else {
         view.namespace_name = request.namespace_name;
         view.name = request.name;

@@ -1,5 +1,5 @@
-// extender/decode.h: Node and Pod JSON to policy views.
-#include "extender/decode.h"
+// codec/objects.h on the extender's fixtures: Node and Pod JSON to policy views.
+#include "codec/objects.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,8 @@ namespace {
 
 using nlohmann::json;
 using namespace gpushare::extender::testing;
+using codec::decode_node_list;
+using codec::parse_json;
 
 TEST(DecodeNode, ReadsGfdLabelsAndNvidiaAllocatableOnly) {
   const policy::NodeView n = node_view("h20-mig.json");

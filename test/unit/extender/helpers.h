@@ -5,11 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "extender/decode.h"
+#include "codec/objects.h"
 #include "extender/extender.h"
 #include "test/support/fixtures.h"
 
 namespace gpushare::extender::testing {
+
+using codec::decode_node;
+using codec::decode_pod;
 
 inline nlohmann::json fixture_json(const std::string& relative) {
   return nlohmann::json::parse(gpushare::testing::read_fixture("extender/" + relative));

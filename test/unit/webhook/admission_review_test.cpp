@@ -4,6 +4,7 @@
 #include "webhook/admission_review.h"
 
 #include "codec/base64.h"
+#include "codec/objects.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +18,6 @@
 #include "test/support/json_patch.h"
 #include "webhook/json_patch.h"
 #include "webhook/json_util.h"
-#include "webhook/pod_decode.h"
 
 namespace gpushare::webhook {
 namespace {
@@ -474,12 +474,12 @@ TEST(AdmissionReviewDecode, PodViewFields) {
                                 {"name": "i1"}],
              "containers": [{"name": "c0", "resources": {"requests": {"cpu": "250m", "nvidia.com/gpu": "1"}}}]},
     "status": {"phase": "Pending"}})");
-  auto view = decode_pod(pod, "from-request", "request.object");
+  auto view = codec::decode_pod(pod, "request.object");
   ASSERT_TRUE(view) << view.error();
-  EXPECT_EQ(view->namespace_name, "from-request");
+  EXPECT_EQ(view->namespace_name, "from-object");
   EXPECT_EQ(view->name, "");
   EXPECT_EQ(view->generate_name, "job-");
-  EXPECT_EQ(view->display_name(), "from-request/job-*");
+  EXPECT_EQ(view->display_name(), "from-object/job-*");
   EXPECT_EQ(view->labels, (policy::StringMap{{"app", "x"}}));
   EXPECT_EQ(view->annotations, (policy::StringMap{{"gpushare.io/mode", "mps"}}));
   EXPECT_EQ(view->node_name, "n1");
@@ -499,10 +499,6 @@ TEST(AdmissionReviewDecode, PodViewFields) {
   EXPECT_EQ(view->containers[2].index, 0u);
   EXPECT_EQ(view->containers[2].requests,
             (policy::StringMap{{"cpu", "250m"}, {"nvidia.com/gpu", "1"}}));
-
-  auto fallback = decode_pod(pod, "");
-  ASSERT_TRUE(fallback);
-  EXPECT_EQ(fallback->namespace_name, "from-object");
 }
 
 TEST(AdmissionReviewDecode, RequestNamespaceIsAuthoritative) {
@@ -653,7 +649,7 @@ TEST(RenderPatch, RepeatedAndChainedRenamesStayApplicable) {
   json pod = json::parse(R"({"metadata":{"annotations":{}},"spec":{
       "initContainers":[{"name":"i","resources":{"requests":{"nvidia.com/gpu":"1"}}}],
       "containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":"1","a/b~c":"2"}}}]}})");
-  auto view = decode_pod(pod);
+  auto view = codec::decode_pod(pod);
   ASSERT_TRUE(view) << view.error();
   policy::AdmissionDecision d;
   d.outcome = policy::AdmissionOutcome::kAllowed;

@@ -1,5 +1,6 @@
-// JSON -> policy views for the extender: the Pod and Nodes of an ExtenderArgs, and the NodeList
-// that `--nodes FILE` gives the offline commands. Only the fields gpushare decides on are read;
+// Kubernetes object JSON -> policy views, for every edge: the Pod of an AdmissionReview or an
+// ExtenderArgs, the Nodes of an ExtenderArgs, a NodeList from `--nodes FILE`, and the objects
+// the watch cache receives. Only the fields gpushare decides on are read;
 // null is accepted wherever Go may send it (kubernetes.md 1.2).
 #pragma once
 
@@ -11,7 +12,7 @@
 #include "policy/result.h"
 #include "policy/views.h"
 
-namespace gpushare::extender {
+namespace gpushare::codec {
 
 // Deepest array/object nesting accepted; a NodeList inside ExtenderArgs needs about 10.
 inline constexpr int kMaxJsonDepth = 64;
@@ -33,4 +34,4 @@ Result<policy::NodeView> decode_node(const nlohmann::json& node, std::string_vie
 Result<std::vector<policy::NodeView>> decode_node_list(const nlohmann::json& list,
                                                        std::string_view path = "NodeList");
 
-}  // namespace gpushare::extender
+}  // namespace gpushare::codec

@@ -1,4 +1,4 @@
-#include "extender/decode.h"
+#include "codec/objects.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,7 +6,7 @@
 
 #include "policy/quantity.h"
 
-namespace gpushare::extender {
+namespace gpushare::codec {
 
 using nlohmann::json;
 
@@ -251,4 +251,4 @@ Result<std::vector<policy::NodeView>> decode_node_list(const json& list, std::st
   return out;
 }
 
-}  // namespace gpushare::extender
+}  // namespace gpushare::codec
