@@ -21,14 +21,22 @@ struct DecodeError {
 };
 
 // `path.key["entry"]`, the path of one map entry in messages.
+// A hostile key can be megabytes long; messages quote at most 64 bytes of it.
 std::string entry_path(const std::string& path, const char* key, const std::string& entry) {
+  constexpr std::size_t kShown = 64;
   std::string out = path;
   out += '.';
   out += key;
   out += "[\"";
-  out += entry;
+  out += entry.size() > kShown ? entry.substr(0, kShown) + "..." : entry;
   out += "\"]";
   return out;
+}
+
+// A JSON value as a message quotes it, cut to 64 bytes.
+std::string shown(const json& v) {
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() > 64 ? text.substr(0, 64) + "..." : text;
 }
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
@@ -85,8 +93,8 @@ policy::StringMap quantity_map(const json& obj, const char* key, const std::stri
     else if (v.is_number_integer())
       out.emplace(k, v.dump());
     else
-      fail(entry_path(path, key, k),
-           std::string("expected a quantity string, got ") + v.type_name());
+      fail(entry_path(path, key, k), std::string("expected a quantity string such as \"1\", got ") +
+                                         v.type_name() + " " + shown(v));
   }
   return out;
 }
@@ -130,13 +138,13 @@ policy::PodView pod_view(const json& pod, const std::string& path) {
     containers(*spec, "containers", false, spath, view);
     view.node_name = string_member(*spec, "nodeName", spath);
     if (const json* prio = member(*spec, "priority")) {
-      expect(*prio, json::value_t::number_integer, spath + ".priority");
       // nlohmann narrows silently; a priority is an int32 in the API, so check the range.
       const bool fits =
           prio->is_number_unsigned()
               ? prio->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT32_MAX)
-              : prio->get<std::int64_t>() >= INT32_MIN && prio->get<std::int64_t>() <= INT32_MAX;
-      if (!fits) fail(spath + ".priority", "outside the int32 range");
+              : prio->is_number_integer() && prio->get<std::int64_t>() >= INT32_MIN &&
+                    prio->get<std::int64_t>() <= INT32_MAX;
+      if (!fits) fail(spath + ".priority", "expected a 32-bit integer, got " + shown(*prio));
       view.priority = static_cast<std::int32_t>(prio->get<std::int64_t>());
     }
   }

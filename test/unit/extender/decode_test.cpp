@@ -83,7 +83,7 @@ TEST(DecodePod, ContainersInitFirstWithTheirResources) {
 TEST(DecodePod, PriorityOutsideInt32IsAnError) {
   auto v = decode_pod(json{{"spec", {{"priority", 4294967296LL}}}});
   ASSERT_FALSE(v);
-  EXPECT_EQ(v.error(), "Pod.spec.priority: outside the int32 range");
+  EXPECT_EQ(v.error(), "Pod.spec.priority: expected a 32-bit integer, got 4294967296");
 }
 
 TEST(DecodeNodeList, NodeListOrBareArray) {

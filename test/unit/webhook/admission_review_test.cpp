@@ -313,11 +313,11 @@ std::vector<BadInput> bad_inputs() {
        review_with_object(
            R"({"spec":{"initContainers":[{"name":"a","resources":{"requests":{"nvidia.com/gpu":true}}}]}})"),
        "request.object.spec.initContainers[0].resources.requests[\"nvidia.com/gpu\"]: expected a "
-       "quantity string, got boolean"},
+       "quantity string such as \"1\", got boolean true"},
       {"quantity object",
        review_with_object(
            R"({"spec":{"containers":[{"name":"a","resources":{"limits":{"cpu":{}}}}]}})"),
-       "limits[\"cpu\"]: expected a quantity string, got object"},
+       "limits[\"cpu\"]: expected a quantity string such as \"1\", got object {}"},
       {"priority string", review_with_object(R"({"spec":{"containers":[],"priority":"high"}})"),
        "request.object.spec.priority: expected a 32-bit integer, got \"high\""},
       {"priority too big",
