@@ -1,15 +1,262 @@
-// `gpushare plan`: the repartition planner, offline. The planner (policy/planner) is the
-// repartitioning issue's work; until it lands the command says so and changes nothing.
+// `gpushare plan [FILE|-]`: the repartition planner, offline (CONTRACT.md sections 1 and 5), for
+// an operator's dry run. The same policy::plan the controller runs; same input, same bytes out.
+//
+// Input: {"nodes": [Node...] or a NodeList, "pods": [Pod...] or a PodList, "configMaps":
+// [ConfigMap...] or a list, optional}. Pods with spec.nodeName are running (their requests make
+// the nodes' `used`), the others are pending. A ConfigMap whose data["config.yaml"] holds
+// "mig-configs" is the mig-parted one (names: its config names); any other is the device-plugin
+// one (names: its data keys). Without ConfigMaps of a kind, its names are taken as unknown.
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <yaml-cpp/yaml.h>
 
+#include "codec/objects.h"
+#include "policy/catalog.h"
+#include "policy/planner.h"
+#include "policy/pod_demand.h"
 #include "server/serve.h"
 
 namespace gpushare::server {
+namespace {
 
-int run_plan(const std::vector<std::string>&, const std::optional<std::string>&, std::istream&, std::ostream&,
-             std::ostream& err) {
-  err << "gpushare: plan is not available in this build yet (the repartition planner is pending)\n";
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+int fail(std::ostream& err, const std::string& message) {
+  err << "gpushare: plan: " << message << "\n";
   return 2;
+}
+
+Result<std::string> read_input(const std::vector<std::string>& positional, std::istream& in) {
+  if (positional.size() > 1)
+    return Error{"expected one input file, got " + std::to_string(positional.size())};
+  std::stringstream s;
+  if (positional.empty() || positional[0] == "-") {
+    s << in.rdbuf();
+    return s.str();
+  }
+  std::ifstream f(positional[0], std::ios::binary);
+  if (!f) return Error{positional[0] + ": cannot be read"};
+  s << f.rdbuf();
+  return s.str();
+}
+
+Result<policy::Catalog> load_catalog(const std::optional<std::string>& path) {
+  if (!path) return policy::Catalog::builtin();
+  std::ifstream f(*path);
+  if (!f) return Error{"--catalog " + *path + ": cannot be read"};
+  std::stringstream s;
+  s << f.rdbuf();
+  auto c = policy::Catalog::from_yaml(s.str());
+  if (!c) return Error{"--catalog " + *path + ": " + c.error()};
+  return c;
+}
+
+// A bare array, a list object ({"items": [...]}), null or absent: the items.
+Result<std::vector<const json*>> items_of(const json& doc, const std::string& key) {
+  std::vector<const json*> out;
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return out;
+  const json* list = &*it;
+  if (list->is_object()) {
+    auto items = list->find("items");
+    if (items == list->end() || items->is_null()) return out;
+    list = &*items;
+  }
+  if (!list->is_array()) {
+    return Error{key + ": expected an array or a list object with items, got " +
+                 std::string(list->type_name())};
+  }
+  for (const auto& item : *list) out.push_back(&item);
+  return out;
+}
+
+struct ConfigNames {
+  std::optional<std::set<std::string>> mig_parted;
+  std::optional<std::set<std::string>> device_plugin;
+};
+
+Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
+  ConfigNames out;
+  for (std::size_t i = 0; i < maps.size(); ++i) {
+    const json& cm = *maps[i];
+    std::string where = "configMaps[" + std::to_string(i) + "]";
+    if (!cm.is_object()) return Error{where + ": expected object, got " + std::string(cm.type_name())};
+    if (auto md = cm.find("metadata"); md != cm.end() && md->is_object()) {
+      if (auto name = md->find("name"); name != md->end() && name->is_string())
+        where += " (" + name->get<std::string>() + ")";
+    }
+    auto data = cm.find("data");
+    if (data == cm.end() || data->is_null()) continue;
+    if (!data->is_object())
+      return Error{where + ".data: expected object, got " + std::string(data->type_name())};
+    for (const auto& [key, value] : data->items()) {
+      if (!value.is_string())
+        return Error{where + ".data." + key + ": expected string, got " + std::string(value.type_name())};
+    }
+    std::set<std::string> mig_names;
+    bool mig_parted = false;
+    if (auto text = data->find("config.yaml"); text != data->end()) {
+      try {
+        const YAML::Node doc = YAML::Load(text->get<std::string>());
+        if (doc.IsMap() && doc["mig-configs"]) {
+          const YAML::Node configs = doc["mig-configs"];
+          if (!configs.IsMap()) return Error{where + ".data.config.yaml: mig-configs: expected a map"};
+          mig_parted = true;
+          for (const auto& entry : configs) mig_names.insert(entry.first.as<std::string>());
+        }
+      } catch (const YAML::Exception& e) {
+        return Error{where + ".data.config.yaml: " + e.what()};
+      }
+    }
+    if (mig_parted) {
+      if (!out.mig_parted) out.mig_parted.emplace();
+      out.mig_parted->insert(mig_names.begin(), mig_names.end());
+    } else {
+      if (!out.device_plugin) out.device_plugin.emplace();
+      for (const auto& [key, value] : data->items()) out.device_plugin->insert(key);
+    }
+  }
+  return out;
+}
+
+Result<policy::PlanInput> read_plan_input(const json& doc) {
+  if (!doc.is_object()) {
+    return Error{"expected an object {\"nodes\": [...], \"pods\": [...], \"configMaps\": [...]}, got " +
+                 std::string(doc.type_name())};
+  }
+  policy::PlanInput input;
+  auto nodes = items_of(doc, "nodes");
+  if (!nodes) return Error{nodes.error()};
+  std::set<std::string> node_names;
+  for (std::size_t i = 0; i < nodes->size(); ++i) {
+    auto node = codec::decode_node(*(*nodes)[i], "nodes[" + std::to_string(i) + "]");
+    if (!node) return Error{node.error()};
+    if (!node_names.insert(node->name).second) return Error{"nodes: duplicate node " + node->name};
+    input.nodes.push_back(std::move(node).value());
+  }
+  auto pods = items_of(doc, "pods");
+  if (!pods) return Error{pods.error()};
+  std::set<std::string> pod_names;
+  std::map<std::string, std::size_t> node_at;
+  for (std::size_t i = 0; i < input.nodes.size(); ++i) node_at.emplace(input.nodes[i].name, i);
+  for (std::size_t i = 0; i < pods->size(); ++i) {
+    const std::string where = "pods[" + std::to_string(i) + "]";
+    auto pod = codec::decode_pod(*(*pods)[i], where);
+    if (!pod) return Error{pod.error()};
+    if (!pod_names.insert(pod->display_name()).second)
+      return Error{"pods: duplicate pod " + pod->display_name()};
+    if (pod->node_name.empty()) {
+      input.pending.push_back(std::move(pod).value());
+      continue;
+    }
+    // What the node cache does: bound, non-terminated pods hold their effective requests.
+    if (pod->phase != "Succeeded" && pod->phase != "Failed") {
+      if (auto at = node_at.find(pod->node_name); at != node_at.end()) {
+        auto demand = policy::pod_demand(*pod);
+        if (!demand) return Error{where + " (" + pod->display_name() + "): " + demand.error()};
+        for (const auto& [resource, n] : demand->resources) input.nodes[at->second].used[resource] += n;
+      }
+    }
+    input.running.push_back(std::move(pod).value());
+  }
+  auto maps = items_of(doc, "configMaps");
+  if (!maps) return Error{maps.error()};
+  auto names = read_config_maps(*maps);
+  if (!names) return Error{names.error()};
+  input.mig_config_names = std::move(names->mig_parted);
+  input.device_plugin_config_names = std::move(names->device_plugin);
+  return input;
+}
+
+// CONTRACT.md section 5, keys in its order; steps and disrupts follow (planner.h).
+ordered_json render(const policy::Plan& plan) {
+  ordered_json actions = ordered_json::array();
+  for (const auto& a : plan.actions) {
+    ordered_json action;
+    action["node"] = a.node;
+    action["kind"] = std::string(policy::to_string(a.kind));
+    action["configName"] = a.config_name;
+    if (a.kind == policy::ActionKind::kMig) {
+      ordered_json entries = ordered_json::array();
+      for (const auto& e : a.mig_config) {
+        ordered_json entry;
+        entry["devices"] = e.devices;
+        entry["mig-enabled"] = e.mig_enabled;
+        // mig-parted: mig-devices must be absent or empty when MIG is off (nvidia.md 4.1).
+        if (e.mig_enabled) {
+          ordered_json devices = ordered_json::object();
+          for (const auto& [profile, n] : e.mig_devices) devices[profile] = n;
+          entry["mig-devices"] = std::move(devices);
+        }
+        entries.push_back(std::move(entry));
+      }
+      action["migConfig"] = std::move(entries);
+    } else {
+      const auto& c = a.device_plugin_config;
+      ordered_json resources = ordered_json::array();
+      for (const auto& r : c.resources) {
+        ordered_json resource;
+        resource["name"] = r.name;
+        resource["replicas"] = r.replicas;
+        resources.push_back(std::move(resource));
+      }
+      ordered_json mps;
+      mps["renameByDefault"] = c.rename_by_default;
+      mps["resources"] = std::move(resources);
+      ordered_json config;
+      config["version"] = c.version;
+      config["sharing"]["mps"] = std::move(mps);
+      action["devicePluginConfig"] = std::move(config);
+    }
+    ordered_json labels = ordered_json::object();
+    for (const auto& [key, value] : a.labels) labels[key] = value;
+    action["labels"] = std::move(labels);
+    action["serves"] = a.serves;
+    ordered_json steps = ordered_json::array();
+    for (const auto& s : a.steps) {
+      ordered_json step;
+      step["label"] = s.label;
+      step["value"] = s.value;
+      step["waitFor"] = s.wait_for;
+      steps.push_back(std::move(step));
+    }
+    action["steps"] = std::move(steps);
+    if (!a.disrupts.empty()) action["disrupts"] = a.disrupts;
+    actions.push_back(std::move(action));
+  }
+  ordered_json unplaced = ordered_json::array();
+  for (const auto& u : plan.unplaced) {
+    ordered_json entry;
+    entry["pod"] = u.pod;
+    entry["reason"] = u.reason;
+    unplaced.push_back(std::move(entry));
+  }
+  ordered_json out;
+  out["actions"] = std::move(actions);
+  out["unplaced"] = std::move(unplaced);
+  return out;
+}
+
+}  // namespace
+
+int run_plan(const std::vector<std::string>& positional, const std::optional<std::string>& catalog_path,
+             std::istream& in, std::ostream& out, std::ostream& err) {
+  auto catalog = load_catalog(catalog_path);
+  if (!catalog) return fail(err, catalog.error());
+  auto text = read_input(positional, in);
+  if (!text) return fail(err, text.error());
+  auto doc = codec::parse_json(*text);
+  if (!doc) return fail(err, doc.error());
+  auto input = read_plan_input(*doc);
+  if (!input) return fail(err, input.error());
+  const policy::Plan plan = policy::plan(*input, *catalog);
+  out << render(plan).dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+  return 0;
 }
 
 }  // namespace gpushare::server
