@@ -133,6 +133,19 @@ std::string count(const YAML::Node& n, const std::string& path, std::size_t& out
   return {};
 }
 
+// A label selector as a plain map (matchLabels): every value a string, no empty keys.
+std::string label_map(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+  if (!n || n.IsNull()) return {};
+  if (!n.IsMap()) return path + ": expected a mapping of label keys to values";
+  for (const auto& kv : n) {
+    const auto key = kv.first.as<std::string>();
+    if (key.empty()) return path + ": an empty label key";
+    if (!kv.second.IsScalar()) return path + "." + key + ": expected a string value";
+    out[key] = kv.second.as<std::string>();
+  }
+  return {};
+}
+
 std::string one_of(const YAML::Node& n, const std::string& path, std::string& out,
                    std::initializer_list<const char*> allowed) {
   std::string v;
@@ -250,6 +263,7 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
             .on("failureBackoff", [&](N v, P q) { return duration(v, q, r.failure_backoff, Seconds(0)); })
             .on("leaseName", [&](N v, P q) { return scalar(v, q, r.lease_name); })
             .on("leaseNamespace", [&](N v, P q) { return scalar(v, q, r.lease_namespace); })
+            .on("nodeSelector", [&](N v, P q) { return label_map(v, q, r.node_selector); })
             .run();
       })
       .run();

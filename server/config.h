@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 
 #include "policy/intent.h"
@@ -57,6 +58,9 @@ struct RepartitionConfig {
   Seconds failure_backoff{300};
   std::string lease_name = "gpushare-repartition";
   std::string lease_namespace = "gpushare-system";
+  // Only nodes with all these labels are ever repartitioned (empty: every GPU node). Lets an
+  // operator hand gpushare a pool and keep the rest of the fleet's layouts by hand.
+  std::map<std::string, std::string> node_selector;
 };
 
 struct ServerConfig {

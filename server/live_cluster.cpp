@@ -14,11 +14,16 @@ namespace {
 
 class CacheCluster : public LiveCluster {
  public:
-  explicit CacheCluster(std::shared_ptr<kube::Client> client) : cache_(std::move(client)) {}
+  explicit CacheCluster(std::shared_ptr<kube::Client> client)
+      : client_(client), cache_(std::move(client)) {}
 
   void start(Metrics& metrics) {
     // Every change makes the next snapshot() rebuild; between changes all calls share one.
-    cache_.set_change_handler([this](const kube::CacheChange&) { ++generation_; });
+    cache_.set_change_handler([this](const kube::CacheChange&) {
+      ++generation_;
+      std::lock_guard lock(listeners_mu_);
+      for (const auto& listener : listeners_) listener();
+    });
     cache_.start();
     // Scrape-time gauges read the cache's own counters: nothing to keep in sync.
     metrics.gauge_fn("gpushare_cache_nodes", "Nodes in the watch cache.",
@@ -44,10 +49,18 @@ class CacheCluster : public LiveCluster {
   }
   bool synced() const override { return cache_.has_synced(); }
   void stop() override { cache_.stop(); }
-  kube::ClusterCache& cache() { return cache_; }
+  const kube::ClusterCache& cache() const override { return cache_; }
+  std::shared_ptr<kube::Client> client() const override { return client_; }
+  void on_change(std::function<void()> listener) override {
+    std::lock_guard lock(listeners_mu_);
+    listeners_.push_back(std::move(listener));
+  }
 
  private:
+  std::shared_ptr<kube::Client> client_;
   kube::ClusterCache cache_;
+  std::mutex listeners_mu_;
+  std::vector<std::function<void()>> listeners_;
   std::atomic<std::uint64_t> generation_{0};
   mutable std::mutex mu_;
   mutable std::shared_ptr<const policy::ClusterView> snapshot_;

@@ -1,8 +1,11 @@
 // The live cluster view for `serve`: kube/'s list+watch cache behind ClusterState.
 #pragma once
 
+#include <functional>
 #include <memory>
 
+#include "kube/cache.h"
+#include "kube/client.h"
 #include "policy/result.h"
 #include "server/cluster_state.h"
 #include "server/config.h"
@@ -13,6 +16,11 @@ namespace gpushare::server {
 class LiveCluster : public ClusterState {
  public:
   virtual void stop() = 0;
+  // For the repartition controller, which reads the same cache and writes with the same client.
+  virtual const kube::ClusterCache& cache() const = 0;
+  virtual std::shared_ptr<kube::Client> client() const = 0;
+  // Called after every cache change (on the cache's threads: keep it short).
+  virtual void on_change(std::function<void()> listener) = 0;
 };
 
 // Connects with the kubeconfig or in-cluster credentials and starts the watches; the

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <thread>
 
+#include "repartition/planning.h"
+#include "repartition/repartitioner.h"
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/live_cluster.h"
@@ -54,6 +56,61 @@ Result<policy::Catalog> load_catalog(const std::string& path) {
   auto c = policy::Catalog::from_yaml(s.str());
   if (!c) return Error{"catalog " + path + ": " + c.error()};
   return c;
+}
+
+// repartition/ reports into the server's registry through this (it sits below server/).
+class RepartitionMetrics : public repartition::MetricsSink {
+ public:
+  explicit RepartitionMetrics(Metrics& metrics) : metrics_(metrics) {
+    metrics.describe("gpushare_repartition_plans_total", "counter", "Repartition plans computed.");
+    metrics.describe("gpushare_repartition_steps_total", "counter",
+                     "Repartition steps by step and result.");
+    metrics.describe("gpushare_repartition_failures_total", "counter",
+                     "Repartitions given up, by reason.");
+    metrics.describe("gpushare_repartition_pending_to_scheduled_seconds", "histogram",
+                     "From a pod first seen Unschedulable to its binding.");
+  }
+  void inc(const std::string& name, const std::map<std::string, std::string>& labels) override {
+    metrics_.inc(name, labels);
+  }
+  void observe(const std::string& name, double seconds) override {
+    metrics_.observe(name, {}, seconds);
+  }
+
+ private:
+  Metrics& metrics_;
+};
+
+std::shared_ptr<repartition::Repartitioner> start_repartitioner(const ServerConfig& config,
+                                                                LiveCluster& live,
+                                                                const policy::Catalog& catalog,
+                                                                repartition::MetricsSink& metrics) {
+  const RepartitionConfig& rc = config.repartition;
+  repartition::RepartitionerOptions options;
+  options.controller.steps.propagation_delay = rc.propagation_delay;
+  options.controller.steps.apply_timeout = rc.apply_timeout;
+  options.controller.steps.allow_disruption = rc.allow_disruption;
+  options.controller.batch_window = rc.batch_window;
+  options.controller.failure_backoff = rc.failure_backoff;
+  options.lease.namespace_name = rc.lease_namespace;
+  options.lease.name = rc.lease_name;
+  options.config_maps = {config.gpu_operator.namespace_name,
+                         config.gpu_operator.device_plugin_config_map,
+                         config.gpu_operator.mig_parted_config_map};
+  policy::PlanSettings plan_settings;
+  plan_settings.allow_disruption = rc.allow_disruption;
+  plan_settings.annotation_prefix = config.annotation_prefix;
+  plan_settings.node_selector = rc.node_selector;
+  auto r = std::make_shared<repartition::Repartitioner>(
+      live.client(), live.cache(), metrics,
+      repartition::policy_planner(catalog, plan_settings), options);
+  // Weak: on an early return the repartitioner goes before the cache threads that call this.
+  live.on_change([weak = std::weak_ptr<repartition::Repartitioner>(r)] {
+    if (auto p = weak.lock()) p->notify();
+  });
+  r->start();
+  log_info("repartitioning enabled", {{"lease", rc.lease_namespace + "/" + rc.lease_name}});
+  return r;
 }
 
 }  // namespace
@@ -111,6 +168,11 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
     live = std::move(*started);
     cluster = live.get();
   }
+  RepartitionMetrics repartition_metrics(metrics);
+  std::shared_ptr<repartition::Repartitioner> repartitioner;
+  if (live && config->repartition.enabled) {
+    repartitioner = start_repartitioner(*config, *live, *catalog, repartition_metrics);
+  }
 
   ServiceSettings settings;
   settings.admission.annotation_prefix = config->annotation_prefix;
@@ -137,6 +199,7 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
   tls.stop();
+  if (repartitioner) repartitioner->stop();  // before the cache it reads
   if (live) live->stop();
   log_info("stopped");
   return 0;

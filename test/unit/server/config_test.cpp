@@ -31,7 +31,7 @@ catalog: /etc/gpushare/catalog.yaml
 cluster: {kubeconfig: /kube/config}
 gpuOperator: {namespace: nvidia, devicePluginConfigMap: dp, migPartedConfigMap: mp}
 scheduling: {defaultPlacement: spread}
-repartition: {enabled: true, allowDisruption: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, leaseName: l, leaseNamespace: ns}
+repartition: {enabled: true, allowDisruption: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
 )");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->listen_host, "127.0.0.1");
@@ -47,6 +47,8 @@ repartition: {enabled: true, allowDisruption: false, batchWindow: 5s, propagatio
   EXPECT_TRUE(c->repartition.enabled);
   EXPECT_EQ(c->repartition.propagation_delay, Seconds(60));
   EXPECT_EQ(c->repartition.apply_timeout, Seconds(600));
+  EXPECT_EQ(c->repartition.node_selector,
+            (std::map<std::string, std::string>{{"pool", "gpu-shared"}, {"example.com/zone", "a"}}));
 }
 
 struct Bad {
@@ -80,7 +82,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Bad{"NotYaml", "tls: {certFile: [", "not valid YAML"},
                       Bad{"RepartitionWithoutCluster", "repartition: {enabled: true}", "needs a cluster"},
                       Bad{"BothClusterModes", "cluster: {kubeconfig: k, inCluster: true}", "exclusive"},
-                      Bad{"SectionNotMapping", "tls: 5", "tls: expected a mapping"}),
+                      Bad{"SectionNotMapping", "tls: 5", "tls: expected a mapping"},
+                      Bad{"SelectorNotMapping", "repartition: {nodeSelector: [a]}",
+                          "repartition.nodeSelector: expected a mapping"},
+                      Bad{"SelectorValueNotString", "repartition: {nodeSelector: {pool: [a]}}",
+                          "repartition.nodeSelector.pool: expected a string"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Config, ListenForms) {

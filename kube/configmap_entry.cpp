@@ -1,0 +1,297 @@
+#include "kube/configmap_entry.h"
+
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <random>
+#include <thread>
+
+#include "kube/json_util.h"
+#include "kube/lease.h"
+
+namespace gpushare::kube {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+void emit_json(YAML::Emitter& out, const nlohmann::json& value) {
+  if (value.is_object()) {
+    out << YAML::BeginMap;
+    for (const auto& [k, v] : value.items()) {
+      out << YAML::Key << YAML::DoubleQuoted << k << YAML::Value;
+      emit_json(out, v);
+    }
+    out << YAML::EndMap;
+  } else if (value.is_array()) {
+    out << YAML::BeginSeq;
+    for (const auto& v : value) emit_json(out, v);
+    out << YAML::EndSeq;
+  } else if (value.is_string()) {
+    out << YAML::DoubleQuoted << value.get<std::string>();
+  } else if (value.is_boolean()) {
+    out << (value.get<bool>() ? "true" : "false");
+  } else if (value.is_number_integer()) {
+    out << value.dump();
+  } else if (value.is_number()) {
+    out << value.get<double>();
+  } else {
+    out << YAML::Null;
+  }
+}
+
+// Re-emits a parsed node with the quoting it had: yaml-cpp would otherwise write a quoted
+// "0x233510DE" (a device-filter) plain, and mig-parted would then read a number.
+void emit_node(YAML::Emitter& out, const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      out << YAML::BeginMap;
+      for (const auto& kv : node) {
+        out << YAML::Key;
+        emit_node(out, kv.first);
+        out << YAML::Value;
+        emit_node(out, kv.second);
+      }
+      out << YAML::EndMap;
+      return;
+    case YAML::NodeType::Sequence:
+      out << YAML::BeginSeq;
+      for (const auto& v : node) emit_node(out, v);
+      out << YAML::EndSeq;
+      return;
+    case YAML::NodeType::Scalar:
+      if (node.Tag() != "?") out << YAML::DoubleQuoted;  // quoted or tagged in the source
+      out << node.Scalar();
+      return;
+    default:
+      out << YAML::Null;
+  }
+}
+
+nlohmann::json scalar_to_json(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() != "?") return text;  // quoted in the source: always a string
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL")
+    return nullptr;
+  try {
+    std::size_t used = 0;
+    long long i = std::stoll(text, &used, 10);
+    if (used == text.size()) return i;
+    // Decimal only: stod would also read "0x10DE", "inf" and "nan", which YAML keeps as text.
+    if (text.find_first_not_of("0123456789+-.eE") == std::string::npos) {
+      double d = std::stod(text, &used);
+      if (used == text.size()) return d;
+    }
+  } catch (const std::exception&) {
+  }
+  return text;
+}
+
+nlohmann::json node_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& kv : node) out[kv.first.Scalar()] = node_to_json(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& v : node) out.push_back(node_to_json(v));
+      return out;
+    }
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(node);
+    default:
+      return nullptr;
+  }
+}
+
+// The annotation that remembers when we first wrote `entry`; empty when the name would not
+// be a valid annotation key (name part over 63 characters).
+std::string written_at_key(const std::string& entry) {
+  std::string name =
+      std::string(kWrittenAtPrefix).substr(std::string("gpushare.io/").size()) + entry;
+  return name.size() > 63 ? std::string() : std::string(kWrittenAtPrefix) + entry;
+}
+
+std::optional<Clock::time_point> read_written_at(const nlohmann::json& cm,
+                                                 const std::string& entry) {
+  std::string key = written_at_key(entry);
+  if (key.empty()) return std::nullopt;
+  return parse_time(string_member(member(member(cm, "metadata"), "annotations"), key.c_str()));
+}
+
+// One entry's change to a ConfigMap: returns true when `cm` was modified, false when the
+// entry is already there with this content.
+using Mutate = std::function<Result<bool>(nlohmann::json& cm)>;
+
+ApiResult<EntryWrite> read_modify_write(Client& client, const std::string& ns,
+                                        const std::string& name, const std::string& entry,
+                                        const Mutate& mutate, const RmwOptions& options,
+                                        Clock::time_point now) {
+  if (now == Clock::time_point{}) now = Clock::now();
+  const std::string collection = "/api/v1/namespaces/" + ns + "/configmaps";
+  const std::string path = collection + "/" + name;
+  std::mt19937 random(std::random_device{}());
+  auto backoff = options.backoff;
+  ApiError last{ErrorKind::kConflict, 409, "Conflict", "no attempt made"};
+  for (int attempt = 0; attempt < options.max_attempts; ++attempt) {
+    if (attempt > 0) {
+      // Jitter keeps two writers that collided from colliding again in lockstep.
+      std::uniform_int_distribution<long long> jitter(0, backoff.count());
+      std::this_thread::sleep_for(backoff + std::chrono::milliseconds(jitter(random)));
+      backoff *= 2;
+    }
+    auto current = client.get(path);
+    bool missing = current.is(ErrorKind::kNotFound);
+    if (!current.ok() && !(missing && options.create_missing)) return current.error();
+    nlohmann::json cm = missing ? nlohmann::json{{"apiVersion", "v1"},
+                                                 {"kind", "ConfigMap"},
+                                                 {"metadata", {{"name", name}, {"namespace", ns}}},
+                                                 {"data", nlohmann::json::object()}}
+                                : std::move(*current);
+    if (!member(cm, "data").is_object()) cm["data"] = nlohmann::json::object();
+    auto changed = mutate(cm);
+    if (!changed)
+      return ApiError{ErrorKind::kDecode, 0, "",
+                      "configmap " + ns + "/" + name + ": " + changed.error()};
+    if (!*changed) return EntryWrite{false, read_written_at(cm, entry)};
+    if (std::string key = written_at_key(entry); !key.empty()) {
+      cm["metadata"]["annotations"][key] = micro_time(now);
+    }
+    auto written = missing ? client.create(collection, cm) : client.put(path, cm);
+    if (written.ok()) return EntryWrite{true, now};
+    if (!written.is(ErrorKind::kConflict) && !written.is(ErrorKind::kAlreadyExists))
+      return written.error();
+    spdlog::info("configmap {}/{}: changed while we wrote entry {}, re-reading", ns, name, entry);
+    last = written.error();
+  }
+  return last;
+}
+
+}  // namespace
+
+std::string to_yaml(const nlohmann::json& value) {
+  YAML::Emitter out;
+  emit_json(out, value);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::optional<nlohmann::json> yaml_to_json(const std::string& text) {
+  try {
+    return node_to_json(YAML::Load(text));
+  } catch (const YAML::Exception&) {
+    return std::nullopt;
+  }
+}
+
+Result<std::optional<std::string>> merge_mig_parted(const std::string& config_yaml,
+                                                    const std::string& entry,
+                                                    const nlohmann::json& devices) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(config_yaml);
+  } catch (const YAML::Exception& e) {
+    return Error{std::string(kMigPartedKey) + " is not YAML: " + e.what()};
+  }
+  if (!doc.IsNull() && !doc.IsMap())
+    return Error{std::string(kMigPartedKey) + " is not a YAML map"};
+  YAML::Node configs = doc.IsMap() ? doc["mig-configs"] : YAML::Node();
+  if (configs.IsDefined() && !configs.IsNull() && !configs.IsMap()) {
+    return Error{std::string(kMigPartedKey) + ": mig-configs is not a map"};
+  }
+  if (configs.IsMap() && configs[entry].IsDefined() && node_to_json(configs[entry]) == devices) {
+    return std::optional<std::string>();  // already there: no write, no new propagation wait
+  }
+
+  // Re-emit key by key so that other keys and other layouts keep their content (comments
+  // are lost: yaml-cpp does not keep them).
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  bool has_version = false, has_configs = false;
+  if (doc.IsMap()) {
+    for (const auto& kv : doc) {
+      const std::string key = kv.first.Scalar();
+      if (key == "version") has_version = true;
+      if (key != "mig-configs") {
+        out << YAML::Key;
+        emit_node(out, kv.first);
+        out << YAML::Value;
+        emit_node(out, kv.second);
+        continue;
+      }
+      has_configs = true;
+      out << YAML::Key << "mig-configs" << YAML::Value << YAML::BeginMap;
+      bool replaced = false;
+      if (kv.second.IsMap()) {
+        for (const auto& c : kv.second) {
+          out << YAML::Key;
+          emit_node(out, c.first);
+          out << YAML::Value;
+          if (c.first.Scalar() == entry) {
+            emit_json(out, devices);
+            replaced = true;
+          } else {
+            emit_node(out, c.second);
+          }
+        }
+      }
+      if (!replaced) {
+        out << YAML::Key << entry << YAML::Value;
+        emit_json(out, devices);
+      }
+      out << YAML::EndMap;
+    }
+  }
+  if (!has_version) out << YAML::Key << "version" << YAML::Value << "v1";
+  if (!has_configs) {
+    out << YAML::Key << "mig-configs" << YAML::Value << YAML::BeginMap << YAML::Key << entry
+        << YAML::Value;
+    emit_json(out, devices);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  if (!out.good())
+    return Error{std::string("cannot write ") + kMigPartedKey + ": " + out.GetLastError()};
+  return std::optional<std::string>(std::string(out.c_str()) + "\n");
+}
+
+ApiResult<EntryWrite> write_device_plugin_entry(Client& client, const std::string& namespace_name,
+                                                const std::string& config_map,
+                                                const std::string& entry,
+                                                const nlohmann::json& config, RmwOptions options,
+                                                Clock::time_point now) {
+  return read_modify_write(
+      client, namespace_name, config_map, entry,
+      [&](nlohmann::json& cm) -> Result<bool> {
+        nlohmann::json& data = cm["data"];
+        if (auto it = data.find(entry); it != data.end() && it->is_string()) {
+          if (auto existing = yaml_to_json(it->get<std::string>()); existing && *existing == config)
+            return false;
+        }
+        data[entry] = to_yaml(config);
+        return true;
+      },
+      options, now);
+}
+
+ApiResult<EntryWrite> write_mig_parted_entry(Client& client, const std::string& namespace_name,
+                                             const std::string& config_map,
+                                             const std::string& entry,
+                                             const nlohmann::json& devices, RmwOptions options,
+                                             Clock::time_point now) {
+  return read_modify_write(
+      client, namespace_name, config_map, entry,
+      [&](nlohmann::json& cm) -> Result<bool> {
+        nlohmann::json& data = cm["data"];
+        auto merged = merge_mig_parted(string_member(data, kMigPartedKey), entry, devices);
+        if (!merged) return Error{merged.error()};
+        if (!*merged) return false;
+        data[kMigPartedKey] = **merged;
+        return true;
+      },
+      options, now);
+}
+
+}  // namespace gpushare::kube

@@ -1,0 +1,400 @@
+#include "repartition/controller.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "policy/fit.h"
+#include "policy/pod_demand.h"
+
+namespace gpushare::repartition {
+namespace {
+
+const std::string kMarkKey(policy::kRepartitionAnnotation);
+
+std::optional<std::string> annotation(const policy::NodeView& node, const std::string& key) {
+  auto it = node.annotations.find(key);
+  if (it == node.annotations.end()) return std::nullopt;
+  return it->second;
+}
+
+bool backed_off(const policy::NodeView& node, Clock::time_point now) {
+  auto until = annotation(node, kBackoffAnnotation);
+  if (!until) return false;
+  auto t = parse_time_text(*until);
+  return t && now < *t;
+}
+
+kube::ObjectReference node_ref(const std::string& node) {
+  kube::ObjectReference ref;
+  ref.kind = "Node";
+  ref.name = node;
+  return ref;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+bool wants_managed_gpu(const kube::PodRecord& pod) {
+  for (const auto& [resource, count] : pod.gpu_requests) {
+    if (count > 0 && policy::is_managed_resource(resource)) return true;
+  }
+  return false;
+}
+
+Controller::Controller(ClusterReader& cluster, ApiOps& api, MetricsSink& metrics, PlanFn plan,
+                       ControllerSettings settings, std::function<bool()> is_leader)
+    : cluster_(cluster),
+      api_(api),
+      metrics_(metrics),
+      plan_(std::move(plan)),
+      settings_(settings),
+      is_leader_(std::move(is_leader)) {}
+
+Controller::~Controller() { stop(); }
+
+void Controller::notify() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+void Controller::start() {
+  stop_ = false;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      // Waiting steps (propagation, the operator's apply) need a clock, not only changes.
+      cv_.wait_for(lock, settings_.tick, [this] { return woken_ || stop_.load(); });
+      woken_ = false;
+      if (stop_) break;
+      lock.unlock();
+      reconcile(Clock::now());
+      lock.lock();
+    }
+  });
+}
+
+void Controller::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Controller::step_metric(const std::string& step, const std::string& result) {
+  metrics_.inc("gpushare_repartition_steps_total", {{"step", step}, {"result", result}});
+}
+
+bool Controller::busy(const std::string& node) const {
+  for (const auto& pod : cluster_.pods_on_node(node)) {
+    if (pod.terminated) continue;
+    for (const auto& [resource, count] : pod.gpu_requests) {
+      if (count > 0) return true;
+    }
+  }
+  return false;
+}
+
+void Controller::pod_events(const Mark& mark, kube::EventType type, const std::string& reason,
+                            const std::string& message) {
+  for (const auto& key : mark.serves) {
+    auto slash = key.find('/');
+    if (slash == std::string::npos) continue;
+    kube::EventSpec e;
+    e.object.kind = "Pod";
+    e.object.namespace_name = key.substr(0, slash);
+    e.object.name = key.substr(slash + 1);
+    e.type = type;
+    e.reason = reason;
+    e.message = message;
+    api_.event(e);
+  }
+}
+
+void Controller::reconcile(Clock::time_point now) {
+  if (!is_leader_()) {
+    batch_started_.reset();  // a new leader starts its own window
+    return;
+  }
+  policy::ClusterView view = cluster_.snapshot();
+
+  // 1. Resume every node in progress, whoever started it.
+  std::set<std::string> served;
+  for (const auto& node : view.nodes) {
+    auto text = annotation(node, kMarkKey);
+    if (!text) continue;
+    resume(node, *text, now);
+    if (auto mark = decode_mark(*text); mark)
+      served.insert(mark->serves.begin(), mark->serves.end());
+  }
+
+  for (auto it = recently_served_.begin(); it != recently_served_.end();) {
+    if (now >= it->second) {
+      it = recently_served_.erase(it);
+    } else {
+      served.insert(it->first);
+      ++it;
+    }
+  }
+
+  // 2. Pods that still wait and are not already being served.
+  std::vector<kube::PodRecord> unschedulable;
+  for (auto& pod : cluster_.unschedulable_pods()) {
+    if (wants_managed_gpu(pod)) unschedulable.push_back(std::move(pod));
+  }
+  track_scheduling(unschedulable, view, now);
+  std::vector<kube::PodRecord> pending;
+  for (auto& pod : unschedulable) {
+    if (served.count(pod.key()) == 0) pending.push_back(std::move(pod));
+  }
+  if (pending.empty()) {
+    batch_started_.reset();
+    return;
+  }
+  // 3. Let a burst of pods arrive, so that one plan serves them together.
+  if (!batch_started_) batch_started_ = now;
+  if (now - *batch_started_ < settings_.batch_window) return;
+  batch_started_.reset();
+
+  PlanInput input;
+  for (const auto& node : view.nodes) {
+    if (annotation(node, kMarkKey) || backed_off(node, now)) continue;
+    input.cluster.nodes.push_back(node);
+    auto pods = cluster_.pods_on_node(node.name);
+    input.running.insert(input.running.end(), pods.begin(), pods.end());
+  }
+  input.pending = std::move(pending);
+  input.config_names = api_.config_names();
+  std::vector<Action> actions = plan_(input);
+  metrics_.inc("gpushare_repartition_plans_total", {});
+  spdlog::info("repartition: planned {} action(s) for {} pending pod(s)", actions.size(),
+               input.pending.size());
+  for (const auto& action : actions) {
+    const policy::NodeView* node = input.cluster.find(action.node);
+    if (node == nullptr) {
+      spdlog::warn("repartition: plan names node {} which is not available", action.node);
+      continue;
+    }
+    begin(action, *node, now);
+  }
+}
+
+void Controller::begin(const Action& action, const policy::NodeView& node, Clock::time_point now) {
+  if (busy(node.name) && !settings_.steps.allow_disruption) {
+    spdlog::info("repartition: {}: not starting, GPU pods run there", node.name);
+    metrics_.inc("gpushare_repartition_failures_total", {{"reason", "node-busy"}});
+    return;
+  }
+  // (a) The entry first: a label must never name a key the operator cannot see.
+  auto written = api_.write_entry(action, now);
+  if (!written) {
+    spdlog::warn("repartition: {}: cannot write entry {}: {}", node.name, action.config_name,
+                 written.error());
+    step_metric("write-entry", "error");
+    metrics_.inc("gpushare_repartition_failures_total", {{"reason", "configmap"}});
+    return;
+  }
+  step_metric("write-entry", "ok");
+
+  Mark mark;
+  mark.config_name = action.config_name;
+  mark.kind = action.kind;
+  mark.phase = Phase::kPropagating;
+  mark.started_at = mark.phase_at = now;
+  mark.written_at = *written;
+  mark.labels = action.labels;
+  mark.serves = action.serves;
+  mark.expect = expected_allocatable(action, node.labels);
+  if (action.kind == kKindMig) {
+    auto dp = action.labels.find(kDevicePluginConfigLabel);
+    mark.leave_mps_to = dp == action.labels.end() ? std::string() : dp->second;
+  }
+  const std::string text = encode_mark(mark);
+  // (c) Mark and taint in one preconditioned write; a node someone else marked meanwhile is left
+  // alone.
+  auto marked = api_.update_node(node.name, [&](NodeEdit& edit) {
+    if (edit.annotations.count(kMarkKey) != 0) return false;
+    edit.annotations[kMarkKey] = text;
+    edit.tainted = true;
+    return true;
+  });
+  if (!marked || !*marked) {
+    spdlog::warn("repartition: {}: not marked: {}", node.name,
+                 marked ? "already marked" : marked.error());
+    step_metric("mark", marked ? "skipped" : "error");
+    return;
+  }
+  step_metric("mark", "ok");
+  spdlog::info("repartition: {}: started {} {} for {}", node.name, action.kind, action.config_name,
+               join(action.serves));
+  kube::EventSpec e;
+  e.object = node_ref(node.name);
+  e.reason = "RepartitionStarted";
+  e.message = "gpushare is changing this node to " + action.kind + " layout " + action.config_name +
+              " for " + join(action.serves);
+  api_.event(e);
+}
+
+void Controller::resume(const policy::NodeView& node, const std::string& annotation_text,
+                        Clock::time_point now) {
+  auto mark = decode_mark(annotation_text);
+  if (!mark) {
+    // Not ours to interpret: clear it so the node does not stay filtered out for ever.
+    spdlog::warn("repartition: {}: clearing unreadable mark: {}", node.name, mark.error());
+    Step step{StepKind::kAbort, "bad-mark", mark.error()};
+    finish(node.name, annotation_text, Mark{}, step, now);
+    return;
+  }
+  NodeState state;
+  state.labels = node.labels;
+  state.allocatable = node.allocatable;
+  state.busy = busy(node.name);
+  Step step = next_step(*mark, state, now, settings_.steps);
+  if (step.kind == StepKind::kWait) return;
+
+  if (step.kind == StepKind::kLeaveMps || step.kind == StepKind::kLeaveMig ||
+      step.kind == StepKind::kFlipLabels) {
+    Mark next = *mark;
+    next.phase_at = now;
+    auto flipped = api_.update_node(node.name, [&](NodeEdit& edit) {
+      // Precondition: the mark is still the one this step was decided on.
+      auto it = edit.annotations.find(kMarkKey);
+      if (it == edit.annotations.end() || it->second != annotation_text) return false;
+      if (step.kind == StepKind::kLeaveMps) {
+        auto dp = edit.labels.find(kDevicePluginConfigLabel);
+        next.restore_labels[kDevicePluginConfigLabel] =
+            dp == edit.labels.end() ? std::string() : dp->second;
+        // No target named: unset, and the config-manager falls back to the operator's default.
+        std::string target = mark->leave_mps_to.value_or(std::string());
+        if (target.empty()) {
+          edit.labels.erase(kDevicePluginConfigLabel);
+        } else {
+          edit.labels[kDevicePluginConfigLabel] = target;
+        }
+        next.phase = Phase::kLeavingMps;
+      } else if (step.kind == StepKind::kLeaveMig) {
+        auto st = edit.labels.find(kMigConfigStateLabel);
+        next.state_at_flip = st == edit.labels.end() ? std::string() : st->second;
+        edit.labels[kMigConfigLabel] = mark->labels.at(kMigConfigLabel);
+        next.phase = Phase::kLeavingMig;
+      } else {
+        auto st = edit.labels.find(kMigConfigStateLabel);
+        next.state_at_flip = st == edit.labels.end() ? std::string() : st->second;
+        for (const auto& [k, v] : mark->labels) edit.labels[k] = v;
+        next.phase = Phase::kApplying;
+      }
+      it->second = encode_mark(next);
+      return true;
+    });
+    std::string name = to_string(step.kind);
+    if (!flipped) {
+      spdlog::warn("repartition: {}: {} failed: {}", node.name, name, flipped.error());
+      step_metric(name, "error");
+    } else {
+      step_metric(name, *flipped ? "ok" : "skipped");
+      if (*flipped) spdlog::info("repartition: {}: {}", node.name, step.message);
+    }
+    return;
+  }
+  finish(node.name, annotation_text, *mark, step, now);
+}
+
+void Controller::finish(const std::string& node, const std::string& annotation_text,
+                        const Mark& mark, const Step& step, Clock::time_point now) {
+  const bool failed = step.kind == StepKind::kFailed;
+  if (step.reason != "node-gone") {
+    auto cleared = api_.update_node(node, [&](NodeEdit& edit) {
+      auto it = edit.annotations.find(kMarkKey);
+      if (it == edit.annotations.end() || it->second != annotation_text) return false;
+      edit.annotations.erase(it);
+      edit.tainted = false;
+      if (failed)
+        edit.annotations[kBackoffAnnotation] = format_time(now + settings_.failure_backoff);
+      // Given up before MIG was touched: the device plugin goes back to its MPS config.
+      if (step.kind != StepKind::kSucceeded && mark.phase == Phase::kLeavingMps) {
+        for (const auto& [k, v] : mark.restore_labels) {
+          if (v.empty()) {
+            edit.labels.erase(k);
+          } else {
+            edit.labels[k] = v;
+          }
+        }
+      }
+      return true;
+    });
+    if (!cleared || !*cleared) {
+      step_metric(to_string(step.kind), cleared ? "skipped" : "error");
+      if (!cleared)
+        spdlog::warn("repartition: {}: cannot clear the mark: {}", node, cleared.error());
+      return;  // the next pass sees the mark again and retries
+    }
+  }
+  step_metric(to_string(step.kind), "ok");
+  kube::EventSpec e;
+  e.object = node_ref(node);
+  if (step.kind == StepKind::kSucceeded) {
+    spdlog::info("repartition: {}: done, {}", node, step.message);
+    e.reason = "RepartitionSucceeded";
+    e.message = "the node now serves " + mark.kind + " layout " + mark.config_name;
+    api_.event(e);
+    for (const auto& key : mark.serves) recently_served_[key] = now + settings_.served_grace;
+    pod_events(mark, kube::EventType::kNormal, "GpuRepartitioned",
+               "node " + node + " was repartitioned (" + mark.config_name + ") to serve this pod");
+    return;
+  }
+  metrics_.inc("gpushare_repartition_failures_total", {{"reason", step.reason}});
+  spdlog::warn("repartition: {}: {} ({}): {}", node, to_string(step.kind), step.reason,
+               step.message);
+  if (step.reason == "node-gone") return;
+  e.type = kube::EventType::kWarning;
+  e.reason = failed ? "RepartitionFailed" : "RepartitionAborted";
+  e.message = (mark.config_name.empty() ? std::string("repartition") : mark.config_name) + ": " +
+              step.message +
+              (failed ? "; the node is skipped for " +
+                            std::to_string(settings_.failure_backoff.count()) + "s"
+                      : "");
+  api_.event(e);
+  if (failed) {
+    pod_events(mark, kube::EventType::kWarning, "GpuRepartitionFailed",
+               "repartitioning node " + node + " failed (" + step.message +
+                   "); another node will be tried");
+  }
+}
+
+void Controller::track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
+                                  const policy::ClusterView& view, Clock::time_point now) {
+  for (const auto& pod : unschedulable) first_unschedulable_.try_emplace(pod.key(), now);
+  std::set<std::string> still_pending;
+  for (const auto& pod : cluster_.pending_pods()) still_pending.insert(pod.key());
+  std::set<std::string> left;
+  for (const auto& [key, since] : first_unschedulable_) {
+    if (still_pending.count(key) == 0) left.insert(key);
+  }
+  if (left.empty()) return;
+  // A pod that left the pending list was bound or deleted; only a bound one counts.
+  std::set<std::string> bound;
+  for (const auto& node : view.nodes) {
+    for (const auto& pod : cluster_.pods_on_node(node.name)) {
+      if (left.count(pod.key()) != 0) bound.insert(pod.key());
+    }
+  }
+  for (const auto& key : left) {
+    if (bound.count(key) != 0) {
+      metrics_.observe("gpushare_repartition_pending_to_scheduled_seconds",
+                       std::chrono::duration<double>(now - first_unschedulable_[key]).count());
+    }
+    first_unschedulable_.erase(key);
+  }
+}
+
+}  // namespace gpushare::repartition

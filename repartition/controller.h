@@ -1,0 +1,83 @@
+// The repartition controller: while this replica holds the Lease, it serves pods the scheduler
+// gave up on by changing idle nodes' MIG/MPS layout through the GPU Operator's labels
+// (ARCHITECTURE.md "Repartitioning protocol"). Every node in progress carries its state in
+// its mark annotation; each pass resumes those with next_step() and, after a batch window
+// of unschedulable pods, plans and starts new actions.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "repartition/planning.h"
+#include "repartition/ports.h"
+#include "repartition/steps.h"
+
+namespace gpushare::repartition {
+
+struct ControllerSettings {
+  StepSettings steps;
+  std::chrono::seconds batch_window{10};
+  std::chrono::seconds failure_backoff{300};
+  std::chrono::milliseconds tick{1000};   // how often waiting steps are re-checked
+  std::chrono::seconds served_grace{60};  // see Controller::recently_served_
+};
+
+class Controller {
+ public:
+  Controller(ClusterReader& cluster, ApiOps& api, MetricsSink& metrics, PlanFn plan,
+             ControllerSettings settings, std::function<bool()> is_leader);
+  ~Controller();  // stop()
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // From the cache's change handler: cheap, wakes the loop.
+  void notify();
+  void start();
+  void stop();
+
+  // One pass at `now`. The loop calls it; tests call it with a chosen clock.
+  void reconcile(Clock::time_point now);
+
+ private:
+  void resume(const policy::NodeView& node, const std::string& annotation, Clock::time_point now);
+  void begin(const Action& action, const policy::NodeView& node, Clock::time_point now);
+  void finish(const std::string& node, const std::string& annotation, const Mark& mark,
+              const Step& step, Clock::time_point now);
+  bool busy(const std::string& node) const;
+  void track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
+                        const policy::ClusterView& view, Clock::time_point now);
+  void step_metric(const std::string& step, const std::string& result);
+  void pod_events(const Mark& mark, kube::EventType type, const std::string& reason,
+                  const std::string& message);
+
+  ClusterReader& cluster_;
+  ApiOps& api_;
+  MetricsSink& metrics_;
+  PlanFn plan_;
+  ControllerSettings settings_;
+  std::function<bool()> is_leader_;
+
+  std::optional<Clock::time_point> batch_started_;
+  std::map<std::string, Clock::time_point> first_unschedulable_;  // pod key -> first seen
+  // Pods of a finished repartition, until the scheduler has had time to retry them: their
+  // Unschedulable condition is stale, and planning for them again would change a second node.
+  std::map<std::string, Clock::time_point> recently_served_;  // pod key -> until
+
+  std::atomic<bool> stop_{false};
+  bool woken_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+// Unschedulable pods that ask for a gpushare-managed resource (nvidia.com/gpu.shared,
+// nvidia.com/mig-*): the ones repartitioning may serve.
+bool wants_managed_gpu(const kube::PodRecord& pod);
+
+}  // namespace gpushare::repartition

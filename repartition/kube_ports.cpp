@@ -1,0 +1,127 @@
+#include "repartition/kube_ports.h"
+
+#include <spdlog/spdlog.h>
+
+#include "kube/configmap_entry.h"
+#include "kube/json_util.h"
+#include "kube/lease.h"
+
+namespace gpushare::repartition {
+namespace {
+
+StringMap string_map(const nlohmann::json& object) {
+  StringMap out;
+  if (!object.is_object()) return out;
+  for (const auto& [k, v] : object.items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+bool is_our_taint(const nlohmann::json& taint) {
+  return kube::string_member(taint, "key") == kTaintKey &&
+         kube::string_member(taint, "effect") == "NoSchedule";
+}
+
+}  // namespace
+
+NodeEdit node_edit_of(const nlohmann::json& node) {
+  NodeEdit edit;
+  const auto& metadata = kube::member(node, "metadata");
+  edit.labels = string_map(kube::member(metadata, "labels"));
+  edit.annotations = string_map(kube::member(metadata, "annotations"));
+  const auto& taints = kube::member(kube::member(node, "spec"), "taints");
+  if (taints.is_array()) {
+    for (const auto& t : taints) edit.tainted = edit.tainted || is_our_taint(t);
+  }
+  return edit;
+}
+
+void apply_node_edit(nlohmann::json& node, const NodeEdit& edit) {
+  node["metadata"]["labels"] = edit.labels;
+  node["metadata"]["annotations"] = edit.annotations;
+  nlohmann::json taints = nlohmann::json::array();
+  const auto& old = kube::member(kube::member(node, "spec"), "taints");
+  if (old.is_array()) {
+    for (const auto& t : old) {
+      if (!is_our_taint(t)) taints.push_back(t);
+    }
+  }
+  if (edit.tainted) taints.push_back({{"key", kTaintKey}, {"effect", "NoSchedule"}});
+  if (taints.empty()) {
+    if (node.contains("spec")) node["spec"].erase("taints");
+  } else {
+    node["spec"]["taints"] = taints;
+  }
+}
+
+KubeApiOps::KubeApiOps(std::shared_ptr<kube::Client> client, OperatorConfigMaps config_maps,
+                       std::string host)
+    : client_(std::move(client)), maps_(std::move(config_maps)), host_(std::move(host)) {}
+
+Result<std::chrono::system_clock::time_point> KubeApiOps::write_entry(
+    const Action& action, std::chrono::system_clock::time_point now) {
+  auto written =
+      action.kind == kKindMig
+          ? kube::write_mig_parted_entry(*client_, maps_.namespace_name, maps_.mig_parted,
+                                         action.config_name, action.mig_config, {}, now)
+          : kube::write_device_plugin_entry(*client_, maps_.namespace_name, maps_.device_plugin,
+                                            action.config_name, action.device_plugin_config, {},
+                                            now);
+  if (!written) return Error{written.error().message};
+  // An entry someone else wrote, with no time recorded, is taken as written now: waiting once
+  // more is cheaper than a label that names a key the pods cannot see (nvidia.md 1.5).
+  return written->written_at.value_or(now);
+}
+
+Result<bool> KubeApiOps::update_node(const std::string& node, const NodeMutation& mutate) {
+  const std::string path = "/api/v1/nodes/" + node;
+  std::string last = "no attempt";
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto current = client_->get(path);
+    if (!current) return Error{current.error().message};
+    NodeEdit edit = node_edit_of(*current);
+    if (!mutate(edit)) return false;
+    nlohmann::json updated = std::move(*current);
+    apply_node_edit(updated, edit);
+    // The body carries the resourceVersion we read: the PUT fails with 409 if the node
+    // changed since, and the mutation then runs again on what is there now.
+    auto put = client_->put(path, updated);
+    if (put.ok()) return true;
+    if (!put.is(kube::ErrorKind::kConflict)) return Error{put.error().message};
+    last = put.error().message;
+  }
+  return Error{"node " + node + ": still conflicting after 5 attempts: " + last};
+}
+
+void KubeApiOps::event(const kube::EventSpec& event) {
+  kube::EventSpec spec = event;
+  if (spec.host.empty()) spec.host = host_;
+  if (auto r = kube::create_event(*client_, spec); !r) {
+    spdlog::warn("repartition: event {} on {} not recorded: {}", spec.reason, spec.object.name,
+                 r.error().message);
+  }
+}
+
+ConfigNames KubeApiOps::config_names() {
+  ConfigNames names;
+  const std::string base = "/api/v1/namespaces/" + maps_.namespace_name + "/configmaps/";
+  if (auto dp = client_->get(base + maps_.device_plugin); dp) {
+    names.device_plugin.emplace();
+    for (const auto& [k, v] : kube::member(*dp, "data").items()) names.device_plugin->insert(k);
+  } else if (dp.is(kube::ErrorKind::kNotFound)) {
+    names.device_plugin.emplace();  // known to be empty
+  }
+  auto mig = client_->get(base + maps_.mig_parted);
+  if (mig.is(kube::ErrorKind::kNotFound)) names.mig_parted.emplace();
+  if (!mig) return names;
+  auto doc =
+      kube::yaml_to_json(kube::string_member(kube::member(*mig, "data"), kube::kMigPartedKey));
+  names.mig_parted.emplace();
+  if (doc && doc->is_object() && kube::member(*doc, "mig-configs").is_object()) {
+    for (const auto& [k, v] : (*doc)["mig-configs"].items()) names.mig_parted->insert(k);
+  }
+  return names;
+}
+
+}  // namespace gpushare::repartition

@@ -1,0 +1,57 @@
+// ApiOps and ClusterReader on the real thing: kube::Client for writes, kube::ClusterCache
+// for reads.
+#pragma once
+
+#include <memory>
+
+#include "kube/cache.h"
+#include "kube/client.h"
+#include "repartition/ports.h"
+
+namespace gpushare::repartition {
+
+struct OperatorConfigMaps {
+  std::string namespace_name = "gpu-operator";
+  std::string device_plugin = "device-plugin-config";
+  std::string mig_parted = "custom-mig-parted-config";
+};
+
+class KubeApiOps : public ApiOps {
+ public:
+  KubeApiOps(std::shared_ptr<kube::Client> client, OperatorConfigMaps config_maps,
+             std::string host = {});
+
+  Result<std::chrono::system_clock::time_point> write_entry(
+      const Action& action, std::chrono::system_clock::time_point now) override;
+  Result<bool> update_node(const std::string& node, const NodeMutation& mutate) override;
+  void event(const kube::EventSpec& event) override;
+  ConfigNames config_names() override;
+
+ private:
+  std::shared_ptr<kube::Client> client_;
+  OperatorConfigMaps maps_;
+  std::string host_;
+};
+
+// Reads a Node's labels, annotations and our taint into a NodeEdit, and writes one back
+// (other taints untouched). Pure, for tests.
+NodeEdit node_edit_of(const nlohmann::json& node);
+void apply_node_edit(nlohmann::json& node, const NodeEdit& edit);
+
+class CacheReader : public ClusterReader {
+ public:
+  explicit CacheReader(const kube::ClusterCache& cache) : cache_(cache) {}
+  policy::ClusterView snapshot() const override { return cache_.snapshot(); }
+  std::vector<kube::PodRecord> unschedulable_pods() const override {
+    return cache_.unschedulable_pods();
+  }
+  std::vector<kube::PodRecord> pending_pods() const override { return cache_.pending_pods(); }
+  std::vector<kube::PodRecord> pods_on_node(const std::string& node) const override {
+    return cache_.pods_on_node(node);
+  }
+
+ private:
+  const kube::ClusterCache& cache_;
+};
+
+}  // namespace gpushare::repartition

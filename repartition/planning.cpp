@@ -1,0 +1,74 @@
+#include "repartition/planning.h"
+
+#include <spdlog/spdlog.h>
+
+namespace gpushare::repartition {
+
+policy::PlanInput to_policy_input(const PlanInput& input, const policy::PlanSettings& settings) {
+  policy::PlanInput out;
+  out.nodes = input.cluster.nodes;
+  for (const auto& pod : input.running) out.running.push_back(pod.view);
+  for (const auto& pod : input.pending) out.pending.push_back(pod.view);
+  out.mig_config_names = input.config_names.mig_parted;
+  out.device_plugin_config_names = input.config_names.device_plugin;
+  out.settings = settings;
+  return out;
+}
+
+nlohmann::json mig_config_json(const std::vector<policy::MigConfigEntry>& entries) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : entries) {
+    nlohmann::json entry = {{"devices", e.devices}, {"mig-enabled", e.mig_enabled}};
+    // mig-parted: mig-devices must be absent when MIG is off (nvidia.md 4.1).
+    if (e.mig_enabled) entry["mig-devices"] = e.mig_devices;
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+nlohmann::json device_plugin_json(const policy::DevicePluginConfig& config) {
+  nlohmann::json resources = nlohmann::json::array();
+  for (const auto& r : config.resources) {
+    resources.push_back({{"name", r.name}, {"replicas", r.replicas}});
+  }
+  return {{"version", config.version},
+          {"sharing",
+           {{"mps", {{"renameByDefault", config.rename_by_default}, {"resources", resources}}}}}};
+}
+
+Action to_action(const policy::PlanAction& action) {
+  Action out;
+  out.node = action.node;
+  out.kind = action.kind == policy::ActionKind::kMig ? kKindMig : kKindMps;
+  out.config_name = action.config_name;
+  if (action.kind == policy::ActionKind::kMig) {
+    out.mig_config = mig_config_json(action.mig_config);
+  } else {
+    out.device_plugin_config = device_plugin_json(action.device_plugin_config);
+  }
+  for (const auto& [k, v] : action.labels) out.labels[k] = v;
+  out.serves = action.serves;
+  return out;
+}
+
+PlanFn policy_planner(const policy::Catalog& catalog, policy::PlanSettings settings) {
+  return [&catalog, settings](const PlanInput& input) {
+    policy::Plan plan = policy::plan(to_policy_input(input, settings), catalog);
+    std::vector<Action> actions;
+    for (const auto& action : plan.actions) {
+      if (!action.disrupts.empty()) {
+        // The MIG manager does not evict (nvidia.md 5.3) and neither does this controller yet.
+        spdlog::warn("repartition: {}: skipped, it would disrupt {} running pod(s)", action.node,
+                     action.disrupts.size());
+        continue;
+      }
+      actions.push_back(to_action(action));
+    }
+    for (const auto& u : plan.unplaced) {
+      spdlog::debug("repartition: {} stays pending: {}", u.pod, u.reason);
+    }
+    return actions;
+  };
+}
+
+}  // namespace gpushare::repartition

@@ -1,0 +1,69 @@
+// The controller's edges as small interfaces, so that its logic runs against fakes in tests:
+// what it reads of the cluster (the watch cache), what it writes (the apiserver), and where
+// its counters go (server/'s Metrics lives above repartition/ in the dependency order).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kube/decode.h"
+#include "kube/events.h"
+#include "policy/result.h"
+#include "policy/views.h"
+#include "repartition/action.h"
+
+namespace gpushare::repartition {
+
+// The parts of a Node the controller edits. The real implementation reads the Node, applies
+// the edit and PUTs it back with the resourceVersion it read.
+struct NodeEdit {
+  StringMap labels;
+  StringMap annotations;
+  bool tainted = false;  // kTaintKey:NoSchedule present
+};
+// Returns false to write nothing (what it expected to find is no longer there).
+using NodeMutation = std::function<bool(NodeEdit&)>;
+
+// nullopt: that ConfigMap could not be read, so the planner does not know.
+struct ConfigNames {
+  std::optional<std::set<std::string>> mig_parted;
+  std::optional<std::set<std::string>> device_plugin;
+};
+
+class ApiOps {
+ public:
+  virtual ~ApiOps() = default;
+  // Adds the action's entry to the GPU Operator ConfigMap (read-modify-write); returns when
+  // that content was first written there (now, when this call wrote it).
+  virtual Result<std::chrono::system_clock::time_point> write_entry(
+      const Action& action, std::chrono::system_clock::time_point now) = 0;
+  // Read, mutate, write back with a resourceVersion precondition; a conflict re-reads and runs
+  // the mutation again (bounded). true: written; false: the mutation declined.
+  virtual Result<bool> update_node(const std::string& node, const NodeMutation& mutate) = 0;
+  // Best effort: a lost Event must not stop a repartition.
+  virtual void event(const kube::EventSpec& event) = 0;
+  // Entry names present in the device-plugin and mig-parted ConfigMaps (planner input).
+  virtual ConfigNames config_names() = 0;
+};
+
+class ClusterReader {
+ public:
+  virtual ~ClusterReader() = default;
+  virtual policy::ClusterView snapshot() const = 0;
+  virtual std::vector<kube::PodRecord> unschedulable_pods() const = 0;
+  virtual std::vector<kube::PodRecord> pending_pods() const = 0;
+  virtual std::vector<kube::PodRecord> pods_on_node(const std::string& node) const = 0;
+};
+
+class MetricsSink {
+ public:
+  virtual ~MetricsSink() = default;
+  virtual void inc(const std::string& name, const std::map<std::string, std::string>& labels) = 0;
+  virtual void observe(const std::string& name, double seconds) = 0;
+};
+
+}  // namespace gpushare::repartition

@@ -1,0 +1,153 @@
+#include "repartition/steps.h"
+
+namespace gpushare::repartition {
+namespace {
+
+std::string label(const StringMap& labels, const char* key) {
+  auto it = labels.find(key);
+  return it == labels.end() ? std::string() : it->second;
+}
+
+long long seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::seconds>(to - from).count();
+}
+
+// GFD may refresh allocatable after the state says success (NVIDIA/gpu-operator#1607): only
+// the counts we expect mean the new layout is served.
+bool allocatable_shows(const Counts& expect, const Counts& allocatable) {
+  for (const auto& [resource, count] : expect) {
+    auto it = allocatable.find(resource);
+    if (it == allocatable.end() || it->second != count) return false;
+  }
+  return true;
+}
+
+Step flip_or_leave(const Mark& mark, const NodeState& node, const StepSettings& settings) {
+  // Re-checked right before any label moves: a GPU pod bound meanwhile wins over the plan.
+  if (node.busy && !settings.allow_disruption) {
+    return {StepKind::kAbort, "node-busy", "a GPU pod is running on the node"};
+  }
+  if (mark.kind == kKindMig && runs_mps(node.labels) && mark.phase == Phase::kPropagating) {
+    return {StepKind::kLeaveMps, "", "moving the device plugin off MPS before MIG"};
+  }
+  if (mark.kind == kKindMps && mark.phase == Phase::kPropagating &&
+      needs_leave_mig(mark, node.labels)) {
+    return {StepKind::kLeaveMig, "", "disabling MIG before MPS"};
+  }
+  return {StepKind::kFlipLabels, "", "switching the node labels to " + mark.config_name};
+}
+
+Step applying(const Mark& mark, const NodeState& node, Clock::time_point now,
+              const StepSettings& settings) {
+  const auto& labels = node.labels;
+  bool done = false;
+  if (mark.kind == kKindMig) {
+    std::string state = label(labels, kMigConfigStateLabel);
+    if (state == "failed") {
+      bool stale =
+          mark.state_at_flip == "failed" && now - mark.phase_at < settings.stale_failed_grace;
+      if (!stale) {
+        return {StepKind::kFailed, "mig-failed",
+                "the MIG manager reported failed for " + label(labels, kMigConfigLabel)};
+      }
+    }
+    done = label(labels, kMigConfigLabel) == mark.config_name && state == "success" &&
+           allocatable_shows(mark.expect, node.allocatable);
+  } else {
+    done = label(labels, kDevicePluginConfigLabel) == mark.config_name &&
+           label(labels, kSharingStrategyLabel) == "mps" &&
+           allocatable_shows(mark.expect, node.allocatable);
+  }
+  if (done) return {StepKind::kSucceeded, "", "the node serves " + mark.config_name};
+  if (now - mark.phase_at >= settings.apply_timeout) {
+    return {StepKind::kFailed, "timeout",
+            "no success after " + std::to_string(seconds_between(mark.phase_at, now)) + "s"};
+  }
+  return {StepKind::kWait, "", "waiting for the operator to apply " + mark.config_name};
+}
+
+}  // namespace
+
+std::string to_string(StepKind kind) {
+  switch (kind) {
+    case StepKind::kWait:
+      return "wait";
+    case StepKind::kLeaveMps:
+      return "leave-mps";
+    case StepKind::kLeaveMig:
+      return "leave-mig";
+    case StepKind::kFlipLabels:
+      return "flip-labels";
+    case StepKind::kSucceeded:
+      return "succeeded";
+    case StepKind::kFailed:
+      return "failed";
+    case StepKind::kAbort:
+      return "abort";
+  }
+  return "unknown";
+}
+
+bool needs_leave_mig(const Mark& mark, const StringMap& labels) {
+  auto want = mark.labels.find(kMigConfigLabel);
+  return want != mark.labels.end() && label(labels, kMigConfigLabel) != want->second;
+}
+
+bool serves_mig(const StringMap& labels, const Counts& allocatable) {
+  for (const auto& [resource, count] : allocatable) {
+    if (count > 0 && resource.rfind("nvidia.com/mig-", 0) == 0) return true;
+  }
+  const std::string suffix = ".count";
+  for (const auto& [key, value] : labels) {
+    if (key.rfind("nvidia.com/mig-", 0) == 0 && key.size() > suffix.size() &&
+        key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0 && value != "0" &&
+        !value.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool runs_mps(const StringMap& labels) {
+  return label(labels, kMpsCapableLabel) == "true" || label(labels, kSharingStrategyLabel) == "mps";
+}
+
+Step next_step(const Mark& mark, const NodeState& node, Clock::time_point now,
+               const StepSettings& settings) {
+  if (!node.exists) return {StepKind::kAbort, "node-gone", "the node was deleted"};
+  switch (mark.phase) {
+    case Phase::kPropagating:
+      // A label naming a key the pods cannot see yet fails for good (nvidia.md 1.5, 5.4).
+      if (now < mark.written_at + settings.propagation_delay) {
+        return {StepKind::kWait, "", "waiting for the ConfigMap entry to propagate"};
+      }
+      return flip_or_leave(mark, node, settings);
+    case Phase::kLeavingMps:
+      if (runs_mps(node.labels)) {
+        if (now - mark.phase_at >= settings.apply_timeout) {
+          return {StepKind::kFailed, "timeout", "the node still runs MPS"};
+        }
+        return {StepKind::kWait, "", "waiting for nvidia.com/mps.capable=false"};
+      }
+      return flip_or_leave(mark, node, settings);
+    case Phase::kLeavingMig: {
+      // "success" may be left from the previous value: no MIG resource served is the proof.
+      std::string state = label(node.labels, kMigConfigStateLabel);
+      if (state == "failed" &&
+          !(mark.state_at_flip == "failed" && now - mark.phase_at < settings.stale_failed_grace)) {
+        return {StepKind::kFailed, "mig-failed", "the MIG manager reported failed disabling MIG"};
+      }
+      if (state == "success" && !serves_mig(node.labels, node.allocatable))
+        return flip_or_leave(mark, node, settings);
+      if (now - mark.phase_at >= settings.apply_timeout) {
+        return {StepKind::kFailed, "timeout", "MIG still enabled"};
+      }
+      return {StepKind::kWait, "", "waiting for MIG to be disabled"};
+    }
+    case Phase::kApplying:
+      return applying(mark, node, now, settings);
+  }
+  return {StepKind::kWait, "", ""};
+}
+
+}  // namespace gpushare::repartition

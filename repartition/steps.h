@@ -1,0 +1,59 @@
+// The repartition step machine, pure: given a node's mark, what the cluster shows of the node
+// now, and the time, what is the next thing to do. No I/O, no clock: the controller performs
+// the step (each one idempotent) and calls again; tests walk it table by table.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "repartition/mark.h"
+
+namespace gpushare::repartition {
+
+struct NodeState {
+  bool exists = true;
+  StringMap labels;
+  Counts allocatable;
+  bool busy = false;  // a running pod holds nvidia.com/* resources on the node
+};
+
+struct StepSettings {
+  std::chrono::seconds propagation_delay{60};
+  std::chrono::seconds apply_timeout{600};
+  bool allow_disruption = false;
+  // How long a MIG-manager "failed" left from before our flip is taken as stale.
+  std::chrono::seconds stale_failed_grace{60};
+};
+
+enum class StepKind {
+  kWait,        // nothing to do yet
+  kLeaveMps,    // set device-plugin.config to mark.leave_mps_to; phase -> kLeavingMps
+  kLeaveMig,    // set only nvidia.com/mig.config from mark.labels; phase -> kLeavingMig
+  kFlipLabels,  // set mark.labels (resourceVersion precondition); phase -> kApplying
+  kSucceeded,   // clear the mark; Normal events
+  kFailed,      // clear the mark, back the node off; Warning events
+  kAbort,       // clear the mark without backoff: the node is no longer ours to change
+};
+
+std::string to_string(StepKind kind);
+
+struct Step {
+  StepKind kind = StepKind::kWait;
+  std::string reason;   // for failures and aborts: a metric label ("timeout", "mig-failed", ...)
+  std::string message;  // for a person (events, logs)
+};
+
+Step next_step(const Mark& mark, const NodeState& node, Clock::time_point now,
+               const StepSettings& settings);
+
+// The MPS action also changes nvidia.com/mig.config (MIG -> MPS): that goes first, alone.
+bool needs_leave_mig(const Mark& mark, const StringMap& labels);
+// MIG devices still show: an nvidia.com/mig-* resource in allocatable, or a GFD
+// nvidia.com/mig-<profile>.count label above 0. GFD is paused while the MIG manager works, so
+// its labels stay until MIG is really off: that is what tells a fresh "success" from a stale one.
+bool serves_mig(const StringMap& labels, const Counts& allocatable);
+
+// The node still runs MPS: the device plugin's MPS daemon is there or GFD says so.
+bool runs_mps(const StringMap& labels);
+
+}  // namespace gpushare::repartition

@@ -1,0 +1,440 @@
+// The controller against fakes: the cluster as the cache would show it (and as the fake API
+// writes change it), a scripted planner, and a log of every write in order.
+#include "repartition/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "policy/fit.h"
+
+namespace gpushare::repartition {
+namespace {
+
+using std::chrono::seconds;
+const Clock::time_point kT0 = Clock::time_point(seconds(1'800'000'000));
+const std::string kMark(policy::kRepartitionAnnotation);
+
+struct FakeNode {
+  NodeEdit edit;
+  Counts allocatable;
+};
+
+class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
+ public:
+  std::map<std::string, FakeNode> nodes;
+  std::vector<kube::PodRecord> pods;  // bound ones have view.node_name
+  std::vector<std::string> log;
+  std::vector<kube::EventSpec> events;
+  std::map<std::string, double> counters;
+  std::vector<double> observed;
+  bool fail_entry = false;
+
+  // ApiOps
+  Result<Clock::time_point> write_entry(const Action& a, Clock::time_point now) override {
+    if (fail_entry) return Error{"boom"};
+    log.push_back("entry " + a.config_name);
+    auto [it, added] = written_.try_emplace(a.config_name, now);
+    return it->second;
+  }
+  Result<bool> update_node(const std::string& node, const NodeMutation& mutate) override {
+    auto it = nodes.find(node);
+    if (it == nodes.end()) return Error{"not found"};
+    NodeEdit copy = it->second.edit;
+    if (!mutate(copy)) return false;
+    for (const auto& [k, v] : copy.labels) {
+      auto old = it->second.edit.labels.find(k);
+      if (old == it->second.edit.labels.end() || old->second != v)
+        log.push_back("label " + k + "=" + v);
+    }
+    for (const auto& [k, v] : it->second.edit.labels) {
+      if (copy.labels.count(k) == 0) log.push_back("unlabel " + k);
+    }
+    if (copy.tainted != it->second.edit.tainted) log.push_back(copy.tainted ? "taint" : "untaint");
+    bool had = it->second.edit.annotations.count(kMark) != 0,
+         has = copy.annotations.count(kMark) != 0;
+    if (had != has) log.push_back(has ? "mark" : "unmark");
+    it->second.edit = copy;
+    return true;
+  }
+  void event(const kube::EventSpec& e) override { events.push_back(e); }
+  ConfigNames config_names() override { return {}; }
+
+  // ClusterReader
+  policy::ClusterView snapshot() const override {
+    policy::ClusterView v;
+    for (const auto& [name, n] : nodes) {
+      policy::NodeView view;
+      view.name = name;
+      view.labels = n.edit.labels;
+      view.annotations = n.edit.annotations;
+      view.allocatable = n.allocatable;
+      v.nodes.push_back(view);
+    }
+    return v;
+  }
+  std::vector<kube::PodRecord> unschedulable_pods() const override {
+    std::vector<kube::PodRecord> out;
+    for (const auto& p : pods) {
+      if (p.view.node_name.empty() && p.unschedulable) out.push_back(p);
+    }
+    return out;
+  }
+  std::vector<kube::PodRecord> pending_pods() const override {
+    std::vector<kube::PodRecord> out;
+    for (const auto& p : pods) {
+      if (p.view.node_name.empty()) out.push_back(p);
+    }
+    return out;
+  }
+  std::vector<kube::PodRecord> pods_on_node(const std::string& node) const override {
+    std::vector<kube::PodRecord> out;
+    for (const auto& p : pods) {
+      if (p.view.node_name == node) out.push_back(p);
+    }
+    return out;
+  }
+
+  // MetricsSink
+  void inc(const std::string& name, const std::map<std::string, std::string>& labels) override {
+    std::string key = name;
+    for (const auto& [k, v] : labels) key += "," + k + "=" + v;
+    counters[key] += 1;
+  }
+  void observe(const std::string&, double s) override { observed.push_back(s); }
+
+  std::string label(const std::string& node, const std::string& key) {
+    auto& l = nodes[node].edit.labels;
+    return l.count(key) ? l[key] : "<none>";
+  }
+  bool marked(const std::string& node) { return nodes[node].edit.annotations.count(kMark) != 0; }
+
+ private:
+  std::map<std::string, Clock::time_point> written_;
+};
+
+kube::PodRecord pod(const std::string& name, const std::string& resource,
+                    const std::string& node = "") {
+  kube::PodRecord p;
+  p.view.namespace_name = "ns";
+  p.view.name = name;
+  p.view.node_name = node;
+  p.unschedulable = node.empty();
+  p.gpu_requests[resource] = 1;
+  return p;
+}
+
+Action mig_action(const std::string& node) {
+  Action a;
+  a.node = node;
+  a.kind = kKindMig;
+  a.config_name = "gpushare-abc";
+  a.mig_config =
+      nlohmann::json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
+  a.labels = {{kMigConfigLabel, "gpushare-abc"}, {kDevicePluginConfigLabel, "mig-mixed"}};
+  a.serves = {"ns/p"};
+  return a;
+}
+
+struct Harness {
+  FakeWorld world;
+  std::vector<Action> next_plan;
+  int plans = 0;
+  bool leader = true;
+  ControllerSettings settings;
+  std::unique_ptr<Controller> controller;
+
+  Harness() {
+    settings.batch_window = seconds(1);
+    settings.failure_backoff = seconds(300);
+    settings.steps.propagation_delay = seconds(60);
+    settings.steps.apply_timeout = seconds(600);
+    restart();
+  }
+  // A new controller instance: the restart / new-leader case. Nothing carries over but the world.
+  void restart() {
+    controller = std::make_unique<Controller>(
+        world, world, world,
+        [this](const PlanInput& in) {
+          ++plans;
+          std::vector<Action> out;
+          for (const auto& a : next_plan) {
+            if (in.cluster.find(a.node) != nullptr) out.push_back(a);
+          }
+          return out;
+        },
+        settings, [this] { return leader; });
+  }
+  void at(int s) { controller->reconcile(kT0 + seconds(s)); }
+};
+
+TEST(Controller, RepartitionsAnIdleNodeForMigStepByStep) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+
+  h.at(0);  // the batch window opens
+  EXPECT_EQ(h.plans, 0);
+  h.at(1);
+  EXPECT_EQ(h.plans, 1);
+  EXPECT_EQ(h.world.log, (std::vector<std::string>{"entry gpushare-abc", "taint", "mark"}));
+  EXPECT_EQ(h.world.events.back().reason, "RepartitionStarted");
+  h.at(30);  // still propagating; the served pod is not planned again
+  EXPECT_EQ(h.plans, 1);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  h.at(61);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+  EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "mig-mixed");
+  h.at(62);  // the operator has not answered yet
+  EXPECT_TRUE(h.world.marked("gpu-1"));
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "success";
+  h.at(63);  // success, but allocatable is stale (gpu-operator#1607)
+  EXPECT_TRUE(h.world.marked("gpu-1"));
+  h.world.nodes["gpu-1"].allocatable["nvidia.com/mig-3g.48gb"] = 2;
+  h.at(64);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_FALSE(h.world.nodes["gpu-1"].edit.tainted);
+  EXPECT_EQ(h.world.events[h.world.events.size() - 2].reason, "RepartitionSucceeded");
+  EXPECT_EQ(h.world.events.back().object.kind, "Pod");
+  EXPECT_EQ(h.world.events.back().object.name, "p");
+  EXPECT_EQ(h.world.counters["gpushare_repartition_steps_total,result=ok,step=succeeded"], 1);
+  // The scheduler has not retried the pod yet: its stale Unschedulable must not start a second
+  // node.
+  h.at(66);
+  h.at(68);
+  EXPECT_EQ(h.plans, 1);
+  // The pod gets scheduled: the histogram sees the whole wait.
+  h.world.pods[0].view.node_name = "gpu-1";
+  h.at(70);
+  ASSERT_EQ(h.world.observed.size(), 1u);
+  EXPECT_DOUBLE_EQ(h.world.observed[0], 70.0);
+}
+
+TEST(Controller, MpsToMigLeavesMpsBeforeSettingMigConfig) {
+  Harness h;
+  h.world.nodes["gpu-1"].edit.labels = {{kMpsCapableLabel, "true"},
+                                        {kSharingStrategyLabel, "mps"},
+                                        {kDevicePluginConfigLabel, "mps-4"}};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  h.at(61);
+  EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "mig-mixed");
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  h.at(70);  // GFD still says MPS
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  h.world.nodes["gpu-1"].edit.labels[kMpsCapableLabel] = "false";
+  h.world.nodes["gpu-1"].edit.labels[kSharingStrategyLabel] = "none";
+  h.at(80);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+  // In the write log, the device plugin moved strictly before mig.config.
+  auto dp = std::find(h.world.log.begin(), h.world.log.end(),
+                      "label nvidia.com/device-plugin.config=mig-mixed");
+  auto mig =
+      std::find(h.world.log.begin(), h.world.log.end(), "label nvidia.com/mig.config=gpushare-abc");
+  ASSERT_NE(dp, h.world.log.end());
+  ASSERT_NE(mig, h.world.log.end());
+  EXPECT_LT(dp, mig);
+}
+
+TEST(Controller, MigToMpsDisablesMigBeforeTheDevicePluginMoves) {
+  Harness h;
+  h.world.nodes["gpu-1"].edit.labels = {{kMigConfigLabel, "e2e-h20-mixed"},
+                                        {kMigConfigStateLabel, "success"},
+                                        {"nvidia.com/mig-1g.12gb.count", "3"},
+                                        {kGpuCountLabel, "1"}};
+  h.world.nodes["gpu-1"].allocatable["nvidia.com/mig-1g.12gb"] = 3;
+  h.world.pods.push_back(pod("p", "nvidia.com/gpu.shared"));
+  Action a;
+  a.node = "gpu-1";
+  a.kind = kKindMps;
+  a.config_name = "gpushare-m4";
+  a.device_plugin_config = nlohmann::json::parse(
+      R"({"version":"v1","sharing":{"mps":{"renameByDefault":true,"resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})");
+  a.labels = {{kMigConfigLabel, "all-disabled"}, {kDevicePluginConfigLabel, "gpushare-m4"}};
+  a.serves = {"ns/p"};
+  h.next_plan = {a};
+  h.at(0);
+  h.at(1);
+  h.at(61);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "all-disabled");
+  EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "<none>");
+  h.at(62);  // "success" is the old value's: GFD still shows MIG
+  EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "<none>");
+  auto& node = h.world.nodes["gpu-1"];
+  node.edit.labels.erase("nvidia.com/mig-1g.12gb.count");
+  node.allocatable.erase("nvidia.com/mig-1g.12gb");
+  h.at(70);
+  EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "gpushare-m4");
+  node.edit.labels[kSharingStrategyLabel] = "mps";
+  node.allocatable["nvidia.com/gpu.shared"] = 4;
+  h.at(75);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.events[h.world.events.size() - 2].reason, "RepartitionSucceeded");
+}
+
+TEST(Controller, AbortsWhenAGpuPodGotBoundMeanwhile) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  ASSERT_TRUE(h.world.marked("gpu-1"));
+  h.world.pods.push_back(pod("intruder", "nvidia.com/gpu", "gpu-1"));
+  h.at(61);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_FALSE(h.world.nodes["gpu-1"].edit.tainted);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  EXPECT_EQ(h.world.nodes["gpu-1"].edit.annotations.count(kBackoffAnnotation), 0u);
+  EXPECT_EQ(h.world.events.back().reason, "RepartitionAborted");
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=node-busy"], 1);
+}
+
+TEST(Controller, NeverStartsOnABusyNodeEvenIfPlanned) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("running", "nvidia.com/gpu", "gpu-1"));
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  EXPECT_TRUE(h.world.log.empty());
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+}
+
+TEST(Controller, FailureBacksOffAndTheNextPlanSkipsTheNode) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.nodes["gpu-2"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  h.at(61);
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "failed";
+  h.at(62);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_FALSE(h.world.nodes["gpu-1"].edit.tainted);
+  auto until = parse_time_text(h.world.nodes["gpu-1"].edit.annotations[kBackoffAnnotation]);
+  ASSERT_TRUE(until);
+  EXPECT_EQ(*until, kT0 + seconds(362));
+  int warnings = 0;
+  for (const auto& e : h.world.events) warnings += e.type == kube::EventType::kWarning;
+  EXPECT_EQ(warnings, 2);  // the node and the served pod
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=mig-failed"], 1);
+  // The pod still waits: the next plan may not use gpu-1 but may use gpu-2.
+  h.next_plan = {mig_action("gpu-1"), mig_action("gpu-2")};
+  h.at(63);
+  h.at(64);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_TRUE(h.world.marked("gpu-2"));
+}
+
+TEST(Controller, ApplyTimeoutFails) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  h.at(61);
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "pending";
+  h.at(600);
+  EXPECT_TRUE(h.world.marked("gpu-1"));
+  h.at(661);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=timeout"], 1);
+}
+
+TEST(Controller, ANewLeaderResumesMidStep) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  h.restart();  // the old leader is gone; the new one has no memory
+  h.next_plan.clear();
+  h.at(30);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel),
+            "<none>");  // propagation still counts from the write
+  h.at(61);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+  EXPECT_EQ(h.plans, 1);  // the served pod was never planned again
+}
+
+TEST(Controller, FollowersDoNothing) {
+  Harness h;
+  h.leader = false;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(100);
+  EXPECT_EQ(h.plans, 0);
+  EXPECT_TRUE(h.world.log.empty());
+}
+
+TEST(Controller, IgnoresPodsThatAskForNoManagedResource) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("plain", "nvidia.com/gpu"));
+  h.at(0);
+  h.at(100);
+  EXPECT_EQ(h.plans, 0);
+}
+
+TEST(Controller, ClearsAnUnreadableMark) {
+  Harness h;
+  h.world.nodes["gpu-1"].edit.annotations[kMark] = "garbage";
+  h.world.nodes["gpu-1"].edit.tainted = true;
+  h.at(0);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_FALSE(h.world.nodes["gpu-1"].edit.tainted);
+}
+
+TEST(Controller, EntryWriteFailureMarksNothing) {
+  Harness h;
+  h.world.fail_entry = true;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=configmap"], 1);
+}
+
+}  // namespace
+}  // namespace gpushare::repartition
+
+namespace gpushare::repartition {
+namespace {
+
+TEST(Controller, LoopRunsOnNotifyAndStops) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  std::atomic<int> leader_checks{0};
+  ControllerSettings s = h.settings;
+  s.tick = std::chrono::milliseconds(10'000);  // only notify() can wake it within the test
+  Controller c(
+      h.world, h.world, h.world, [](const PlanInput&) { return std::vector<Action>{}; }, s,
+      [&] {
+        ++leader_checks;
+        return false;
+      });
+  c.start();
+  c.notify();
+  for (int i = 0; i < 200 && leader_checks == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  c.stop();
+  EXPECT_GE(leader_checks.load(), 1);
+}
+
+}  // namespace
+}  // namespace gpushare::repartition

@@ -1,0 +1,101 @@
+// KubeApiOps against the scripted apiserver: node writes are preconditioned PUTs that re-read
+// and re-apply on 409, entries land in the right ConfigMap, config names come from both.
+#include "repartition/kube_ports.h"
+
+#include <gtest/gtest.h>
+
+#include "kube/configmap_entry.h"
+#include "test/unit/kube/object_store.h"
+
+// The fake apiserver lives in test/unit/kube/ and each test folder is one binary
+// (test/CMakeLists.txt), so this binary compiles its one source here.
+#include "test/unit/kube/fake_apiserver.cpp"  // NOLINT(bugprone-suspicious-include)
+
+namespace gpushare::repartition {
+namespace {
+
+using kube::testing::FakeApiServer;
+using kube::testing::ObjectStore;
+using nlohmann::json;
+
+const std::string kNode = "/api/v1/nodes/gpu-1";
+
+struct Fixture {
+  ObjectStore store;
+  FakeApiServer server{store.handler()};
+  std::shared_ptr<kube::Client> client = [this] {
+    kube::KubeConfig c;
+    c.server = server.url();
+    return std::make_shared<kube::Client>(c);
+  }();
+  KubeApiOps ops{client, OperatorConfigMaps{}, "test"};
+
+  Fixture() {
+    store.put(kNode, json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-1",
+        "labels":{"nvidia.com/mig.config":"all-disabled"}},"spec":{"taints":[{"key":"x","effect":"NoSchedule"}]}})"));
+  }
+};
+
+TEST(KubeApiOps, NodeUpdateRereadsOnConflictAndKeepsTheOtherChange) {
+  Fixture f;
+  f.store.race_next_puts(1, [](json& node) { node["metadata"]["labels"]["someone"] = "else"; });
+  int runs = 0;
+  auto r = f.ops.update_node("gpu-1", [&](NodeEdit& edit) {
+    ++runs;
+    edit.labels[kMigConfigLabel] = "gpushare-abc";
+    edit.tainted = true;
+    return true;
+  });
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(runs, 2);
+  auto node = *f.store.get(kNode);
+  EXPECT_EQ(node["metadata"]["labels"]["someone"], "else");
+  EXPECT_EQ(node["metadata"]["labels"][kMigConfigLabel], "gpushare-abc");
+  EXPECT_EQ(node["spec"]["taints"].size(), 2u);
+}
+
+TEST(KubeApiOps, DecliningMutationWritesNothing) {
+  Fixture f;
+  int before = f.store.writes();
+  auto r = f.ops.update_node("gpu-1", [](NodeEdit&) { return false; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(f.store.writes(), before);
+}
+
+TEST(KubeApiOps, MissingNodeIsAnError) {
+  Fixture f;
+  EXPECT_FALSE(f.ops.update_node("nope", [](NodeEdit&) { return true; }).ok());
+}
+
+TEST(KubeApiOps, EntriesGoToTheirConfigMapsAndAreListed) {
+  Fixture f;
+  Action mig;
+  mig.kind = kKindMig;
+  mig.config_name = "gpushare-mig";
+  mig.mig_config =
+      json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
+  Action mps;
+  mps.kind = kKindMps;
+  mps.config_name = "gpushare-mps";
+  mps.device_plugin_config = json::parse(R"({"version":"v1","sharing":{"mps":{"resources":[]}}})");
+  auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  auto w1 = f.ops.write_entry(mig, t0);
+  ASSERT_TRUE(w1.ok()) << w1.error();
+  EXPECT_EQ(*w1, t0);
+  ASSERT_TRUE(f.ops.write_entry(mps, t0).ok());
+  // Written again later: the first write's time stands (the propagation wait is not repeated).
+  auto w2 = f.ops.write_entry(mig, t0 + std::chrono::seconds(500));
+  ASSERT_TRUE(w2.ok());
+  EXPECT_EQ(*w2, t0);
+  auto names = f.ops.config_names();
+  EXPECT_EQ(names.mig_parted, (std::set<std::string>{"gpushare-mig"}));
+  EXPECT_EQ(names.device_plugin, (std::set<std::string>{"gpushare-mps"}));
+  auto cm = f.store.get("/api/v1/namespaces/gpu-operator/configmaps/custom-mig-parted-config");
+  ASSERT_TRUE(cm);
+  EXPECT_TRUE((*cm)["data"].contains("config.yaml"));
+}
+
+}  // namespace
+}  // namespace gpushare::repartition

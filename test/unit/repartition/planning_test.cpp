@@ -1,0 +1,161 @@
+// policy's plan -> the controller's actions: the JSON written into the operator's ConfigMaps
+// is exactly CONTRACT.md section 5's shape, and the planner gets the controller's view.
+#include "repartition/planning.h"
+
+#include <gtest/gtest.h>
+
+namespace gpushare::repartition {
+namespace {
+
+using nlohmann::json;
+
+TEST(Planning, MigActionBecomesMigPartedEntries) {
+  policy::PlanAction a;
+  a.node = "gpu-004";
+  a.kind = policy::ActionKind::kMig;
+  a.config_name = "gpushare-0123456789abcdef";
+  a.mig_config = {{{3}, true, {{"1g.12gb", 2}, {"1g.24gb", 1}, {"3g.48gb", 1}}}, {{4}, false, {}}};
+  a.labels = {{"nvidia.com/mig.config", "gpushare-0123456789abcdef"},
+              {"nvidia.com/device-plugin.config", "mig-mixed"}};
+  a.serves = {"ns/pod-a", "ns/pod-b"};
+  Action out = to_action(a);
+  EXPECT_EQ(out.kind, kKindMig);
+  EXPECT_EQ(out.mig_config, json::parse(R"([
+      {"devices":[3],"mig-enabled":true,"mig-devices":{"1g.12gb":2,"1g.24gb":1,"3g.48gb":1}},
+      {"devices":[4],"mig-enabled":false}])"));
+  EXPECT_EQ(out.labels.at("nvidia.com/device-plugin.config"), "mig-mixed");
+  EXPECT_EQ(out.serves, a.serves);
+  EXPECT_EQ(expected_allocatable(out, {}), (Counts{{"nvidia.com/mig-1g.12gb", 2},
+                                                   {"nvidia.com/mig-1g.24gb", 1},
+                                                   {"nvidia.com/mig-3g.48gb", 1}}));
+}
+
+TEST(Planning, MpsActionBecomesADevicePluginConfig) {
+  policy::PlanAction a;
+  a.node = "gpu-007";
+  a.kind = policy::ActionKind::kMps;
+  a.config_name = "gpushare-m";
+  a.device_plugin_config.resources = {{"nvidia.com/gpu", 4}};
+  a.labels = {{"nvidia.com/device-plugin.config", "gpushare-m"}};
+  Action out = to_action(a);
+  EXPECT_EQ(out.kind, kKindMps);
+  EXPECT_EQ(out.device_plugin_config,
+            json::parse(R"({"version":"v1","sharing":{"mps":{"renameByDefault":true,
+      "resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})"));
+  EXPECT_EQ(expected_allocatable(out, {{kGpuCountLabel, "2"}}),
+            (Counts{{"nvidia.com/gpu.shared", 8}}));
+}
+
+TEST(Planning, InputCarriesViewsAndConfigNames) {
+  PlanInput in;
+  in.cluster.nodes.push_back(policy::NodeView{});
+  in.cluster.nodes[0].name = "n";
+  kube::PodRecord p;
+  p.view.namespace_name = "ns";
+  p.view.name = "p";
+  in.pending.push_back(p);
+  in.config_names.mig_parted = std::set<std::string>{"all-disabled"};
+  policy::PlanSettings settings;
+  settings.allow_disruption = true;
+  auto out = to_policy_input(in, settings);
+  ASSERT_EQ(out.nodes.size(), 1u);
+  ASSERT_EQ(out.pending.size(), 1u);
+  EXPECT_EQ(out.pending[0].name, "p");
+  EXPECT_EQ(out.mig_config_names, in.config_names.mig_parted);
+  EXPECT_FALSE(out.device_plugin_config_names);
+  EXPECT_TRUE(out.settings.allow_disruption);
+}
+
+}  // namespace
+}  // namespace gpushare::repartition
+
+namespace gpushare::repartition {
+namespace {
+
+// policy::plan behind policy_planner, end to end: an idle H20 and a pod waiting for 3g.48gb.
+TEST(Planning, PolicyPlannerRepartitionsAnIdleH20ForA3g48gbPod) {
+  policy::NodeView node;
+  node.name = "h20-1";
+  node.labels = {
+      {"nvidia.com/gpu.product", "NVIDIA-H20"},  {"nvidia.com/gpu.count", "1"},
+      {"nvidia.com/gpu.memory", "97871"},        {"nvidia.com/mig.capable", "true"},
+      {"nvidia.com/mig.strategy", "mixed"},      {"nvidia.com/mig.config", "all-disabled"},
+      {"nvidia.com/mig.config.state", "success"}};
+  node.allocatable = {{"nvidia.com/gpu", 1}};
+  kube::PodRecord pod;
+  pod.view.namespace_name = "ns";
+  pod.view.name = "big";
+  policy::ContainerView c;
+  c.name = "main";
+  c.limits = {{"nvidia.com/mig-3g.48gb", "1"}};
+  c.requests = c.limits;
+  pod.view.containers = {c};
+  pod.unschedulable = true;
+  pod.gpu_requests = {{"nvidia.com/mig-3g.48gb", 1}};
+
+  PlanInput in;
+  in.cluster.nodes = {node};
+  in.pending = {pod};
+  auto plan = policy_planner(policy::Catalog::builtin(), policy::PlanSettings{});
+  auto actions = plan(in);
+  ASSERT_EQ(actions.size(), 1u);
+  const Action& a = actions[0];
+  EXPECT_EQ(a.node, "h20-1");
+  EXPECT_EQ(a.kind, kKindMig);
+  EXPECT_EQ(a.serves, std::vector<std::string>{"ns/big"});
+  EXPECT_EQ(a.labels.at(kMigConfigLabel), a.config_name);
+  EXPECT_GE(expected_allocatable(a, node.labels).at("nvidia.com/mig-3g.48gb"), 1);
+  // A busy node is never chosen.
+  kube::PodRecord running;
+  running.view.namespace_name = "ns";
+  running.view.name = "r";
+  running.view.node_name = "h20-1";
+  running.view.phase = "Running";
+  policy::ContainerView rc;
+  rc.name = "main";
+  rc.limits = {{"nvidia.com/gpu", "1"}};
+  rc.requests = rc.limits;
+  running.view.containers = {rc};
+  in.running = {running};
+  in.cluster.nodes[0].used = {{"nvidia.com/gpu", 1}};
+  EXPECT_TRUE(plan(in).empty());
+}
+
+}  // namespace
+}  // namespace gpushare::repartition
+
+namespace gpushare::repartition {
+namespace {
+
+TEST(Planning, PolicyPlannerTurnsAnIdleGpuNodeIntoMps) {
+  policy::NodeView node;
+  node.name = "gpu-7";
+  node.labels = {{"nvidia.com/gpu.product", "NVIDIA-GeForce-RTX-4090"},
+                 {"nvidia.com/gpu.count", "1"},
+                 {"nvidia.com/gpu.memory", "24564"}};
+  node.allocatable = {{"nvidia.com/gpu", 1}};
+  kube::PodRecord pod;
+  pod.view.namespace_name = "ns";
+  pod.view.name = "small";
+  pod.view.annotations = {{"gpushare.io/mode", "mps"}, {"gpushare.io/gpu-memory", "4Gi"}};
+  policy::ContainerView c;
+  c.name = "main";
+  c.limits = {{"nvidia.com/gpu.shared", "1"}};
+  c.requests = c.limits;
+  pod.view.containers = {c};
+  pod.unschedulable = true;
+  pod.gpu_requests = {{"nvidia.com/gpu.shared", 1}};
+  PlanInput in;
+  in.cluster.nodes = {node};
+  in.pending = {pod};
+  auto actions = policy_planner(policy::Catalog::builtin(), policy::PlanSettings{})(in);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions[0].kind, kKindMps);
+  EXPECT_EQ(actions[0].labels.at(kDevicePluginConfigLabel), actions[0].config_name);
+  auto expect = expected_allocatable(actions[0], node.labels);
+  ASSERT_EQ(expect.count("nvidia.com/gpu.shared"), 1u);
+  EXPECT_GE(expect.at("nvidia.com/gpu.shared"), 2);
+}
+
+}  // namespace
+}  // namespace gpushare::repartition
