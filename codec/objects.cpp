@@ -137,6 +137,7 @@ policy::PodView pod_view(const json& pod, const std::string& path) {
     containers(*spec, "initContainers", true, spath, view);
     containers(*spec, "containers", false, spath, view);
     view.node_name = string_member(*spec, "nodeName", spath);
+    view.node_selector = string_map(*spec, "nodeSelector", spath);
     if (const json* prio = member(*spec, "priority")) {
       // nlohmann narrows silently; a priority is an int32 in the API, so check the range.
       const bool fits =

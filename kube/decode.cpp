@@ -113,6 +113,7 @@ Result<PodRecord> decode_pod(const nlohmann::json& pod) {
   v.labels = string_map(member(metadata, "labels"));
   v.annotations = string_map(member(metadata, "annotations"));
   v.node_name = string_member(spec, "nodeName");
+  v.node_selector = string_map(member(spec, "nodeSelector"));
   v.phase = string_member(status, "phase");
   const nlohmann::json& priority = member(spec, "priority");
   if (priority.is_number_integer()) v.priority = priority.get<std::int32_t>();

@@ -291,7 +291,16 @@ std::string node_gate(const NodeState& s, const PlanSettings& settings) {
   return "";
 }
 
+// The pod's spec.nodeSelector: the scheduler will not put it anywhere else.
+bool selects(const PodView& pod, const NodeView& node) {
+  return std::all_of(pod.node_selector.begin(), pod.node_selector.end(), [&](const auto& kv) {
+    auto it = node.labels.find(kv.first);
+    return it != node.labels.end() && it->second == kv.second;
+  });
+}
+
 bool product_ok(const Pending& p, const NodeState& s) {
+  if (!selects(*p.pod, *s.view)) return false;
   if (p.intent.gpu_products.empty()) return true;
   return std::any_of(p.intent.gpu_products.begin(), p.intent.gpu_products.end(),
                      [&](const std::string& w) { return w == s.product || w == s.raw_product; });
@@ -513,6 +522,19 @@ std::string products_here(const std::vector<NodeState>& nodes) {
   return products.empty() ? "no node has an NVIDIA GPU" : "GPUs here: " + join(products, ", ");
 }
 
+// What narrowed the pod's nodes: its gpu-product annotation, its spec.nodeSelector, or both.
+std::string narrowed_by(const Pending& p) {
+  std::vector<std::string> parts;
+  if (!p.intent.gpu_products.empty())
+    parts.push_back("gpu-product asks for " + join(p.intent.gpu_products, ","));
+  if (!p.pod->node_selector.empty()) {
+    std::vector<std::string> terms;
+    for (const auto& [k, v] : p.pod->node_selector) terms.push_back(k + "=" + v);
+    parts.push_back("spec.nodeSelector asks for " + join(terms, ","));
+  }
+  return join(parts, " and ");
+}
+
 std::string mig_reason(const Pending& p, const std::vector<NodeState>& nodes,
                        const Catalog& catalog) {
   const std::string what = mig_what(p, catalog);
@@ -534,8 +556,7 @@ std::string mig_reason(const Pending& p, const std::vector<NodeState>& nodes,
     if (product_ok(p, *s)) relevant.push_back(s);
   }
   if (relevant.empty()) {
-    return "gpu-product asks for " + join(p.intent.gpu_products, ",") +
-           " and no such node's GPU model has MIG profile " + what;
+    return narrowed_by(p) + " and no such node's GPU model has MIG profile " + what;
   }
   return "no idle node with a MIG-capable GPU offering " + what + " (" + list_nodes(relevant, p) +
          ")";
@@ -547,8 +568,8 @@ std::string mps_reason(const Pending& p, const std::vector<NodeState>& nodes) {
     if (s.gpu && !s.raw_product.empty() && product_ok(p, s)) relevant.push_back(&s);
   }
   if (relevant.empty()) {
-    if (!p.intent.gpu_products.empty())
-      return "gpu-product asks for " + join(p.intent.gpu_products, ",") + " and no node has it";
+    if (!p.intent.gpu_products.empty() || !p.pod->node_selector.empty())
+      return narrowed_by(p) + " and no such node has an NVIDIA GPU";
     return "no node has an NVIDIA GPU";
   }
   if (p.intent.gpu_compute_percent && *p.intent.gpu_compute_percent > 50) {
@@ -712,7 +733,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     if (p.kind != PodKind::kMig && p.kind != PodKind::kMps) continue;
     for (std::size_t n : existing_order) {
       NodeState& s = nodes[n];
-      if (!s.gpu || s.view->unschedulable) continue;
+      if (!s.gpu || s.view->unschedulable || !selects(*p.pod, *s.view)) continue;
       if (!fit_node(p.demand, p.intent, s.fit_view, catalog).fits) continue;
       for (const auto& resource : p.demand.managed_resources())
         s.fit_view.used[resource] += p.demand.count(resource);
@@ -737,10 +758,18 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   auto stale = [&](const Proposal& p) {
     return std::any_of(p.served.begin(), p.served.end(), [&](std::size_t i) { return !waiting[i]; });
   };
-  auto signature = [](const NodeState& s, ActionKind kind) {
+  const bool any_selector = std::any_of(pending.begin(), pending.end(), [](const Pending& p) {
+    return !p.pod->node_selector.empty();
+  });
+  auto signature = [&](const NodeState& s, ActionKind kind) {
     std::string key = std::string(to_string(kind)) + '|' + s.raw_product + '|' + std::to_string(s.gpus);
     if (kind == ActionKind::kMps)
       key += '|' + std::to_string(s.gpu_mib) + '|' + std::to_string(s.max_replicas);
+    // Same GPUs but other labels: which pods' nodeSelectors admit the node matters too.
+    if (any_selector) {
+      key += '|';
+      for (const Pending& p : pending) key += selects(*p.pod, *s.view) ? '1' : '0';
+    }
     return key;
   };
   while (std::any_of(waiting.begin(), waiting.end(), [](bool w) { return w; })) {

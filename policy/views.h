@@ -28,6 +28,9 @@ struct PodView {
   StringMap labels;
   std::vector<ContainerView> containers;  // init containers first, then containers
   std::string node_name;      // spec.nodeName (empty while pending)
+  StringMap node_selector;    // spec.nodeSelector: only nodes with all these labels
+  // (affinity and tolerations are not modelled: the planner may then pick a node the
+  // scheduler will not use, and the pod waits; README "Repartitioning" says so.)
   std::string phase;          // status.phase
   std::int32_t priority = 0;  // spec.priority
 

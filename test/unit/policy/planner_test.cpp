@@ -357,6 +357,26 @@ TEST(Planner, NodeSelectorLimitsTheCandidates) {
               HasSubstr("gpu-a: not selected by repartition.nodeSelector (pool=other)"));
 }
 
+TEST(Planner, PodNodeSelectorIsHonoured) {
+  // gpu-a already offers 3g.48gb, but the pod may only run where pool=shared: capacity the pod
+  // cannot use does not count, and only a selected node is repartitioned.
+  NodeView offers = h20("gpu-a");
+  offers.allocatable["nvidia.com/mig-3g.48gb"] = 2;
+  NodeView pooled = h20("gpu-b");
+  pooled.labels["pool"] = "shared";
+  PodView p = mig_pod("p", "3g.48gb");
+  p.node_selector = {{"pool", "shared"}};
+  Plan plan = policy::plan(input({offers, pooled}, {p}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U) << reason_for(plan, "ml/p");
+  EXPECT_EQ(plan.actions[0].node, "gpu-b");
+
+  p.node_selector = {{"pool", "none"}};
+  plan = policy::plan(input({offers, pooled}, {p}), catalog());
+  EXPECT_THAT(plan.actions, IsEmpty());
+  EXPECT_EQ(reason_for(plan, "ml/p"),
+            "spec.nodeSelector asks for pool=none and no such node's GPU model has MIG profile 3g.48gb");
+}
+
 // ---- The idle rule (CONTRACT.md section 5).
 
 TEST(Planner, BusyNodeIsNeverChosen) {
