@@ -53,6 +53,19 @@ const std::vector<double>& Metrics::latency_buckets() {
   return kBuckets;
 }
 
+const std::vector<double>& Metrics::wait_buckets() {
+  static const std::vector<double> kBuckets = {1, 2.5, 5, 10, 20, 30, 60, 90, 120, 180, 300, 600, 900, 1800};
+  return kBuckets;
+}
+
+void Metrics::describe_histogram(const std::string& name, const std::string& help, std::vector<double> bounds) {
+  std::lock_guard lock(mu_);
+  auto& f = families_[name];
+  f.type = "histogram";
+  f.help = help;
+  f.bounds = std::move(bounds);
+}
+
 void Metrics::describe(const std::string& name, const std::string& type, const std::string& help) {
   std::lock_guard lock(mu_);
   auto& f = families_[name];
@@ -75,10 +88,10 @@ void Metrics::set(const std::string& name, const Labels& labels, double value) {
 }
 
 void Metrics::observe(const std::string& name, const Labels& labels, double seconds) {
-  const auto& bounds = latency_buckets();
   std::lock_guard lock(mu_);
   auto& f = families_[name];
   if (f.type.empty()) f.type = "histogram";
+  const auto& bounds = f.bounds.empty() ? latency_buckets() : f.bounds;
   auto& h = f.histograms[labels];
   if (h.buckets.empty()) h.buckets.assign(bounds.size(), 0);
   for (std::size_t i = 0; i < bounds.size(); ++i) {
@@ -97,10 +110,10 @@ void Metrics::gauge_fn(const std::string& name, const std::string& help, std::fu
 }
 
 std::string Metrics::render() const {
-  const auto& bounds = latency_buckets();
   std::lock_guard lock(mu_);
   std::ostringstream out;
   for (const auto& [name, f] : families_) {
+    const auto& bounds = f.bounds.empty() ? latency_buckets() : f.bounds;
     if (!f.help.empty()) out << "# HELP " << name << ' ' << f.help << '\n';
     out << "# TYPE " << name << ' ' << (f.type.empty() ? "untyped" : f.type) << '\n';
     if (f.fn) out << name << ' ' << number(f.fn()) << '\n';

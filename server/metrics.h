@@ -23,12 +23,16 @@ class Metrics {
   // A gauge computed at scrape time (cache sizes, watch restarts kept elsewhere).
   void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn);
   void describe(const std::string& name, const std::string& type, const std::string& help);
+  // A histogram whose observations span other scales than a request's (upper bounds, ascending).
+  void describe_histogram(const std::string& name, const std::string& help, std::vector<double> bounds);
 
   std::string render() const;
 
   // Latency buckets in seconds: the webhook's budget is milliseconds, the apiserver's
   // timeout seconds.
   static const std::vector<double>& latency_buckets();
+  // Seconds to minutes: how long a pod waits for a repartition (propagation ~1 min, MIG ~minutes).
+  static const std::vector<double>& wait_buckets();
 
  private:
   struct Histogram {
@@ -42,6 +46,7 @@ class Metrics {
     std::map<Labels, double> values;
     std::map<Labels, Histogram> histograms;
     std::function<double()> fn;
+    std::vector<double> bounds;  // histograms; empty: latency_buckets()
   };
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;

@@ -67,8 +67,9 @@ class RepartitionMetrics : public repartition::MetricsSink {
                      "Repartition steps by step and result.");
     metrics.describe("gpushare_repartition_failures_total", "counter",
                      "Repartitions given up, by reason.");
-    metrics.describe("gpushare_repartition_pending_to_scheduled_seconds", "histogram",
-                     "From a pod first seen Unschedulable to its binding.");
+    metrics.describe_histogram("gpushare_repartition_pending_to_scheduled_seconds",
+                               "From a pod first seen Unschedulable to its binding.",
+                               Metrics::wait_buckets());
   }
   void inc(const std::string& name, const std::map<std::string, std::string>& labels) override {
     metrics_.inc(name, labels);
@@ -89,7 +90,15 @@ std::shared_ptr<repartition::Repartitioner> start_repartitioner(const ServerConf
   repartition::RepartitionerOptions options;
   options.controller.steps.propagation_delay = rc.propagation_delay;
   options.controller.steps.apply_timeout = rc.apply_timeout;
-  options.controller.steps.allow_disruption = rc.allow_disruption;
+  // The controller does not evict pods yet, so it never flips a node that runs GPU pods, even
+  // with allowDisruption: the planner still lists such actions (`disrupts`) and the
+  // controller skips them (repartition/planning.cpp).
+  options.controller.steps.allow_disruption = false;
+  if (rc.allow_disruption) {
+    log_warn("repartition.allowDisruption: gpushare does not evict pods yet; nodes with running "
+             "GPU pods are still never repartitioned",
+             {});
+  }
   options.controller.batch_window = rc.batch_window;
   options.controller.failure_backoff = rc.failure_backoff;
   options.lease.namespace_name = rc.lease_namespace;

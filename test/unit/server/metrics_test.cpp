@@ -25,6 +25,24 @@ TEST(Metrics, CountersAndHistogramsRenderInTextFormat) {
   EXPECT_NE(text.find("gpushare_cache_nodes 7"), std::string::npos);
 }
 
+TEST(Metrics, HistogramsWithTheirOwnBuckets) {
+  Metrics m;
+  m.describe_histogram("wait_seconds", "Waits.", {10, 60, 600});
+  m.observe("wait_seconds", {}, 45);
+  m.observe("wait_seconds", {}, 700);
+  const auto text = m.render();
+  EXPECT_NE(text.find("# TYPE wait_seconds histogram"), std::string::npos) << text;
+  EXPECT_NE(text.find("wait_seconds_bucket{le=\"10\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("wait_seconds_bucket{le=\"60\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("wait_seconds_bucket{le=\"600\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("wait_seconds_bucket{le=\"+Inf\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("wait_seconds_sum 745"), std::string::npos) << text;
+  // Other histograms keep the request-latency buckets.
+  m.observe("other_seconds", {}, 0.0003);
+  EXPECT_NE(m.render().find("other_seconds_bucket{le=\"0.0005\"} 1"), std::string::npos);
+  EXPECT_EQ(m.render().find("other_seconds_bucket{le=\"600\"}"), std::string::npos);
+}
+
 TEST(Metrics, LabelValuesAreEscaped) {
   Metrics m;
   m.inc("x_total", {{"rule", "a \"quoted\"\\rule\n"}});
