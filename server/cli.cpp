@@ -10,6 +10,7 @@
 #include "certs/certs.h"
 #include "policy/catalog.h"
 #include "server/cluster_state.h"
+#include "server/command_input.h"
 #include "server/nodes_file.h"
 #include "server/serve.h"
 #include "server/service.h"
@@ -85,31 +86,6 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
   return a;
 }
 
-Result<std::string> read_input(const Args& a, std::istream& in) {
-  if (a.positional.size() > 1) return Error{"expected one input file, got " + std::to_string(a.positional.size())};
-  if (a.positional.empty() || a.positional[0] == "-") {
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  std::ifstream f(a.positional[0], std::ios::binary);
-  if (!f) return Error{a.positional[0] + ": cannot be read"};
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-Result<policy::Catalog> load_catalog(const std::optional<std::string>& path) {
-  if (!path) return policy::Catalog::builtin();
-  std::ifstream f(*path);
-  if (!f) return Error{"--catalog " + *path + ": cannot be read"};
-  std::stringstream s;
-  s << f.rdbuf();
-  auto c = policy::Catalog::from_yaml(s.str());
-  if (!c) return Error{"--catalog " + *path + ": " + c.error()};
-  return c;
-}
-
 int fail(std::ostream& err, const std::string& message) {
   err << "gpushare: " << message << "\n";
   return 2;
@@ -118,7 +94,7 @@ int fail(std::ostream& err, const std::string& message) {
 // mutate / filter / prioritize: read, call the Service, print. Exit 2 when no answer could
 // be produced (the input is not the expected document).
 int run_offline(const Args& a, std::istream& in, std::ostream& out, std::ostream& err) {
-  auto catalog = load_catalog(a.one("catalog"));
+  auto catalog = load_catalog(a.one("catalog").value_or(""), "--catalog");
   if (!catalog) return fail(err, catalog.error());
   policy::ClusterView view;
   if (auto nodes = a.one("nodes")) {
@@ -126,7 +102,7 @@ int run_offline(const Args& a, std::istream& in, std::ostream& out, std::ostream
     if (!loaded) return fail(err, loaded.error());
     view = std::move(*loaded);
   }
-  auto input = read_input(a, in);
+  auto input = read_input(a.positional, in);
   if (!input) return fail(err, input.error());
   StaticClusterState cluster(std::move(view));
   Service service(*catalog, cluster, ServiceSettings{});

@@ -18,6 +18,7 @@
 #include "policy/catalog.h"
 #include "policy/planner.h"
 #include "policy/pod_demand.h"
+#include "server/command_input.h"
 #include "server/serve.h"
 
 namespace gpushare::server {
@@ -29,31 +30,6 @@ using nlohmann::ordered_json;
 int fail(std::ostream& err, const std::string& message) {
   err << "gpushare: plan: " << message << "\n";
   return 2;
-}
-
-Result<std::string> read_input(const std::vector<std::string>& positional, std::istream& in) {
-  if (positional.size() > 1)
-    return Error{"expected one input file, got " + std::to_string(positional.size())};
-  std::stringstream s;
-  if (positional.empty() || positional[0] == "-") {
-    s << in.rdbuf();
-    return s.str();
-  }
-  std::ifstream f(positional[0], std::ios::binary);
-  if (!f) return Error{positional[0] + ": cannot be read"};
-  s << f.rdbuf();
-  return s.str();
-}
-
-Result<policy::Catalog> load_catalog(const std::optional<std::string>& path) {
-  if (!path) return policy::Catalog::builtin();
-  std::ifstream f(*path);
-  if (!f) return Error{"--catalog " + *path + ": cannot be read"};
-  std::stringstream s;
-  s << f.rdbuf();
-  auto c = policy::Catalog::from_yaml(s.str());
-  if (!c) return Error{"--catalog " + *path + ": " + c.error()};
-  return c;
 }
 
 // A bare array, a list object ({"items": [...]}), null or absent: the items.
@@ -246,7 +222,7 @@ ordered_json render(const policy::Plan& plan) {
 
 int run_plan(const std::vector<std::string>& positional, const std::optional<std::string>& catalog_path,
              std::istream& in, std::ostream& out, std::ostream& err) {
-  auto catalog = load_catalog(catalog_path);
+  auto catalog = load_catalog(catalog_path.value_or(""), "--catalog");
   if (!catalog) return fail(err, catalog.error());
   auto text = read_input(positional, in);
   if (!text) return fail(err, text.error());

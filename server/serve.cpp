@@ -8,6 +8,7 @@
 
 #include "repartition/planning.h"
 #include "repartition/repartitioner.h"
+#include "server/command_input.h"
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/live_cluster.h"
@@ -45,17 +46,6 @@ Result<ServerConfig> effective_config(const ServeFlags& flags) {
                  "--tls-key (gpushare certs makes a pair)"};
   }
   return config;
-}
-
-Result<policy::Catalog> load_catalog(const std::string& path) {
-  if (path.empty()) return policy::Catalog::builtin();
-  std::ifstream f(path);
-  if (!f) return Error{"catalog " + path + ": cannot be read"};
-  std::stringstream s;
-  s << f.rdbuf();
-  auto c = policy::Catalog::from_yaml(s.str());
-  if (!c) return Error{"catalog " + path + ": " + c.error()};
-  return c;
 }
 
 // repartition/ reports into the server's registry through this (it sits below server/).
@@ -134,7 +124,7 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
     err << "gpushare: log settings rejected\n";
     return 2;
   }
-  auto catalog = load_catalog(config->catalog_file);
+  auto catalog = load_catalog(config->catalog_file, "catalog");
   if (!catalog) {
     log_error("startup failed", {{"error", catalog.error()}});
     return 2;
