@@ -156,6 +156,31 @@ func TestNodeAgentMIGReconfigure(t *testing.T) {
 	t.Logf("states seen: %v", states)
 }
 
+// TestNodeAgentFailMig: the failMig knob: a new layout goes through pending and ends failed, with the old layout
+// (and its allocatable) kept; a value already applied still reports success.
+func TestNodeAgentFailMig(t *testing.T) {
+	node := addPrivateNode(t, nodeagent.NodeSpec{Name: "e2e-agent-failmig-" + suffix(), Product: "NVIDIA-H100-80GB-HBM3", Count: 1,
+		MemoryMiB: 81559, Mode: nodeagent.ModeMIG, MigConfig: "e2e-h100-balanced", FailMig: true})
+	name := "e2e-all-1g-failmig-" + suffix()
+	addMigConfig(t, name, []nodeagent.MigConfigEntry{{Devices: "all", MigEnabled: true, MigDevices: map[string]int{"1g.10gb": 7}}})
+	time.Sleep(2500 * time.Millisecond) // testdata/nodes.yaml configMapDelay: 2s
+	setNodeLabel(t, node, nodeagent.LabelMIGConfig, &name)
+	n, states := waitNode(t, node, 15*time.Second, "state failed", func(n *corev1.Node) bool {
+		return n.Labels[nodeagent.LabelMIGConfigState] == "failed"
+	})
+	if !strings.Contains(strings.Join(states, ","), "pending") || !strings.Contains(n.Annotations[nodeagent.AnnotationError], "failMig") {
+		t.Errorf("states %v, %s = %q: want pending, then failed naming failMig", states, nodeagent.AnnotationError, n.Annotations[nodeagent.AnnotationError])
+	}
+	if qty(n, "nvidia.com/mig-3g.40gb") != "1" || qty(n, "nvidia.com/mig-1g.10gb") != "2" {
+		t.Errorf("after the failure: allocatable %v, want the balanced layout kept", n.Status.Allocatable)
+	}
+	back := "e2e-h100-balanced"
+	setNodeLabel(t, node, nodeagent.LabelMIGConfig, &back)
+	waitNode(t, node, 10*time.Second, "success (already applied)", func(n *corev1.Node) bool {
+		return n.Labels[nodeagent.LabelMIGConfigState] == "success"
+	})
+}
+
 func TestNodeAgentMPSSwitch(t *testing.T) {
 	node := addPrivateNode(t, nodeagent.NodeSpec{Name: "e2e-agent-mps-" + suffix(), Product: "NVIDIA-A100-SXM4-40GB", Count: 2,
 		MemoryMiB: 40960, Mode: nodeagent.ModeFull})

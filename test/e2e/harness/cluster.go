@@ -24,6 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -68,6 +71,7 @@ type Cluster struct {
 	SchedulerSource  string // the manifest file the scheduler config came from, or "generated"
 	gpushareConfig   string
 	gpushareCertDir  string
+	replicas         []string // extra gpushare processes (StartGpushareReplica), by process name
 	ports            map[string]int
 	mu               sync.Mutex
 	procs            map[string]*Process
@@ -205,7 +209,10 @@ func (c *Cluster) Stop() {
 	if c.agentCancel != nil {
 		c.agentCancel()
 	}
-	for _, name := range []string{"kube-scheduler", "gpushare", "kube-apiserver", "etcd"} {
+	c.mu.Lock()
+	names := append(append([]string{"kube-scheduler"}, c.replicas...), "gpushare", "kube-apiserver", "etcd")
+	c.mu.Unlock()
+	for _, name := range names {
 		c.mu.Lock()
 		p := c.procs[name]
 		c.mu.Unlock()
@@ -393,19 +400,14 @@ func (c *Cluster) startGpushareFirst(ctx context.Context) error {
 		return fmt.Errorf("gpushare certs printed %q, not a base64 PEM caBundle (%v)", c.CABundle, err)
 	}
 	c.GpushareCA = ca
-	c.gpushareConfig = filepath.Join(c.Dir, "gpushare.yaml")
-	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
-tls: {certFile: %s, keyFile: %s}
-log: {level: debug, format: text}
-cluster: {kubeconfig: %s}
-gpuOperator: {namespace: gpu-operator, devicePluginConfigMap: device-plugin-config, migPartedConfigMap: custom-mig-parted-config}
-scheduling: {defaultPlacement: binpack}
-repartition: {enabled: false}
-`, c.ports["gpushare"], filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), c.Kubeconfig)
-	if err := os.WriteFile(c.gpushareConfig, []byte(cfg), 0o644); err != nil {
+	// The repartitioner's Lease lives in this namespace; without it the Lease cannot be created and no replica leads.
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: LeaseNamespace}},
+		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("namespace %s: %w", LeaseNamespace, err)
+	}
+	if c.gpushareConfig, err = c.writeGpushareConfig("gpushare", c.ports["gpushare"]); err != nil {
 		return err
 	}
-	_ = os.WriteFile(filepath.Join(c.LogDir, "gpushare.yaml"), []byte(cfg), 0o644)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	c.gpushareHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -427,6 +429,48 @@ repartition: {enabled: false}
 	return nil
 }
 
+// Repartitioning as the e2e gpushare config sets it up (see writeGpushareConfig).
+const (
+	// RepartitionNodeLabel selects the only nodes gpushare may repartition (repartition.nodeSelector): the nodes of
+	// testdata/nodes.yaml never carry it, so no test's layout change can touch what other tests rely on.
+	RepartitionNodeLabel = "gpushare.io/e2e-repartition"
+	LeaseNamespace       = "gpushare-system"
+	LeaseName            = "gpushare-repartition" // the config's default repartition.leaseName
+	// PropagationDelay is repartition.propagationDelay: longer than testdata/nodes.yaml's configMapDelay (2s), so a
+	// label never names a ConfigMap entry the simulated operator cannot see yet.
+	PropagationDelay = 3 * time.Second
+	// FailureBackoff is repartition.failureBackoff: longer than any test, so a node that failed stays skipped.
+	FailureBackoff = 120 * time.Second
+)
+
+// writeGpushareConfig writes the config of a gpushare process listening on port (every replica has the same one
+// but for the port), and a copy next to the logs.
+func (c *Cluster) writeGpushareConfig(name string, port int) (string, error) {
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
+tls: {certFile: %s, keyFile: %s}
+log: {level: debug, format: text}
+cluster: {kubeconfig: %s}
+gpuOperator: {namespace: gpu-operator, devicePluginConfigMap: device-plugin-config, migPartedConfigMap: custom-mig-parted-config}
+scheduling: {defaultPlacement: binpack}
+repartition:
+  enabled: true
+  batchWindow: 1s
+  propagationDelay: %ds
+  applyTimeout: 30s
+  failureBackoff: %ds
+  leaseNamespace: %s
+  leaseName: %s
+  nodeSelector: {%q: "true"}
+`, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), c.Kubeconfig,
+		int(PropagationDelay.Seconds()), int(FailureBackoff.Seconds()), LeaseNamespace, LeaseName, RepartitionNodeLabel)
+	path := filepath.Join(c.Dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return "", err
+	}
+	_ = os.WriteFile(filepath.Join(c.LogDir, name+".yaml"), []byte(cfg), 0o644)
+	return path, nil
+}
+
 // StartGpushare (re)starts `gpushare serve` on the cluster's port and waits for /readyz.
 func (c *Cluster) StartGpushare(ctx context.Context) error {
 	p, err := c.start("gpushare", c.Opts.GpushareBin, "serve", "--config", c.gpushareConfig)
@@ -443,6 +487,71 @@ func (c *Cluster) StopGpushare() {
 	c.mu.Unlock()
 	p.Stop(10 * time.Second)
 	c.logf("gpushare stopped")
+}
+
+// KillGpushare kills gpushare with SIGKILL: no shutdown path runs, the Lease is left to expire, and whatever the
+// repartitioner had started stays as it was in the cluster.
+func (c *Cluster) KillGpushare() {
+	c.mu.Lock()
+	p := c.procs["gpushare"]
+	c.mu.Unlock()
+	p.Kill()
+	c.logf("gpushare killed (SIGKILL)")
+}
+
+// GpushareLog is the log file of the gpushare process called name ("gpushare", or a replica's name).
+func (c *Cluster) GpushareLog(name string) string { return filepath.Join(c.LogDir, name+".log") }
+
+// StartGpushareReplica starts one more `gpushare serve`, called name, with the same config as the first one on a
+// port of its own, and waits for its /readyz. It returns its base URL. It is not registered as the webhook nor as
+// the scheduler's extender: it only takes part in the repartitioner's leader election. Cluster.Stop stops it.
+func (c *Cluster) StartGpushareReplica(ctx context.Context, name string) (string, error) {
+	if !c.HasGpushare() {
+		return "", fmt.Errorf("no gpushare in this cluster")
+	}
+	c.mu.Lock()
+	err := c.allocatePorts(name)
+	port := c.ports[name]
+	c.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	cfg, err := c.writeGpushareConfig(name, port)
+	if err != nil {
+		return "", err
+	}
+	p, err := c.start(name, c.Opts.GpushareBin, "serve", "--config", cfg)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.replicas = append(c.replicas, name)
+	c.mu.Unlock()
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	return url, c.waitFor(ctx, name+" /readyz", p, 60*time.Second, func() error { return httpGetOK(c.gpushareHTTP, url+"/readyz", "") })
+}
+
+// StopGpushareReplica stops a replica started by StartGpushareReplica (SIGTERM to its process group).
+func (c *Cluster) StopGpushareReplica(name string) {
+	c.mu.Lock()
+	p := c.procs[name]
+	c.mu.Unlock()
+	p.Stop(10 * time.Second)
+	c.logf("%s stopped", name)
+}
+
+// GetGpushare sends GET path to the gpushare at baseURL ("": the first one) and returns status and body.
+func (c *Cluster) GetGpushare(baseURL, path string) (int, []byte, error) {
+	if baseURL == "" {
+		baseURL = c.GpushareURL
+	}
+	resp, err := c.gpushareHTTP.Get(baseURL + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }
 
 // GpushareRunning reports whether the gpushare process is up.

@@ -75,3 +75,16 @@ func (p *Process) Stop(grace time.Duration) {
 		<-p.done
 	}
 }
+
+// Kill sends SIGKILL to the process group at once (no chance to clean up, as when a pod is OOM-killed or its node
+// dies) and waits until the process has exited.
+func (p *Process) Kill() {
+	if p == nil {
+		return
+	}
+	if done, _ := p.Exited(); done {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}

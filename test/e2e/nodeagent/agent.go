@@ -568,6 +568,10 @@ func (a *Agent) reconfigureMIG(ctx context.Context, st *nodeState, x string) {
 			}
 		}
 	}
+	if st.spec.FailMig {
+		fail("applying %s: GPU reset failed (nodeagent failMig): the GPUs keep their old layout", x)
+		return
+	}
 	a.mu.Lock()
 	st.gpus, st.pending, st.migState = next, false, "success"
 	a.mu.Unlock()

@@ -65,6 +65,11 @@ type NodeSpec struct {
 	Pods   string `json:"pods,omitempty"`
 	// Taints as on a real node (optional).
 	Taints []Taint `json:"taints,omitempty"`
+	// FailMig injects a failure (not a real NVIDIA setting): the simulated MIG manager goes through pending for
+	// every new nvidia.com/mig.config value that would change a GPU, then reports
+	// nvidia.com/mig.config.state=failed and keeps the old layout, as when mig-parted apply fails on a GPU reset
+	// (nvidia.md 5.2 step 9). A value that is already applied still reports success.
+	FailMig bool `json:"failMig,omitempty"`
 }
 
 // Taint is a node taint (key, value, effect).
