@@ -38,6 +38,15 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// Sets labels[key] = value, remembering in restore the value it had before the first change
+// ("" for absent): a later step that changes the same label again must not lose the original.
+void remember_and_set(StringMap& labels, StringMap& restore, const std::string& key,
+                      const std::string& value) {
+  auto it = labels.find(key);
+  restore.try_emplace(key, it == labels.end() ? std::string() : it->second);
+  labels[key] = value;
+}
+
 }  // namespace
 
 bool wants_managed_gpu(const kube::PodRecord& pod) {
@@ -177,8 +186,11 @@ void Controller::reconcile(Clock::time_point now) {
   input.config_names = api_.config_names();
   std::vector<Action> actions = plan_(input);
   metrics_.inc("gpushare_repartition_plans_total", {});
-  spdlog::info("repartition: planned {} action(s) for {} pending pod(s)", actions.size(),
-               input.pending.size());
+  // Pods no layout can serve wait on every pass: "nothing to do" goes to debug, not every 10 s
+  // to info.
+  spdlog::log(actions.empty() ? spdlog::level::debug : spdlog::level::info,
+              "repartition: planned {} action(s) for {} pending pod(s)", actions.size(),
+              input.pending.size());
   for (const auto& action : actions) {
     const policy::NodeView* node = input.cluster.find(action.node);
     if (node == nullptr) {
@@ -272,8 +284,8 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
       if (it == edit.annotations.end() || it->second != annotation_text) return false;
       if (step.kind == StepKind::kLeaveMps) {
         auto dp = edit.labels.find(kDevicePluginConfigLabel);
-        next.restore_labels[kDevicePluginConfigLabel] =
-            dp == edit.labels.end() ? std::string() : dp->second;
+        next.restore_labels.try_emplace(kDevicePluginConfigLabel,
+                                        dp == edit.labels.end() ? std::string() : dp->second);
         // No target named: unset, and the config-manager falls back to the operator's default.
         std::string target = mark->leave_mps_to.value_or(std::string());
         if (target.empty()) {
@@ -285,12 +297,14 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
       } else if (step.kind == StepKind::kLeaveMig) {
         auto st = edit.labels.find(kMigConfigStateLabel);
         next.state_at_flip = st == edit.labels.end() ? std::string() : st->second;
-        edit.labels[kMigConfigLabel] = mark->labels.at(kMigConfigLabel);
+        remember_and_set(edit.labels, next.restore_labels, kMigConfigLabel,
+                         mark->labels.at(kMigConfigLabel));
         next.phase = Phase::kLeavingMig;
       } else {
         auto st = edit.labels.find(kMigConfigStateLabel);
         next.state_at_flip = st == edit.labels.end() ? std::string() : st->second;
-        for (const auto& [k, v] : mark->labels) edit.labels[k] = v;
+        for (const auto& [k, v] : mark->labels)
+          remember_and_set(edit.labels, next.restore_labels, k, v);
         next.phase = Phase::kApplying;
       }
       it->second = encode_mark(next);
@@ -320,8 +334,7 @@ void Controller::finish(const std::string& node, const std::string& annotation_t
       edit.tainted = false;
       if (failed)
         edit.annotations[kBackoffAnnotation] = format_time(now + settings_.failure_backoff);
-      // Given up before MIG was touched: the device plugin goes back to its MPS config.
-      if (step.kind != StepKind::kSucceeded && mark.phase == Phase::kLeavingMps) {
+      if (should_restore_labels(mark.phase, step.kind)) {
         for (const auto& [k, v] : mark.restore_labels) {
           if (v.empty()) {
             edit.labels.erase(k);

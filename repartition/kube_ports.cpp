@@ -61,13 +61,25 @@ KubeApiOps::KubeApiOps(std::shared_ptr<kube::Client> client, OperatorConfigMaps 
 
 Result<std::chrono::system_clock::time_point> KubeApiOps::write_entry(
     const Action& action, std::chrono::system_clock::time_point now) {
+  // A ConfigMap that does not exist is not created: the operator mounts only the one its
+  // ClusterPolicy names, so ours would be read by nobody (and RBAC grants no create).
+  kube::RmwOptions options;
+  options.create_missing = false;
+  const bool mig = action.kind == kKindMig;
   auto written =
-      action.kind == kKindMig
-          ? kube::write_mig_parted_entry(*client_, maps_.namespace_name, maps_.mig_parted,
-                                         action.config_name, action.mig_config, {}, now)
+      mig ? kube::write_mig_parted_entry(*client_, maps_.namespace_name, maps_.mig_parted,
+                                         action.config_name, action.mig_config, options, now)
           : kube::write_device_plugin_entry(*client_, maps_.namespace_name, maps_.device_plugin,
-                                            action.config_name, action.device_plugin_config, {},
-                                            now);
+                                            action.config_name, action.device_plugin_config,
+                                            options, now);
+  if (written.is(kube::ErrorKind::kNotFound)) {
+    const std::string& name = mig ? maps_.mig_parted : maps_.device_plugin;
+    return Error{"ConfigMap " + maps_.namespace_name + "/" + name +
+                 " does not exist: create it and name it in the ClusterPolicy (" +
+                 (mig ? "spec.migManager.config.name" : "spec.devicePlugin.config.name") +
+                 "), or set gpuOperator." + (mig ? "migPartedConfigMap" : "devicePluginConfigMap") +
+                 " to the one it names"};
+  }
   if (!written) return Error{written.error().message};
   // An entry someone else wrote, with no time recorded, is taken as written now: waiting once
   // more is cheaper than a label that names a key the pods cannot see (nvidia.md 1.5).

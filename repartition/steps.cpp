@@ -108,6 +108,19 @@ bool serves_mig(const StringMap& labels, const Counts& allocatable) {
   return false;
 }
 
+bool should_restore_labels(Phase phase, StepKind step) {
+  switch (phase) {
+    case Phase::kPropagating:
+      return false;  // no label changed yet
+    case Phase::kLeavingMps:
+      return step != StepKind::kSucceeded;
+    case Phase::kLeavingMig:
+    case Phase::kApplying:
+      return step == StepKind::kFailed;
+  }
+  return false;
+}
+
 bool runs_mps(const StringMap& labels) {
   return label(labels, kMpsCapableLabel) == "true" || label(labels, kSharingStrategyLabel) == "mps";
 }

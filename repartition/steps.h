@@ -53,6 +53,18 @@ bool needs_leave_mig(const Mark& mark, const StringMap& labels);
 // its labels stay until MIG is really off: that is what tells a fresh "success" from a stale one.
 bool serves_mig(const StringMap& labels, const Counts& allocatable);
 
+// Whether ending a repartition that stood in phase with step puts back the labels it changed
+// (Mark::restore_labels).
+//  - Given up while leaving MPS (MIG not touched yet): the device plugin goes back to its MPS
+//    config, as the node was.
+//  - Failed once mig.config or the device-plugin config moved: back to the old values, so the
+//    operator re-applies the layout the GPUs had, and a later try of the same config is a label
+//    change again (the MIG manager acts only on a changed value, nvidia.md 5.1; a failed value
+//    left in place would make every retry of it wait for a success that never comes).
+//  - Aborted because a GPU pod got there meanwhile: labels stay; changing them again would
+//    trigger another reconfiguration under a running pod.
+bool should_restore_labels(Phase phase, StepKind step);
+
 // The node still runs MPS: the device plugin's MPS daemon is there or GFD says so.
 bool runs_mps(const StringMap& labels);
 

@@ -474,9 +474,19 @@ func TestRepartitionFailedMovesOn(t *testing.T) {
 	}
 	wBad.mu.Unlock()
 	n := expectRepartitionDone(t, bad)
-	if n.Labels[nodeagent.LabelMIGConfigState] != "failed" || qty(n, "nvidia.com/gpu") != "1" {
-		t.Errorf("node %s: state %q allocatable gpu %s: want failed and its old whole GPU", bad, n.Labels[nodeagent.LabelMIGConfigState], qty(n, "nvidia.com/gpu"))
+	// Given up, gpushare put back the old nvidia.com/mig.config, so the MIG manager re-applies the layout the GPU
+	// has (and a later try of the same config is a label change again): the node says success on its old whole GPU.
+	n, _ = waitNode(t, bad, 20*time.Second, "mig.config back to all-disabled and success", func(n *corev1.Node) bool {
+		return n.Labels[nodeagent.LabelMIGConfig] == "all-disabled" && n.Labels[nodeagent.LabelMIGConfigState] == "success"
+	})
+	if qty(n, "nvidia.com/gpu") != "1" {
+		t.Errorf("node %s: allocatable gpu %s, want its old whole GPU", bad, qty(n, "nvidia.com/gpu"))
 	}
+	wBad.mu.Lock()
+	if len(wBad.migCfgs) < 3 || wBad.migCfgs[0] != "all-disabled" || wBad.migCfgs[len(wBad.migCfgs)-1] != "all-disabled" {
+		t.Errorf("node %s: mig.config went %q, want all-disabled, the plan's config, all-disabled again", bad, wBad.migCfgs)
+	}
+	wBad.mu.Unlock()
 	until, err := time.Parse(time.RFC3339Nano, n.Annotations[annBackoff])
 	if err != nil || time.Until(until) < harness.FailureBackoff/2 {
 		t.Errorf("node %s: %s=%q, want a time about %s ahead", bad, annBackoff, n.Annotations[annBackoff], harness.FailureBackoff)

@@ -334,6 +334,64 @@ TEST(Controller, FailureBacksOffAndTheNextPlanSkipsTheNode) {
   EXPECT_TRUE(h.world.marked("gpu-2"));
 }
 
+TEST(Controller, AFailedMigConfigIsTakenBackSoARetryIsAChange) {
+  // The MIG manager acts only when the label value changes: left on the failed value, a later
+  // plan of the same config would flip nothing and wait for a success that never comes.
+  Harness h;
+  h.world.nodes["gpu-1"].edit.labels = {{kMigConfigLabel, "all-disabled"},
+                                        {kMigConfigStateLabel, "success"},
+                                        {kDevicePluginConfigLabel, "default"}};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(0);
+  h.at(1);
+  h.at(61);
+  ASSERT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+  ASSERT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "mig-mixed");
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "failed";
+  h.at(62);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "all-disabled");
+  EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "default");
+  // After the back-off the same plan flips the label again.
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "success";
+  h.world.nodes["gpu-1"].edit.annotations.erase(kBackoffAnnotation);
+  h.at(400);
+  h.at(401);
+  h.at(461);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+}
+
+TEST(Controller, AFailedMigToMpsPutsBackTheOriginalMigConfig) {
+  // Two steps changed mig.config (leave MIG, then flip): the value restored is the one from
+  // before the first.
+  Harness h;
+  h.world.nodes["gpu-1"].edit.labels = {{kMigConfigLabel, "e2e-h20-mixed"},
+                                        {kMigConfigStateLabel, "success"},
+                                        {kGpuCountLabel, "1"}};
+  h.world.pods.push_back(pod("p", "nvidia.com/gpu.shared"));
+  Action a;
+  a.node = "gpu-1";
+  a.kind = kKindMps;
+  a.config_name = "gpushare-m4";
+  a.device_plugin_config = nlohmann::json::parse(
+      R"({"version":"v1","sharing":{"mps":{"resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})");
+  a.labels = {{kMigConfigLabel, "all-disabled"}, {kDevicePluginConfigLabel, "gpushare-m4"}};
+  a.serves = {"ns/p"};
+  h.next_plan = {a};
+  h.at(0);
+  h.at(1);
+  h.at(61);
+  ASSERT_EQ(h.world.label("gpu-1", kMigConfigLabel), "all-disabled");
+  h.at(70);  // MIG is off (no MIG resource shows): the device plugin moves
+  ASSERT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "gpushare-m4");
+  h.at(70 + 600);  // no MPS ever shows
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=timeout"], 1);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "e2e-h20-mixed");
+  EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "<none>");
+}
+
 TEST(Controller, ApplyTimeoutFails) {
   Harness h;
   h.world.nodes["gpu-1"] = {};

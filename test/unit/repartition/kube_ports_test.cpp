@@ -81,6 +81,13 @@ TEST(KubeApiOps, EntriesGoToTheirConfigMapsAndAreListed) {
   mps.config_name = "gpushare-mps";
   mps.device_plugin_config = json::parse(R"({"version":"v1","sharing":{"mps":{"resources":[]}}})");
   auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  // As the GPU Operator's install leaves them: both exist, mig-parted's with its own config.
+  const std::string cms = "/api/v1/namespaces/gpu-operator/configmaps/";
+  f.store.put(cms + "custom-mig-parted-config", json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"custom-mig-parted-config","namespace":"gpu-operator"},
+      "data":{"config.yaml":"version: v1\nmig-configs:\n  all-disabled:\n    - devices: all\n      mig-enabled: false\n"}})"));
+  f.store.put(cms + "device-plugin-config", json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"device-plugin-config","namespace":"gpu-operator"},"data":{}})"));
   auto w1 = f.ops.write_entry(mig, t0);
   ASSERT_TRUE(w1.ok()) << w1.error();
   EXPECT_EQ(*w1, t0);
@@ -90,11 +97,37 @@ TEST(KubeApiOps, EntriesGoToTheirConfigMapsAndAreListed) {
   ASSERT_TRUE(w2.ok());
   EXPECT_EQ(*w2, t0);
   auto names = f.ops.config_names();
-  EXPECT_EQ(names.mig_parted, (std::set<std::string>{"gpushare-mig"}));
+  EXPECT_EQ(names.mig_parted, (std::set<std::string>{"all-disabled", "gpushare-mig"}));
   EXPECT_EQ(names.device_plugin, (std::set<std::string>{"gpushare-mps"}));
   auto cm = f.store.get("/api/v1/namespaces/gpu-operator/configmaps/custom-mig-parted-config");
   ASSERT_TRUE(cm);
   EXPECT_TRUE((*cm)["data"].contains("config.yaml"));
+}
+
+TEST(KubeApiOps, AMissingOperatorConfigMapIsNamedAndNotCreated) {
+  // The operator mounts only the ConfigMap its ClusterPolicy names: one we created would be read
+  // by nobody, and the node would wait for a layout that never comes.
+  Fixture f;
+  Action mig;
+  mig.kind = kKindMig;
+  mig.config_name = "gpushare-mig";
+  mig.mig_config =
+      json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
+  auto written = f.ops.write_entry(mig, std::chrono::system_clock::now());
+  ASSERT_FALSE(written.ok());
+  EXPECT_NE(written.error().find("gpu-operator/custom-mig-parted-config does not exist"),
+            std::string::npos)
+      << written.error();
+  EXPECT_NE(written.error().find("spec.migManager.config.name"), std::string::npos);
+  EXPECT_FALSE(f.store.get("/api/v1/namespaces/gpu-operator/configmaps/custom-mig-parted-config"));
+  Action mps;
+  mps.kind = kKindMps;
+  mps.config_name = "gpushare-mps";
+  mps.device_plugin_config = json::parse(R"({"version":"v1","sharing":{"mps":{"resources":[]}}})");
+  written = f.ops.write_entry(mps, std::chrono::system_clock::now());
+  ASSERT_FALSE(written.ok());
+  EXPECT_NE(written.error().find("spec.devicePlugin.config.name"), std::string::npos)
+      << written.error();
 }
 
 }  // namespace

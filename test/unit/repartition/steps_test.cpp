@@ -179,5 +179,29 @@ TEST(Steps, ResumesFromTheSameMarkAfterARestart) {
       StepKind::kFlipLabels);
 }
 
+TEST(Steps, WhichEndingsPutTheLabelsBack) {
+  struct Case {
+    Phase phase;
+    StepKind step;
+    bool restore;
+  };
+  const Case cases[] = {
+      {Phase::kPropagating, StepKind::kFailed, false},  // nothing changed yet
+      {Phase::kPropagating, StepKind::kAbort, false},
+      {Phase::kLeavingMps, StepKind::kFailed, true},
+      {Phase::kLeavingMps, StepKind::kAbort, true},  // MIG untouched: back to MPS
+      {Phase::kLeavingMps, StepKind::kSucceeded, false},
+      {Phase::kLeavingMig, StepKind::kFailed, true},
+      {Phase::kLeavingMig, StepKind::kAbort, false},  // a pod got there: no new reconfiguration
+      {Phase::kApplying, StepKind::kFailed, true},    // a retry of the same config is a change
+      {Phase::kApplying, StepKind::kAbort, false},
+      {Phase::kApplying, StepKind::kSucceeded, false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(should_restore_labels(c.phase, c.step), c.restore)
+        << to_string(c.phase) << " + " << to_string(c.step);
+  }
+}
+
 }  // namespace
 }  // namespace gpushare::repartition
