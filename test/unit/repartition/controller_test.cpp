@@ -137,6 +137,28 @@ Action mig_action(const std::string& node) {
   return a;
 }
 
+// MIG -> MPS: mig.config goes to all-disabled, then the device plugin to 4 MPS replicas a GPU.
+Action mps_action(const std::string& node) {
+  Action a;
+  a.node = node;
+  a.kind = kKindMps;
+  a.config_name = "gpushare-m4";
+  a.device_plugin_config = nlohmann::json::parse(
+      R"({"version":"v1","sharing":{"mps":{"renameByDefault":true,"resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})");
+  a.labels = {{kMigConfigLabel, "all-disabled"}, {kDevicePluginConfigLabel, "gpushare-m4"}};
+  a.serves = {"ns/p"};
+  return a;
+}
+
+// A node in MIG mode with three 1g.12gb instances, as GFD and the MIG manager label it.
+void mig_node(FakeWorld& world, const std::string& node) {
+  world.nodes[node].edit.labels = {{kMigConfigLabel, "e2e-h20-mixed"},
+                                   {kMigConfigStateLabel, "success"},
+                                   {"nvidia.com/mig-1g.12gb.count", "3"},
+                                   {kGpuCountLabel, "1"}};
+  world.nodes[node].allocatable["nvidia.com/mig-1g.12gb"] = 3;
+}
+
 struct Harness {
   FakeWorld world;
   std::vector<Action> next_plan;
@@ -242,21 +264,9 @@ TEST(Controller, MpsToMigLeavesMpsBeforeSettingMigConfig) {
 
 TEST(Controller, MigToMpsDisablesMigBeforeTheDevicePluginMoves) {
   Harness h;
-  h.world.nodes["gpu-1"].edit.labels = {{kMigConfigLabel, "e2e-h20-mixed"},
-                                        {kMigConfigStateLabel, "success"},
-                                        {"nvidia.com/mig-1g.12gb.count", "3"},
-                                        {kGpuCountLabel, "1"}};
-  h.world.nodes["gpu-1"].allocatable["nvidia.com/mig-1g.12gb"] = 3;
+  mig_node(h.world, "gpu-1");
   h.world.pods.push_back(pod("p", "nvidia.com/gpu.shared"));
-  Action a;
-  a.node = "gpu-1";
-  a.kind = kKindMps;
-  a.config_name = "gpushare-m4";
-  a.device_plugin_config = nlohmann::json::parse(
-      R"({"version":"v1","sharing":{"mps":{"renameByDefault":true,"resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})");
-  a.labels = {{kMigConfigLabel, "all-disabled"}, {kDevicePluginConfigLabel, "gpushare-m4"}};
-  a.serves = {"ns/p"};
-  h.next_plan = {a};
+  h.next_plan = {mps_action("gpu-1")};
   h.at(0);
   h.at(1);
   h.at(61);
@@ -366,23 +376,16 @@ TEST(Controller, AFailedMigToMpsPutsBackTheOriginalMigConfig) {
   // Two steps changed mig.config (leave MIG, then flip): the value restored is the one from
   // before the first.
   Harness h;
-  h.world.nodes["gpu-1"].edit.labels = {{kMigConfigLabel, "e2e-h20-mixed"},
-                                        {kMigConfigStateLabel, "success"},
-                                        {kGpuCountLabel, "1"}};
+  mig_node(h.world, "gpu-1");
   h.world.pods.push_back(pod("p", "nvidia.com/gpu.shared"));
-  Action a;
-  a.node = "gpu-1";
-  a.kind = kKindMps;
-  a.config_name = "gpushare-m4";
-  a.device_plugin_config = nlohmann::json::parse(
-      R"({"version":"v1","sharing":{"mps":{"resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})");
-  a.labels = {{kMigConfigLabel, "all-disabled"}, {kDevicePluginConfigLabel, "gpushare-m4"}};
-  a.serves = {"ns/p"};
-  h.next_plan = {a};
+  h.next_plan = {mps_action("gpu-1")};
   h.at(0);
   h.at(1);
   h.at(61);
   ASSERT_EQ(h.world.label("gpu-1", kMigConfigLabel), "all-disabled");
+  auto& node = h.world.nodes["gpu-1"];
+  node.edit.labels.erase("nvidia.com/mig-1g.12gb.count");
+  node.allocatable.erase("nvidia.com/mig-1g.12gb");
   h.at(70);  // MIG is off (no MIG resource shows): the device plugin moves
   ASSERT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "gpushare-m4");
   h.at(70 + 600);  // no MPS ever shows

@@ -64,6 +64,23 @@ TEST(KubeApiOps, DecliningMutationWritesNothing) {
   EXPECT_EQ(f.store.writes(), before);
 }
 
+Action mig_action() {
+  Action mig;
+  mig.kind = kKindMig;
+  mig.config_name = "gpushare-mig";
+  mig.mig_config =
+      json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
+  return mig;
+}
+
+Action mps_action() {
+  Action mps;
+  mps.kind = kKindMps;
+  mps.config_name = "gpushare-mps";
+  mps.device_plugin_config = json::parse(R"({"version":"v1","sharing":{"mps":{"resources":[]}}})");
+  return mps;
+}
+
 TEST(KubeApiOps, MissingNodeIsAnError) {
   Fixture f;
   EXPECT_FALSE(f.ops.update_node("nope", [](NodeEdit&) { return true; }).ok());
@@ -71,15 +88,8 @@ TEST(KubeApiOps, MissingNodeIsAnError) {
 
 TEST(KubeApiOps, EntriesGoToTheirConfigMapsAndAreListed) {
   Fixture f;
-  Action mig;
-  mig.kind = kKindMig;
-  mig.config_name = "gpushare-mig";
-  mig.mig_config =
-      json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
-  Action mps;
-  mps.kind = kKindMps;
-  mps.config_name = "gpushare-mps";
-  mps.device_plugin_config = json::parse(R"({"version":"v1","sharing":{"mps":{"resources":[]}}})");
+  const Action mig = mig_action();
+  const Action mps = mps_action();
   auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
   // As the GPU Operator's install leaves them: both exist, mig-parted's with its own config.
   const std::string cms = "/api/v1/namespaces/gpu-operator/configmaps/";
@@ -108,11 +118,7 @@ TEST(KubeApiOps, AMissingOperatorConfigMapIsNamedAndNotCreated) {
   // The operator mounts only the ConfigMap its ClusterPolicy names: one we created would be read
   // by nobody, and the node would wait for a layout that never comes.
   Fixture f;
-  Action mig;
-  mig.kind = kKindMig;
-  mig.config_name = "gpushare-mig";
-  mig.mig_config =
-      json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
+  const Action mig = mig_action();
   auto written = f.ops.write_entry(mig, std::chrono::system_clock::now());
   ASSERT_FALSE(written.ok());
   EXPECT_NE(written.error().find("gpu-operator/custom-mig-parted-config does not exist"),
@@ -120,10 +126,7 @@ TEST(KubeApiOps, AMissingOperatorConfigMapIsNamedAndNotCreated) {
       << written.error();
   EXPECT_NE(written.error().find("spec.migManager.config.name"), std::string::npos);
   EXPECT_FALSE(f.store.get("/api/v1/namespaces/gpu-operator/configmaps/custom-mig-parted-config"));
-  Action mps;
-  mps.kind = kKindMps;
-  mps.config_name = "gpushare-mps";
-  mps.device_plugin_config = json::parse(R"({"version":"v1","sharing":{"mps":{"resources":[]}}})");
+  const Action mps = mps_action();
   written = f.ops.write_entry(mps, std::chrono::system_clock::now());
   ASSERT_FALSE(written.ok());
   EXPECT_NE(written.error().find("spec.devicePlugin.config.name"), std::string::npos)
