@@ -59,7 +59,9 @@ struct PlanSettings {
   // Off: only nodes with no running GPU pods are repartitioned (CONTRACT.md section 5).
   bool allow_disruption = false;
   // With allow_disruption: a node qualifies when every GPU pod on it has this annotation = value.
-  std::string disruptable_annotation = "gpushare.io/disruptable";
+  // Deliberately outside the webhook's `gpushare.io/` keys (CONTRACT 3, rule 1): a whole-GPU pod
+  // may say it can be evicted without becoming a sharing pod or being denied as unknown intent.
+  std::string disruptable_annotation = "repartition.gpushare.io/disruptable";
   std::string disruptable_value = "true";
   std::string config_name_prefix = "gpushare-";
   // The MPS daemon's limits (nvidia.md 1.4): 48 replicas from compute capability 7.5 on, else 16.

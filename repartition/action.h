@@ -37,6 +37,9 @@ struct Action {
   nlohmann::json device_plugin_config;  // device plugin config (kind mps)
   StringMap labels;                     // what to set on the node, all at once
   std::vector<std::string> serves;      // "ns/name" of the pods this action is for
+  // "ns/name" of running GPU pods to evict first (only with repartition.allowDisruption, and
+  // only pods that carry the disruptable annotation).
+  std::vector<std::string> disrupts;
 };
 
 // What the node's allocatable must show once the change has taken (nvidia.md 5, 9): for MIG

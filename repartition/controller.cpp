@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "policy/fit.h"
@@ -104,30 +105,38 @@ void Controller::step_metric(const std::string& step, const std::string& result)
   metrics_.inc("gpushare_repartition_steps_total", {{"step", step}, {"result", result}});
 }
 
-bool Controller::busy(const std::string& node) const {
+std::vector<std::string> Controller::gpu_pods(const std::string& node) const {
+  std::vector<std::string> out;
   for (const auto& pod : cluster_.pods_on_node(node)) {
     if (pod.terminated) continue;
     for (const auto& [resource, count] : pod.gpu_requests) {
-      if (count > 0) return true;
+      if (count > 0) {
+        out.push_back(pod.key());
+        break;
+      }
     }
   }
-  return false;
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Controller::pod_event(const std::string& key, kube::EventType type, const std::string& reason,
+                           const std::string& message) {
+  auto slash = key.find('/');
+  if (slash == std::string::npos) return;
+  kube::EventSpec e;
+  e.object.kind = "Pod";
+  e.object.namespace_name = key.substr(0, slash);
+  e.object.name = key.substr(slash + 1);
+  e.type = type;
+  e.reason = reason;
+  e.message = message;
+  api_.event(e);
 }
 
 void Controller::pod_events(const Mark& mark, kube::EventType type, const std::string& reason,
                             const std::string& message) {
-  for (const auto& key : mark.serves) {
-    auto slash = key.find('/');
-    if (slash == std::string::npos) continue;
-    kube::EventSpec e;
-    e.object.kind = "Pod";
-    e.object.namespace_name = key.substr(0, slash);
-    e.object.name = key.substr(slash + 1);
-    e.type = type;
-    e.reason = reason;
-    e.message = message;
-    api_.event(e);
-  }
+  for (const auto& key : mark.serves) pod_event(key, type, reason, message);
 }
 
 void Controller::reconcile(Clock::time_point now) {
@@ -202,10 +211,14 @@ void Controller::reconcile(Clock::time_point now) {
 }
 
 void Controller::begin(const Action& action, const policy::NodeView& node, Clock::time_point now) {
-  if (busy(node.name) && !settings_.steps.allow_disruption) {
-    spdlog::info("repartition: {}: not starting, GPU pods run there", node.name);
-    metrics_.inc("gpushare_repartition_failures_total", {{"reason", "node-busy"}});
-    return;
+  // GPU pods on the node: only ones the plan may evict (allowDisruption, `disrupts`).
+  for (const auto& pod : gpu_pods(node.name)) {
+    const auto& ok = action.disrupts;
+    if (!settings_.steps.allow_disruption || std::find(ok.begin(), ok.end(), pod) == ok.end()) {
+      spdlog::info("repartition: {}: not starting, GPU pod {} runs there", node.name, pod);
+      metrics_.inc("gpushare_repartition_failures_total", {{"reason", "node-busy"}});
+      return;
+    }
   }
   // (a) The entry first: a label must never name a key the operator cannot see.
   auto written = api_.write_entry(action, now);
@@ -226,6 +239,7 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
   mark.written_at = *written;
   mark.labels = action.labels;
   mark.serves = action.serves;
+  mark.disrupts = action.disrupts;
   mark.expect = expected_allocatable(action, node.labels);
   if (action.kind == kKindMig) {
     auto dp = action.labels.find(kDevicePluginConfigLabel);
@@ -270,9 +284,13 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
   NodeState state;
   state.labels = node.labels;
   state.allocatable = node.allocatable;
-  state.busy = busy(node.name);
+  state.gpu_pods = gpu_pods(node.name);
   Step step = next_step(*mark, state, now, settings_.steps);
   if (step.kind == StepKind::kWait) return;
+  if (step.kind == StepKind::kEvict) {
+    evict(node.name, annotation_text, *mark, state.gpu_pods, now);
+    return;
+  }
 
   if (step.kind == StepKind::kLeaveMps || step.kind == StepKind::kLeaveMig ||
       step.kind == StepKind::kFlipLabels) {
@@ -321,6 +339,58 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
     return;
   }
   finish(node.name, annotation_text, *mark, step, now);
+}
+
+void Controller::evict(const std::string& node, const std::string& annotation_text,
+                       const Mark& mark, const std::vector<std::string>& pods,
+                       Clock::time_point now) {
+  // The mark first: a replica that takes over mid-drain waits evict_retry before evicting again.
+  Mark next = mark;
+  if (next.phase != Phase::kDraining) {
+    next.phase = Phase::kDraining;
+    next.phase_at = now;
+  }
+  next.evicted_at = now;
+  auto marked = api_.update_node(node, [&](NodeEdit& edit) {
+    auto it = edit.annotations.find(kMarkKey);
+    if (it == edit.annotations.end() || it->second != annotation_text) return false;
+    it->second = encode_mark(next);
+    return true;
+  });
+  if (!marked || !*marked) {
+    step_metric("evict", marked ? "skipped" : "error");
+    if (!marked)
+      spdlog::warn("repartition: {}: cannot record the eviction: {}", node, marked.error());
+    return;
+  }
+  for (const auto& key : pods) {
+    auto slash = key.find('/');
+    if (slash == std::string::npos) continue;
+    auto outcome = api_.evict(key.substr(0, slash), key.substr(slash + 1));
+    if (!outcome) {
+      spdlog::warn("repartition: {}: evicting {}: {}", node, key, outcome.error());
+      step_metric("evict", "error");
+      continue;
+    }
+    switch (*outcome) {
+      case EvictOutcome::kEvicted:
+        step_metric("evict", "ok");
+        spdlog::info("repartition: {}: evicted {} (allowDisruption)", node, key);
+        pod_event(key, kube::EventType::kWarning, "GpuRepartitionEvicted",
+                  "evicted so that node " + node + " can change to " + mark.kind + " layout " +
+                      mark.config_name + " for " + join(mark.serves) +
+                      " (the pod allowed it with its disruptable annotation)");
+        break;
+      case EvictOutcome::kGone:
+        step_metric("evict", "gone");
+        break;
+      case EvictOutcome::kRefused:
+        step_metric("evict", "refused");
+        spdlog::info("repartition: {}: eviction of {} refused for now (PodDisruptionBudget)", node,
+                     key);
+        break;
+    }
+  }
 }
 
 void Controller::finish(const std::string& node, const std::string& annotation_text,

@@ -49,7 +49,11 @@ class Controller {
   void begin(const Action& action, const policy::NodeView& node, Clock::time_point now);
   void finish(const std::string& node, const std::string& annotation, const Mark& mark,
               const Step& step, Clock::time_point now);
-  bool busy(const std::string& node) const;
+  void evict(const std::string& node, const std::string& annotation, const Mark& mark,
+             const std::vector<std::string>& pods, Clock::time_point now);
+  std::vector<std::string> gpu_pods(const std::string& node) const;
+  void pod_event(const std::string& key, kube::EventType type, const std::string& reason,
+                 const std::string& message);
   void track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
                         const policy::ClusterView& view, Clock::time_point now);
   void step_metric(const std::string& step, const std::string& result);

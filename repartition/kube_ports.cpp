@@ -106,6 +106,18 @@ Result<bool> KubeApiOps::update_node(const std::string& node, const NodeMutation
   return Error{"node " + node + ": still conflicting after 5 attempts: " + last};
 }
 
+Result<EvictOutcome> KubeApiOps::evict(const std::string& namespace_name, const std::string& name) {
+  const nlohmann::json body = {{"apiVersion", "policy/v1"},
+                               {"kind", "Eviction"},
+                               {"metadata", {{"name", name}, {"namespace", namespace_name}}}};
+  auto r =
+      client_->create("/api/v1/namespaces/" + namespace_name + "/pods/" + name + "/eviction", body);
+  if (r.ok()) return EvictOutcome::kEvicted;
+  if (r.is(kube::ErrorKind::kNotFound)) return EvictOutcome::kGone;
+  if (r.is(kube::ErrorKind::kTooManyRequests)) return EvictOutcome::kRefused;
+  return Error{"evicting " + namespace_name + "/" + name + ": " + r.error().message};
+}
+
 void KubeApiOps::event(const kube::EventSpec& event) {
   kube::EventSpec spec = event;
   if (spec.host.empty()) spec.host = host_;

@@ -24,6 +24,7 @@ class KubeApiOps : public ApiOps {
   Result<std::chrono::system_clock::time_point> write_entry(
       const Action& action, std::chrono::system_clock::time_point now) override;
   Result<bool> update_node(const std::string& node, const NodeMutation& mutate) override;
+  Result<EvictOutcome> evict(const std::string& namespace_name, const std::string& name) override;
   void event(const kube::EventSpec& event) override;
   ConfigNames config_names() override;
 

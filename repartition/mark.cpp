@@ -10,6 +10,8 @@ std::string to_string(Phase phase) {
   switch (phase) {
     case Phase::kPropagating:
       return "propagating";
+    case Phase::kDraining:
+      return "draining";
     case Phase::kLeavingMps:
       return "leaving-mps";
     case Phase::kLeavingMig:
@@ -38,6 +40,8 @@ std::string encode_mark(const Mark& mark) {
   if (mark.leave_mps_to) out["leaveMpsTo"] = *mark.leave_mps_to;
   if (!mark.restore_labels.empty()) out["restoreLabels"] = mark.restore_labels;
   if (!mark.state_at_flip.empty()) out["stateAtFlip"] = mark.state_at_flip;
+  if (!mark.disrupts.empty()) out["disrupts"] = mark.disrupts;
+  if (mark.evicted_at != Clock::time_point{}) out["evictedAt"] = format_time(mark.evicted_at);
   return out.dump();
 }
 
@@ -51,6 +55,8 @@ Result<Mark> decode_mark(const std::string& text) {
     std::string phase = json.at("phase").get<std::string>();
     if (phase == "propagating") {
       m.phase = Phase::kPropagating;
+    } else if (phase == "draining") {
+      m.phase = Phase::kDraining;
     } else if (phase == "leaving-mps") {
       m.phase = Phase::kLeavingMps;
     } else if (phase == "leaving-mig") {
@@ -75,6 +81,12 @@ Result<Mark> decode_mark(const std::string& text) {
     if (json.contains("leaveMpsTo")) m.leave_mps_to = json["leaveMpsTo"].get<std::string>();
     m.restore_labels = json.value("restoreLabels", StringMap{});
     m.state_at_flip = json.value("stateAtFlip", std::string());
+    m.disrupts = json.value("disrupts", std::vector<std::string>{});
+    if (json.contains("evictedAt")) {
+      auto t = parse_time_text(json["evictedAt"].get<std::string>());
+      if (!t) return Error{"repartition mark: bad time in evictedAt"};
+      m.evicted_at = *t;
+    }
     return m;
   } catch (const nlohmann::json::exception& e) {
     return Error{std::string("repartition mark: ") + e.what()};

@@ -17,6 +17,7 @@ using Clock = std::chrono::system_clock;
 
 enum class Phase {
   kPropagating,  // entry written; waiting for the ConfigMap volume to catch up
+  kDraining,     // allowDisruption: evictions sent; waiting for the GPU pods to be gone
   kLeavingMps,   // MPS -> MIG: device-plugin.config moved off MPS; waiting for mps.capable=false
   kLeavingMig,   // MIG -> MPS: mig.config set alone; waiting for success and no MIG resources
   kApplying,     // labels flipped; waiting for the operator to report success and allocatable
@@ -33,6 +34,11 @@ struct Mark {
   Clock::time_point written_at{};  // the ConfigMap entry first held this content
   StringMap labels;                // to flip
   std::vector<std::string> serves;
+  // Running pods the plan may evict (allowDisruption); any other GPU pod on the node aborts.
+  std::vector<std::string> disrupts;
+  // The last round of evictions (kDraining): a refused one (a PodDisruptionBudget) is retried
+  // after StepSettings::evict_retry.
+  Clock::time_point evicted_at{};
   Counts expect;  // allocatable that means "done" (may be empty)
   // MPS -> MIG: the device-plugin.config value to leave MPS with ("" removes the label).
   std::optional<std::string> leave_mps_to;

@@ -48,6 +48,7 @@ Action to_action(const policy::PlanAction& action) {
   }
   for (const auto& [k, v] : action.labels) out.labels[k] = v;
   out.serves = action.serves;
+  out.disrupts = action.disrupts;
   return out;
 }
 
@@ -55,15 +56,9 @@ PlanFn policy_planner(const policy::Catalog& catalog, policy::PlanSettings setti
   return [&catalog, settings](const PlanInput& input) {
     policy::Plan plan = policy::plan(to_policy_input(input, settings), catalog);
     std::vector<Action> actions;
-    for (const auto& action : plan.actions) {
-      if (!action.disrupts.empty()) {
-        // The MIG manager does not evict (nvidia.md 5.3) and neither does this controller yet.
-        spdlog::warn("repartition: {}: skipped, it would disrupt {} running pod(s)", action.node,
-                     action.disrupts.size());
-        continue;
-      }
-      actions.push_back(to_action(action));
-    }
+    // An action with `disrupts` comes only with allowDisruption: the controller evicts those
+    // pods before any label moves (the MIG manager itself evicts nobody, nvidia.md 5.3).
+    for (const auto& action : plan.actions) actions.push_back(to_action(action));
     for (const auto& u : plan.unplaced) {
       spdlog::debug("repartition: {} stays pending: {}", u.pod, u.reason);
     }

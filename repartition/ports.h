@@ -34,6 +34,12 @@ struct ConfigNames {
   std::optional<std::set<std::string>> device_plugin;
 };
 
+enum class EvictOutcome {
+  kEvicted,  // accepted: the pod terminates with its grace period
+  kGone,     // no such pod any more
+  kRefused,  // 429: a PodDisruptionBudget does not allow it now; try again later
+};
+
 class ApiOps {
  public:
   virtual ~ApiOps() = default;
@@ -44,6 +50,10 @@ class ApiOps {
   // Read, mutate, write back with a resourceVersion precondition; a conflict re-reads and runs
   // the mutation again (bounded). true: written; false: the mutation declined.
   virtual Result<bool> update_node(const std::string& node, const NodeMutation& mutate) = 0;
+  // Evicts the pod through the Eviction API (policy/v1), which honours PodDisruptionBudgets and
+  // the pod's termination grace period, unlike a plain delete.
+  virtual Result<EvictOutcome> evict(const std::string& namespace_name,
+                                     const std::string& name) = 0;
   // Best effort: a lost Event must not stop a repartition.
   virtual void event(const kube::EventSpec& event) = 0;
   // Entry names present in the device-plugin and mig-parted ConfigMaps (planner input).

@@ -1,5 +1,7 @@
 #include "repartition/steps.h"
 
+#include <algorithm>
+
 namespace gpushare::repartition {
 namespace {
 
@@ -22,16 +24,61 @@ bool allocatable_shows(const Counts& expect, const Counts& allocatable) {
   return true;
 }
 
-Step flip_or_leave(const Mark& mark, const NodeState& node, const StepSettings& settings) {
-  // Re-checked right before any label moves: a GPU pod bound meanwhile wins over the plan.
-  if (node.busy && !settings.allow_disruption) {
-    return {StepKind::kAbort, "node-busy", "a GPU pod is running on the node"};
+// The GPU pods on the node that the mark may not evict (all of them without allowDisruption).
+std::vector<std::string> not_disruptable(const Mark& mark, const NodeState& node,
+                                         const StepSettings& settings) {
+  std::vector<std::string> out;
+  for (const auto& pod : node.gpu_pods) {
+    bool listed = std::find(mark.disrupts.begin(), mark.disrupts.end(), pod) != mark.disrupts.end();
+    if (!settings.allow_disruption || !listed) out.push_back(pod);
   }
-  if (mark.kind == kKindMig && runs_mps(node.labels) && mark.phase == Phase::kPropagating) {
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// No label has moved yet: the phases before the first flip.
+bool before_labels(Phase phase) {
+  return phase == Phase::kPropagating || phase == Phase::kDraining;
+}
+
+// GPU pods are on the node: evict them when the plan may, else give up.
+Step busy_node(const Mark& mark, const NodeState& node, Clock::time_point now,
+               const StepSettings& settings) {
+  // Evictions happen only before the first label moves; a GPU pod that turns up later (one
+  // that tolerates the taint) ends the change where it stands.
+  const bool may_evict = before_labels(mark.phase);
+  auto others = may_evict ? not_disruptable(mark, node, settings) : node.gpu_pods;
+  if (!others.empty()) {
+    return {StepKind::kAbort, "node-busy", "GPU pods run on the node: " + join(others)};
+  }
+  // Every one is the plan's to evict: evict, then wait for them to be gone.
+  if (mark.phase == Phase::kPropagating) {
+    return {StepKind::kEvict, "", "evicting " + join(node.gpu_pods)};
+  }
+  if (now - mark.phase_at >= settings.apply_timeout) {
+    return {StepKind::kFailed, "drain-timeout",
+            "still on the node after " + std::to_string(seconds_between(mark.phase_at, now)) +
+                "s (a PodDisruptionBudget may refuse the eviction): " + join(node.gpu_pods)};
+  }
+  if (now - mark.evicted_at >= settings.evict_retry) {
+    return {StepKind::kEvict, "", "evicting again " + join(node.gpu_pods)};
+  }
+  return {StepKind::kWait, "", "waiting for " + join(node.gpu_pods) + " to go"};
+}
+
+Step flip_or_leave(const Mark& mark, const NodeState& node, Clock::time_point now,
+                   const StepSettings& settings) {
+  // Re-checked right before any label moves: a GPU pod bound meanwhile wins over the plan.
+  if (node.busy()) return busy_node(mark, node, now, settings);
+  if (mark.kind == kKindMig && runs_mps(node.labels) && before_labels(mark.phase)) {
     return {StepKind::kLeaveMps, "", "moving the device plugin off MPS before MIG"};
   }
-  if (mark.kind == kKindMps && mark.phase == Phase::kPropagating &&
-      needs_leave_mig(mark, node.labels)) {
+  if (mark.kind == kKindMps && before_labels(mark.phase) && needs_leave_mig(mark, node.labels)) {
     return {StepKind::kLeaveMig, "", "disabling MIG before MPS"};
   }
   return {StepKind::kFlipLabels, "", "switching the node labels to " + mark.config_name};
@@ -72,6 +119,8 @@ std::string to_string(StepKind kind) {
   switch (kind) {
     case StepKind::kWait:
       return "wait";
+    case StepKind::kEvict:
+      return "evict";
     case StepKind::kLeaveMps:
       return "leave-mps";
     case StepKind::kLeaveMig:
@@ -111,6 +160,7 @@ bool serves_mig(const StringMap& labels, const Counts& allocatable) {
 bool should_restore_labels(Phase phase, StepKind step) {
   switch (phase) {
     case Phase::kPropagating:
+    case Phase::kDraining:
       return false;  // no label changed yet
     case Phase::kLeavingMps:
       return step != StepKind::kSucceeded;
@@ -130,11 +180,14 @@ Step next_step(const Mark& mark, const NodeState& node, Clock::time_point now,
   if (!node.exists) return {StepKind::kAbort, "node-gone", "the node was deleted"};
   switch (mark.phase) {
     case Phase::kPropagating:
+    case Phase::kDraining:
+      // Evictions overlap the propagation wait.
+      if (node.busy()) return busy_node(mark, node, now, settings);
       // A label naming a key the pods cannot see yet fails for good (nvidia.md 1.5, 5.4).
       if (now < mark.written_at + settings.propagation_delay) {
         return {StepKind::kWait, "", "waiting for the ConfigMap entry to propagate"};
       }
-      return flip_or_leave(mark, node, settings);
+      return flip_or_leave(mark, node, now, settings);
     case Phase::kLeavingMps:
       if (runs_mps(node.labels)) {
         if (now - mark.phase_at >= settings.apply_timeout) {
@@ -142,7 +195,7 @@ Step next_step(const Mark& mark, const NodeState& node, Clock::time_point now,
         }
         return {StepKind::kWait, "", "waiting for nvidia.com/mps.capable=false"};
       }
-      return flip_or_leave(mark, node, settings);
+      return flip_or_leave(mark, node, now, settings);
     case Phase::kLeavingMig: {
       // "success" may be left from the previous value: no MIG resource served is the proof.
       std::string state = label(node.labels, kMigConfigStateLabel);
@@ -151,7 +204,7 @@ Step next_step(const Mark& mark, const NodeState& node, Clock::time_point now,
         return {StepKind::kFailed, "mig-failed", "the MIG manager reported failed disabling MIG"};
       }
       if (state == "success" && !serves_mig(node.labels, node.allocatable))
-        return flip_or_leave(mark, node, settings);
+        return flip_or_leave(mark, node, now, settings);
       if (now - mark.phase_at >= settings.apply_timeout) {
         return {StepKind::kFailed, "timeout", "MIG still enabled"};
       }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "repartition/mark.h"
 
@@ -14,19 +15,26 @@ struct NodeState {
   bool exists = true;
   StringMap labels;
   Counts allocatable;
-  bool busy = false;  // a running pod holds nvidia.com/* resources on the node
+  // "ns/name" of the pods bound to the node, not terminated, that hold nvidia.com/* resources
+  // (one being deleted still holds its GPU until it is gone).
+  std::vector<std::string> gpu_pods;
+  bool busy() const { return !gpu_pods.empty(); }
 };
 
 struct StepSettings {
   std::chrono::seconds propagation_delay{60};
   std::chrono::seconds apply_timeout{600};
+  // GPU pods listed in the mark's `disrupts` are evicted before any label moves; any other GPU
+  // pod on the node still aborts.
   bool allow_disruption = false;
+  std::chrono::seconds evict_retry{10};  // a refused eviction (PodDisruptionBudget) is retried
   // How long a MIG-manager "failed" left from before our flip is taken as stale.
   std::chrono::seconds stale_failed_grace{60};
 };
 
 enum class StepKind {
   kWait,        // nothing to do yet
+  kEvict,       // evict the node's GPU pods (all in mark.disrupts); phase -> kDraining
   kLeaveMps,    // set device-plugin.config to mark.leave_mps_to; phase -> kLeavingMps
   kLeaveMig,    // set only nvidia.com/mig.config from mark.labels; phase -> kLeavingMig
   kFlipLabels,  // set mark.labels (resourceVersion precondition); phase -> kApplying

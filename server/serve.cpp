@@ -42,8 +42,9 @@ Result<ServerConfig> effective_config(const ServeFlags& flags) {
   }
   if (flags.catalog) config.catalog_file = *flags.catalog;
   if (config.tls.cert_file.empty() || config.tls.key_file.empty()) {
-    return Error{"serve needs a certificate and key: tls.certFile and tls.keyFile in the config, or --tls-cert and "
-                 "--tls-key (gpushare certs makes a pair)"};
+    return Error{
+        "serve needs a certificate and key: tls.certFile and tls.keyFile in the config, or "
+        "--tls-cert and --tls-key (gpushare certs makes a pair)"};
   }
   return config;
 }
@@ -80,15 +81,9 @@ std::shared_ptr<repartition::Repartitioner> start_repartitioner(const ServerConf
   repartition::RepartitionerOptions options;
   options.controller.steps.propagation_delay = rc.propagation_delay;
   options.controller.steps.apply_timeout = rc.apply_timeout;
-  // The controller does not evict pods yet, so it never flips a node that runs GPU pods, even
-  // with allowDisruption: the planner still lists such actions (`disrupts`) and the
-  // controller skips them (repartition/planning.cpp).
-  options.controller.steps.allow_disruption = false;
-  if (rc.allow_disruption) {
-    log_warn("repartition.allowDisruption: gpushare does not evict pods yet; nodes with running "
-             "GPU pods are still never repartitioned",
-             {});
-  }
+  // With allowDisruption the planner may pick a node whose GPU pods all carry the disruptable
+  // annotation, and the controller evicts them (Eviction API) before any label moves.
+  options.controller.steps.allow_disruption = rc.allow_disruption;
   options.controller.batch_window = rc.batch_window;
   options.controller.failure_backoff = rc.failure_backoff;
   options.lease.namespace_name = rc.lease_namespace;
@@ -101,8 +96,8 @@ std::shared_ptr<repartition::Repartitioner> start_repartitioner(const ServerConf
   plan_settings.annotation_prefix = config.annotation_prefix;
   plan_settings.node_selector = rc.node_selector;
   auto r = std::make_shared<repartition::Repartitioner>(
-      live.client(), live.cache(), metrics,
-      repartition::policy_planner(catalog, plan_settings), options);
+      live.client(), live.cache(), metrics, repartition::policy_planner(catalog, plan_settings),
+      options);
   // Weak: on an early return the repartitioner goes before the cache threads that call this.
   live.on_change([weak = std::weak_ptr<repartition::Repartitioner>(r)] {
     if (auto p = weak.lock()) p->notify();
@@ -183,9 +178,10 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
     log_error("startup failed", {{"error", port.error()}});
     return 1;
   }
-  log_info("serving", {{"listen", config->listen_host + ":" + std::to_string(*port)},
-                       {"cluster", config->cluster.enabled() ? "watching" : "none"},
-                       {"catalog", config->catalog_file.empty() ? "built-in" : config->catalog_file}});
+  log_info("serving",
+           {{"listen", config->listen_host + ":" + std::to_string(*port)},
+            {"cluster", config->cluster.enabled() ? "watching" : "none"},
+            {"catalog", config->catalog_file.empty() ? "built-in" : config->catalog_file}});
 
   std::thread signal_waiter([&] {
     int sig = 0;

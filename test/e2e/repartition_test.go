@@ -164,6 +164,14 @@ type nodeWatch struct {
 	migCfgs   []string // nvidia.com/mig.config
 	dpCfgs    []string // nvidia.com/device-plugin.config ("" when unset)
 	lastLabel map[string]string
+	flipped   time.Time // when nvidia.com/mig.config was first seen to differ from its first value
+}
+
+// flipTime is when the node's nvidia.com/mig.config first changed (zero if it never did).
+func (w *nodeWatch) flipTime() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flipped
 }
 
 func watchNode(t *testing.T, name string) *nodeWatch {
@@ -191,6 +199,9 @@ func watchNode(t *testing.T, name string) *nodeWatch {
 				w.tainted = w.tainted || hasRepartitionTaint(n)
 				w.states = appendNew(w.states, n.Labels[nodeagent.LabelMIGConfigState])
 				w.migCfgs = appendNew(w.migCfgs, n.Labels[nodeagent.LabelMIGConfig])
+				if len(w.migCfgs) > 1 && w.flipped.IsZero() {
+					w.flipped = time.Now()
+				}
 				w.dpCfgs = appendNew(w.dpCfgs, n.Labels[nodeagent.LabelDevicePluginCfg])
 				w.lastLabel = n.Labels
 				w.mu.Unlock()
@@ -447,6 +458,66 @@ func TestRepartitionNeverTouchesBusyNode(t *testing.T) {
 	} else if p.Status.Phase != corev1.PodRunning {
 		t.Errorf("holder is %s, want it still Running", p.Status.Phase)
 	}
+}
+
+// TestRepartitionEvictsDisruptablePods: with repartition.allowDisruption (the harness turns it on), the pool's only
+// node runs a whole-GPU pod that allows its eviction (repartition.gpushare.io/disruptable=true). A pod waiting for
+// 3g.48gb gets that node anyway: gpushare marks and taints it, evicts the holder through the Eviction API (a
+// GpuRepartitionEvicted Warning on it), moves no label while the holder is there, then changes the layout; the
+// waiting pod runs there.
+func TestRepartitionEvictsDisruptablePods(t *testing.T) {
+	requireExtender(t)
+	ns := newNamespace(t)
+	pool := newPool()
+	node := addPoolNode(t, pool, "a", h20(nodeagent.ModeFull, ""))
+	createPod(t, ns, newPod("holder", withAnnotations(harness.DisruptableAnnotation, "true"),
+		withLimits("nvidia.com/gpu", "1"), inPool(pool), onNode(node)))
+	waitRunning(t, ns, "holder", 30*time.Second)
+	if p, err := cluster.Client.CoreV1().Pods(ns).Get(context.Background(), "holder", metav1.GetOptions{}); err != nil {
+		t.Fatalf("holder: %v", err)
+	} else if _, mutated := p.Annotations[annAssigned]; mutated {
+		t.Fatalf("holder was mutated by the webhook (%v): the disruptable key must stay out of its scope", p.Annotations)
+	}
+	w := watchNode(t, node)
+	holderGone := make(chan time.Time, 1)
+	go func() {
+		for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			_, err := cluster.Client.CoreV1().Pods(ns).Get(context.Background(), "holder", metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				holderGone <- time.Now()
+				return
+			}
+		}
+	}()
+	createPod(t, ns, migPod("wants-3g", "3g.48gb", inPool(pool)))
+
+	if got := waitRunningOn(t, ns, "wants-3g", 90*time.Second); got != node {
+		t.Fatalf("pod runs on %s, want %s", got, node)
+	}
+	var gone time.Time
+	select {
+	case gone = <-holderGone:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the holder was never deleted")
+	}
+	w.stop()
+	t.Logf("%v", w)
+	w.mu.Lock()
+	phases := strings.Join(w.phases, ",")
+	if !strings.Contains(phases, "draining") || !strings.HasSuffix(phases, "applying") || w.migCfgs[0] != "all-disabled" {
+		t.Errorf("node %s: phases %q mig.config %q: want draining, then applying, from all-disabled", node, w.phases, w.migCfgs)
+	}
+	w.mu.Unlock()
+	n := expectRepartitionDone(t, node)
+	if qty(n, "nvidia.com/mig-3g.48gb") == "0" {
+		t.Errorf("node %s does not offer 3g.48gb: %s", node, describeNode(n))
+	}
+	// No label moved while the holder was there (both polled every 50 ms; the flip waits out propagationDelay).
+	flippedAt := w.flipTime()
+	if flippedAt.IsZero() || flippedAt.Before(gone) {
+		t.Errorf("nvidia.com/mig.config changed at %v, before the holder was gone at %v", flippedAt, gone)
+	}
+	waitEvent(t, ns, "holder", "GpuRepartitionEvicted", 10*time.Second, func(m string) bool { return strings.Contains(m, node) })
 }
 
 // TestRepartitionFailedMovesOn: the MIG manager of the node the planner picks first (two idle H20s; ties go by

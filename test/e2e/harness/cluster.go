@@ -439,6 +439,9 @@ const (
 	// PropagationDelay is repartition.propagationDelay: longer than testdata/nodes.yaml's configMapDelay (2s), so a
 	// label never names a ConfigMap entry the simulated operator cannot see yet.
 	PropagationDelay = 3 * time.Second
+	// DisruptableAnnotation lets gpushare evict a pod (repartition.allowDisruption is on): pods without it are never
+	// disturbed.
+	DisruptableAnnotation = "repartition.gpushare.io/disruptable"
 	// FailureBackoff is repartition.failureBackoff: longer than any test, so a node that failed stays skipped.
 	FailureBackoff = 120 * time.Second
 )
@@ -454,6 +457,7 @@ gpuOperator: {namespace: gpu-operator, devicePluginConfigMap: device-plugin-conf
 scheduling: {defaultPlacement: binpack}
 repartition:
   enabled: true
+  allowDisruption: true
   batchWindow: 1s
   propagationDelay: %ds
   applyTimeout: 30s

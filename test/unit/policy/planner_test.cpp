@@ -407,7 +407,7 @@ TEST(Planner, PlainGpuPodsMakeANodeBusyToo) {
 }
 
 TEST(Planner, DisruptionIsOffByDefaultAndOptIn) {
-  StringMap ok = {{"gpushare.io/disruptable", "true"}};
+  StringMap ok = {{"repartition.gpushare.io/disruptable", "true"}};
   PodView r = running(pod("batch", "nvidia.com/mig-1g.12gb", 1, ok), "gpu-h20");
   PlanInput in = input({h20()}, {mig_pod("p", "3g.48gb")}, {r});
   EXPECT_THAT(policy::plan(in, catalog()).actions, IsEmpty());
@@ -423,11 +423,11 @@ TEST(Planner, DisruptionIsOffByDefaultAndOptIn) {
   const Plan kept = policy::plan(in, catalog());
   EXPECT_THAT(kept.actions, IsEmpty());
   EXPECT_THAT(reason_for(kept, "ml/p"),
-              HasSubstr("gpu-h20: 2 running GPU pods, 1 without gpushare.io/disruptable=true"));
+              HasSubstr("gpu-h20: 2 running GPU pods, 1 without repartition.gpushare.io/disruptable=true"));
 }
 
 TEST(Planner, IdleNodesArePreferredOverDisruptingOnes) {
-  StringMap ok = {{"gpushare.io/disruptable", "true"}};
+  StringMap ok = {{"repartition.gpushare.io/disruptable", "true"}};
   PlanInput in = input({h20("gpu-a"), h20("gpu-b")}, {mig_pod("p", "3g.48gb")},
                        {running(pod("batch", "nvidia.com/mig-1g.12gb", 1, ok), "gpu-a")});
   in.settings.allow_disruption = true;

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "policy/fit.h"
@@ -58,8 +60,20 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
     it->second.edit = copy;
     return true;
   }
+  // An accepted eviction removes the pod at once (grace period 0); keys in refuse_eviction are
+  // protected by a PodDisruptionBudget.
+  Result<EvictOutcome> evict(const std::string& ns, const std::string& name) override {
+    const std::string key = ns + "/" + name;
+    log.push_back("evict " + key);
+    if (refuse_eviction.count(key) != 0) return EvictOutcome::kRefused;
+    auto it = std::find_if(pods.begin(), pods.end(), [&](const auto& p) { return p.key() == key; });
+    if (it == pods.end()) return EvictOutcome::kGone;
+    pods.erase(it);
+    return EvictOutcome::kEvicted;
+  }
   void event(const kube::EventSpec& e) override { events.push_back(e); }
   ConfigNames config_names() override { return {}; }
+  std::set<std::string> refuse_eviction;
 
   // ClusterReader
   policy::ClusterView snapshot() const override {
@@ -393,6 +407,96 @@ TEST(Controller, AFailedMigToMpsPutsBackTheOriginalMigConfig) {
   EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=timeout"], 1);
   EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "e2e-h20-mixed");
   EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "<none>");
+}
+
+TEST(Controller, AllowDisruptionEvictsThePlannedPodsBeforeAnyLabelMoves) {
+  Harness h;
+  h.settings.steps.allow_disruption = true;
+  h.restart();
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("batch", "nvidia.com/gpu", "gpu-1"));
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  Action a = mig_action("gpu-1");
+  a.disrupts = {"ns/batch"};
+  h.next_plan = {a};
+  h.at(0);
+  h.at(1);  // entry, mark, taint
+  ASSERT_TRUE(h.world.marked("gpu-1"));
+  h.at(2);  // evict
+  auto mark = decode_mark(h.world.nodes["gpu-1"].edit.annotations[kMark]);
+  ASSERT_TRUE(mark.ok());
+  EXPECT_EQ(mark->phase, Phase::kDraining);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  h.at(61);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+  auto taint = std::find(h.world.log.begin(), h.world.log.end(), "taint");
+  auto evicted = std::find(h.world.log.begin(), h.world.log.end(), "evict ns/batch");
+  auto flipped =
+      std::find(h.world.log.begin(), h.world.log.end(), "label nvidia.com/mig.config=gpushare-abc");
+  ASSERT_NE(evicted, h.world.log.end());
+  EXPECT_LT(taint, evicted);  // no new GPU pod can take its place
+  EXPECT_LT(evicted, flipped);
+  EXPECT_EQ(std::count(h.world.log.begin(), h.world.log.end(), "evict ns/batch"), 1);
+  bool told = false;
+  for (const auto& e : h.world.events) {
+    told = told || (e.object.name == "batch" && e.reason == "GpuRepartitionEvicted" &&
+                    e.type == kube::EventType::kWarning);
+  }
+  EXPECT_TRUE(told);
+}
+
+TEST(Controller, AllowDisruptionLeavesAPodThePlanDoesNotList) {
+  Harness h;
+  h.settings.steps.allow_disruption = true;
+  h.restart();
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("batch", "nvidia.com/gpu", "gpu-1"));
+  h.world.pods.push_back(pod("precious", "nvidia.com/gpu", "gpu-1"));
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  Action a = mig_action("gpu-1");
+  a.disrupts = {"ns/batch"};
+  h.next_plan = {a};
+  h.at(0);
+  h.at(1);
+  EXPECT_TRUE(h.world.log.empty());
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  // Bound after the mark: the change is given up without evicting anyone.
+  std::erase_if(h.world.pods, [](const auto& p) { return p.view.name == "precious"; });
+  h.at(20);
+  h.at(21);
+  ASSERT_TRUE(h.world.marked("gpu-1"));
+  h.world.pods.push_back(pod("intruder", "nvidia.com/gpu", "gpu-1"));
+  h.at(22);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(std::count(h.world.log.begin(), h.world.log.end(), "evict ns/batch"), 0);
+  EXPECT_EQ(h.world.events.back().reason, "RepartitionAborted");
+}
+
+TEST(Controller, ARefusedEvictionIsRetriedThenTheDrainTimesOut) {
+  Harness h;
+  h.settings.steps.allow_disruption = true;
+  h.settings.steps.evict_retry = seconds(10);
+  h.restart();
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("batch", "nvidia.com/gpu", "gpu-1"));
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.world.refuse_eviction = {"ns/batch"};
+  Action a = mig_action("gpu-1");
+  a.disrupts = {"ns/batch"};
+  h.next_plan = {a};
+  h.at(0);
+  h.at(1);
+  h.at(2);   // evict: refused
+  h.at(5);   // too soon to retry
+  h.at(12);  // retry
+  EXPECT_EQ(std::count(h.world.log.begin(), h.world.log.end(), "evict ns/batch"), 2);
+  EXPECT_EQ(h.world.counters["gpushare_repartition_steps_total,result=refused,step=evict"], 2);
+  h.at(2 + 600);  // applyTimeout counts from the first eviction
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_FALSE(h.world.nodes["gpu-1"].edit.tainted);
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=drain-timeout"], 1);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  EXPECT_EQ(h.world.nodes["gpu-1"].edit.annotations.count(kBackoffAnnotation), 1u);
 }
 
 TEST(Controller, ApplyTimeoutFails) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "kube/configmap_entry.h"
 #include "test/unit/kube/object_store.h"
 
@@ -93,7 +95,8 @@ TEST(KubeApiOps, EntriesGoToTheirConfigMapsAndAreListed) {
   auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
   // As the GPU Operator's install leaves them: both exist, mig-parted's with its own config.
   const std::string cms = "/api/v1/namespaces/gpu-operator/configmaps/";
-  f.store.put(cms + "custom-mig-parted-config", json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
+  f.store.put(cms + "custom-mig-parted-config",
+              json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"custom-mig-parted-config","namespace":"gpu-operator"},
       "data":{"config.yaml":"version: v1\nmig-configs:\n  all-disabled:\n    - devices: all\n      mig-enabled: false\n"}})"));
   f.store.put(cms + "device-plugin-config", json::parse(R"({"apiVersion":"v1","kind":"ConfigMap",
@@ -131,6 +134,56 @@ TEST(KubeApiOps, AMissingOperatorConfigMapIsNamedAndNotCreated) {
   ASSERT_FALSE(written.ok());
   EXPECT_NE(written.error().find("spec.devicePlugin.config.name"), std::string::npos)
       << written.error();
+}
+
+TEST(KubeApiOps, EvictionGoesThroughTheEvictionApi) {
+  // As kube-apiserver answers: 201 accepted, 429 when a PodDisruptionBudget does not allow it,
+  // 404 for a pod that is gone; anything else is an error.
+  std::mutex mu;
+  std::vector<json> bodies;
+  std::vector<std::string> paths;
+  FakeApiServer server([&](const kube::testing::HttpRequest& req, kube::testing::Responder& r) {
+    {
+      std::lock_guard lock(mu);
+      paths.push_back(req.method + " " + req.path);
+      bodies.push_back(json::parse(req.body, nullptr, false));
+    }
+    const std::string status = R"({"kind":"Status","status":"Failure","code":)";
+    if (req.path.find("/pods/ok/") != std::string::npos)
+      return r.send(201, R"({"kind":"Status","status":"Success"})");
+    if (req.path.find("/pods/pdb/") != std::string::npos)
+      return r.send(
+          429,
+          status +
+              R"(429,"reason":"TooManyRequests","message":"Cannot evict pod as it would violate the pod's disruption budget."})");
+    if (req.path.find("/pods/gone/") != std::string::npos)
+      return r.send(404,
+                    status + R"(404,"reason":"NotFound","message":"pods \"gone\" not found"})");
+    return r.send(403,
+                  status + R"(403,"reason":"Forbidden","message":"no pods/eviction for you"})");
+  });
+  kube::KubeConfig c;
+  c.server = server.url();
+  KubeApiOps ops{std::make_shared<kube::Client>(c), OperatorConfigMaps{}, "test"};
+  auto ok = ops.evict("batch", "ok");
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(*ok, EvictOutcome::kEvicted);
+  auto pdb = ops.evict("batch", "pdb");
+  ASSERT_TRUE(pdb.ok()) << pdb.error();
+  EXPECT_EQ(*pdb, EvictOutcome::kRefused);
+  auto gone = ops.evict("batch", "gone");
+  ASSERT_TRUE(gone.ok()) << gone.error();
+  EXPECT_EQ(*gone, EvictOutcome::kGone);
+  auto denied = ops.evict("batch", "other");
+  ASSERT_FALSE(denied.ok());
+  EXPECT_NE(denied.error().find("batch/other"), std::string::npos) << denied.error();
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(paths.empty());
+  EXPECT_EQ(paths[0], "POST /api/v1/namespaces/batch/pods/ok/eviction");
+  EXPECT_EQ(bodies[0]["apiVersion"], "policy/v1");
+  EXPECT_EQ(bodies[0]["kind"], "Eviction");
+  EXPECT_EQ(bodies[0]["metadata"]["name"], "ok");
+  EXPECT_EQ(bodies[0]["metadata"]["namespace"], "batch");
 }
 
 }  // namespace

@@ -33,6 +33,32 @@ TEST(Mark, RoundTrips) {
   }
 }
 
+TEST(Mark, ADrainingMarkKeepsItsPodsAndEvictionTime) {
+  Mark m;
+  m.config_name = "gpushare-abc";
+  m.kind = kKindMps;
+  m.phase = Phase::kDraining;
+  m.started_at = m.phase_at = m.written_at = Clock::time_point(std::chrono::seconds(1'800'000'000));
+  m.evicted_at = m.started_at + std::chrono::seconds(10);
+  m.disrupts = {"batch/a", "batch/b"};
+  auto back = decode_mark(encode_mark(m));
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->phase, Phase::kDraining);
+  EXPECT_EQ(back->disrupts, m.disrupts);
+  EXPECT_EQ(back->evicted_at, m.evicted_at);
+  // Not draining: neither field is written.
+  m.phase = Phase::kApplying;
+  m.disrupts.clear();
+  m.evicted_at = {};
+  auto json = nlohmann::json::parse(encode_mark(m));
+  EXPECT_FALSE(json.contains("disrupts"));
+  EXPECT_FALSE(json.contains("evictedAt"));
+  EXPECT_FALSE(decode_mark(R"({"configName":"a","kind":"mig","phase":"draining",
+      "startedAt":"2027-01-15T08:00:00Z","phaseAt":"2027-01-15T08:00:00Z",
+      "writtenAt":"2027-01-15T08:00:00Z","evictedAt":"yesterday"})")
+                   .ok());
+}
+
 TEST(Mark, RejectsWhatItDidNotWrite) {
   EXPECT_FALSE(decode_mark("gpushare-h20-7x1g12").ok());
   EXPECT_FALSE(decode_mark("{}").ok());

@@ -46,13 +46,15 @@ struct Row {
   const char* reason = "";
 };
 
-NodeState node(StringMap labels, Counts allocatable = {}, bool busy = false) {
+NodeState node(StringMap labels, Counts allocatable = {}, std::vector<std::string> gpu_pods = {}) {
   NodeState n;
   n.labels = std::move(labels);
   n.allocatable = std::move(allocatable);
-  n.busy = busy;
+  n.gpu_pods = std::move(gpu_pods);
   return n;
 }
+
+const std::vector<std::string> kRunning = {"ns/running"};
 
 StepSettings settings() {
   StepSettings s;
@@ -86,10 +88,10 @@ TEST(Steps, Table) {
       {"propagating waits for the delay", mig_mark(Phase::kPropagating), node({}), 59,
        StepKind::kWait},
       {"propagated: flip", mig_mark(Phase::kPropagating), node({}), 60, StepKind::kFlipLabels},
-      {"propagated but busy: abort", mig_mark(Phase::kPropagating), node({}, {}, true), 60,
+      {"propagated but busy: abort", mig_mark(Phase::kPropagating), node({}, {}, kRunning), 60,
        StepKind::kAbort, "node-busy"},
-      {"busy while still waiting: wait (checked before flipping)", mig_mark(Phase::kPropagating),
-       node({}, {}, true), 10, StepKind::kWait},
+      {"busy while still waiting: abort at once", mig_mark(Phase::kPropagating),
+       node({}, {}, kRunning), 10, StepKind::kAbort, "node-busy"},
       {"MPS node to MIG: leave MPS first", mig_mark(Phase::kPropagating), node(mps), 60,
        StepKind::kLeaveMps},
       {"MPS node to MPS: flip directly", mps_mark(Phase::kPropagating), node(mps), 60,
@@ -100,7 +102,7 @@ TEST(Steps, Table) {
        node({{kMpsCapableLabel, "false"}, {kSharingStrategyLabel, "none"}}), 100,
        StepKind::kFlipLabels},
       {"left MPS but busy: abort", mig_mark(Phase::kLeavingMps),
-       node({{kMpsCapableLabel, "false"}}, {}, true), 100, StepKind::kAbort, "node-busy"},
+       node({{kMpsCapableLabel, "false"}}, {}, kRunning), 100, StepKind::kAbort, "node-busy"},
       {"still MPS after timeout: fail", mig_mark(Phase::kLeavingMps), node(mps), 600,
        StepKind::kFailed, "timeout"},
       {"applying: pending", mig_mark(Phase::kApplying),
@@ -126,7 +128,7 @@ TEST(Steps, Table) {
        node({{kMigConfigLabel, "gpushare-abc"}, {kMigConfigStateLabel, "pending"}}), 600,
        StepKind::kFailed, "timeout"},
       {"applying: busy does not matter any more", mig_mark(Phase::kApplying),
-       node(applied, migDone, true), 30, StepKind::kSucceeded},
+       node(applied, migDone, kRunning), 30, StepKind::kSucceeded},
       {"mps applying: wait for strategy", mps_mark(Phase::kApplying),
        node({{kDevicePluginConfigLabel, "gpushare-m4"}}), 30, StepKind::kWait},
       {"mps applying: replicas not yet in allocatable", mps_mark(Phase::kApplying),
@@ -162,11 +164,53 @@ TEST(Steps, Table) {
   }
 }
 
-TEST(Steps, DisruptionAllowedFlipsABusyNode) {
+TEST(Steps, DisruptionEvictsThePlannedPodsBeforeAnyLabelMoves) {
   StepSettings s = settings();
   s.allow_disruption = true;
-  EXPECT_EQ(next_step(mig_mark(Phase::kPropagating), node({}, {}, true), kT0 + seconds(60), s).kind,
-            StepKind::kFlipLabels);
+  s.evict_retry = seconds(10);
+  Mark planned = mig_mark(Phase::kPropagating);
+  planned.disrupts = {"ns/a", "ns/b"};
+  Mark draining = planned;
+  draining.phase = Phase::kDraining;
+  draining.phase_at = draining.evicted_at = kT0 + seconds(5);
+  const StringMap mps = {{kMpsCapableLabel, "true"}, {kSharingStrategyLabel, "mps"}};
+  StepSettings off = s;
+  off.allow_disruption = false;
+  struct Case {
+    const char* name;
+    Mark mark;
+    NodeState node;
+    int at;
+    StepKind want;
+    const char* reason;
+    const StepSettings* settings;
+  };
+  const std::vector<Case> cases = {
+      {"planned pods: evict at once, before the propagation wait", planned,
+       node({}, {}, {"ns/a", "ns/b"}), 1, StepKind::kEvict, "", &s},
+      {"a pod the plan does not list: abort", planned, node({}, {}, {"ns/a", "ns/x"}), 1,
+       StepKind::kAbort, "node-busy", &s},
+      {"allowDisruption off (config changed): abort", planned, node({}, {}, {"ns/a"}), 1,
+       StepKind::kAbort, "node-busy", &off},
+      {"draining: wait for them to go", draining, node({}, {}, {"ns/b"}), 10, StepKind::kWait, "",
+       &s},
+      {"draining: evict again after evict_retry (a budget refused)", draining,
+       node({}, {}, {"ns/b"}), 15, StepKind::kEvict, "", &s},
+      {"draining: give up after applyTimeout", draining, node({}, {}, {"ns/b"}), 605,
+       StepKind::kFailed, "drain-timeout", &s},
+      {"drained before the entry propagated: wait", draining, node({}), 30, StepKind::kWait, "",
+       &s},
+      {"drained and propagated: flip", draining, node({}), 60, StepKind::kFlipLabels, "", &s},
+      {"drained MPS node to MIG: leave MPS first", draining, node(mps), 60, StepKind::kLeaveMps, "",
+       &s},
+      {"labels moved: no eviction any more, a GPU pod aborts", mig_mark(Phase::kLeavingMps),
+       node({{kMpsCapableLabel, "false"}}, {}, {"ns/a"}), 100, StepKind::kAbort, "node-busy", &s},
+  };
+  for (const auto& c : cases) {
+    Step step = next_step(c.mark, c.node, kT0 + seconds(c.at), *c.settings);
+    EXPECT_EQ(to_string(step.kind), to_string(c.want)) << c.name << ": " << step.message;
+    EXPECT_EQ(step.reason, c.reason) << c.name;
+  }
 }
 
 TEST(Steps, ResumesFromTheSameMarkAfterARestart) {
@@ -188,6 +232,7 @@ TEST(Steps, WhichEndingsPutTheLabelsBack) {
   const Case cases[] = {
       {Phase::kPropagating, StepKind::kFailed, false},  // nothing changed yet
       {Phase::kPropagating, StepKind::kAbort, false},
+      {Phase::kDraining, StepKind::kFailed, false},  // evictions move no label
       {Phase::kLeavingMps, StepKind::kFailed, true},
       {Phase::kLeavingMps, StepKind::kAbort, true},  // MIG untouched: back to MPS
       {Phase::kLeavingMps, StepKind::kSucceeded, false},
