@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"gpushare.test/e2e/harness"
@@ -164,14 +165,6 @@ type nodeWatch struct {
 	migCfgs   []string // nvidia.com/mig.config
 	dpCfgs    []string // nvidia.com/device-plugin.config ("" when unset)
 	lastLabel map[string]string
-	flipped   time.Time // when nvidia.com/mig.config was first seen to differ from its first value
-}
-
-// flipTime is when the node's nvidia.com/mig.config first changed (zero if it never did).
-func (w *nodeWatch) flipTime() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.flipped
 }
 
 func watchNode(t *testing.T, name string) *nodeWatch {
@@ -199,9 +192,6 @@ func watchNode(t *testing.T, name string) *nodeWatch {
 				w.tainted = w.tainted || hasRepartitionTaint(n)
 				w.states = appendNew(w.states, n.Labels[nodeagent.LabelMIGConfigState])
 				w.migCfgs = appendNew(w.migCfgs, n.Labels[nodeagent.LabelMIGConfig])
-				if len(w.migCfgs) > 1 && w.flipped.IsZero() {
-					w.flipped = time.Now()
-				}
 				w.dpCfgs = appendNew(w.dpCfgs, n.Labels[nodeagent.LabelDevicePluginCfg])
 				w.lastLabel = n.Labels
 				w.mu.Unlock()
@@ -463,59 +453,77 @@ func TestRepartitionNeverTouchesBusyNode(t *testing.T) {
 // TestRepartitionEvictsDisruptablePods: with repartition.allowDisruption (the harness turns it on), the pool's only
 // node runs a whole-GPU pod that allows its eviction (repartition.gpushare.io/disruptable=true). A pod waiting for
 // 3g.48gb gets that node anyway: gpushare marks and taints it, evicts the holder through the Eviction API (a
-// GpuRepartitionEvicted Warning on it), moves no label while the holder is there, then changes the layout; the
-// waiting pod runs there.
+// GpuRepartitionEvicted Warning on it), and moves no label while the holder is there. The holder carries a
+// finalizer of the test's, so it stays (terminating, still holding its GPU) until the test lets it go: only then
+// does the layout change and the waiting pod run there.
 func TestRepartitionEvictsDisruptablePods(t *testing.T) {
 	requireExtender(t)
 	ns := newNamespace(t)
 	pool := newPool()
 	node := addPoolNode(t, pool, "a", h20(nodeagent.ModeFull, ""))
-	createPod(t, ns, newPod("holder", withAnnotations(harness.DisruptableAnnotation, "true"),
-		withLimits("nvidia.com/gpu", "1"), inPool(pool), onNode(node)))
+	const finalizer = "e2e.gpushare.io/hold"
+	pods := cluster.Client.CoreV1().Pods(ns)
+	holder := newPod("holder", withAnnotations(harness.DisruptableAnnotation, "true"),
+		withLimits("nvidia.com/gpu", "1"), inPool(pool), onNode(node))
+	holder.Finalizers = []string{finalizer}
+	createPod(t, ns, holder)
+	release := func() { // drops the finalizer: the holder can go
+		t.Helper()
+		patch := []byte(`{"metadata":{"finalizers":null}}`)
+		if _, err := pods.Patch(context.Background(), "holder", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("release holder: %v", err)
+		}
+	}
+	t.Cleanup(release)
 	waitRunning(t, ns, "holder", 30*time.Second)
-	if p, err := cluster.Client.CoreV1().Pods(ns).Get(context.Background(), "holder", metav1.GetOptions{}); err != nil {
+	if p, err := pods.Get(context.Background(), "holder", metav1.GetOptions{}); err != nil {
 		t.Fatalf("holder: %v", err)
 	} else if _, mutated := p.Annotations[annAssigned]; mutated {
 		t.Fatalf("holder was mutated by the webhook (%v): the disruptable key must stay out of its scope", p.Annotations)
 	}
-	w := watchNode(t, node)
-	holderGone := make(chan time.Time, 1)
-	go func() {
-		for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			_, err := cluster.Client.CoreV1().Pods(ns).Get(context.Background(), "holder", metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				holderGone <- time.Now()
-				return
-			}
-		}
-	}()
 	createPod(t, ns, migPod("wants-3g", "3g.48gb", inPool(pool)))
 
-	if got := waitRunningOn(t, ns, "wants-3g", 90*time.Second); got != node {
+	waitNode(t, node, 60*time.Second, "the mark in phase draining", func(n *corev1.Node) bool {
+		m := repartitionMark(t, n)
+		return m != nil && m["phase"] == "draining"
+	})
+	var evictedAt *metav1.Time
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && evictedAt == nil; time.Sleep(50 * time.Millisecond) {
+		p, err := pods.Get(context.Background(), "holder", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("holder: %v", err)
+		}
+		evictedAt = p.DeletionTimestamp
+	}
+	if evictedAt == nil {
+		t.Fatalf("the holder was never evicted (no deletionTimestamp)")
+	}
+	// Several controller passes and more than propagationDelay: while the holder is there, nothing moves.
+	time.Sleep(harness.PropagationDelay + 2*time.Second)
+	n := getNode(t, node)
+	if m := repartitionMark(t, n); m == nil || m["phase"] != "draining" || n.Labels[nodeagent.LabelMIGConfig] != "all-disabled" {
+		t.Fatalf("node %s changed while the evicted holder still held its GPU: %s", node, describeNode(n))
+	}
+	if !hasRepartitionTaint(n) {
+		t.Errorf("node %s is not tainted while it drains: %s", node, describeNode(n))
+	}
+	if p, err := pods.Get(context.Background(), "wants-3g", metav1.GetOptions{}); err != nil || p.Spec.NodeName != "" {
+		t.Errorf("wants-3g was bound (%v) while the node drained", err)
+	}
+	w := watchNode(t, node)
+	release()
+
+	if got := waitRunningOn(t, ns, "wants-3g", 60*time.Second); got != node {
 		t.Fatalf("pod runs on %s, want %s", got, node)
 	}
-	var gone time.Time
-	select {
-	case gone = <-holderGone:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("the holder was never deleted")
+	if _, err := pods.Get(context.Background(), "holder", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("holder still there after the change: %v", err)
 	}
 	w.stop()
-	t.Logf("%v", w)
-	w.mu.Lock()
-	phases := strings.Join(w.phases, ",")
-	if !strings.Contains(phases, "draining") || !strings.HasSuffix(phases, "applying") || w.migCfgs[0] != "all-disabled" {
-		t.Errorf("node %s: phases %q mig.config %q: want draining, then applying, from all-disabled", node, w.phases, w.migCfgs)
-	}
-	w.mu.Unlock()
-	n := expectRepartitionDone(t, node)
+	t.Logf("after the release: %v", w)
+	n = expectRepartitionDone(t, node)
 	if qty(n, "nvidia.com/mig-3g.48gb") == "0" {
 		t.Errorf("node %s does not offer 3g.48gb: %s", node, describeNode(n))
-	}
-	// No label moved while the holder was there (both polled every 50 ms; the flip waits out propagationDelay).
-	flippedAt := w.flipTime()
-	if flippedAt.IsZero() || flippedAt.Before(gone) {
-		t.Errorf("nvidia.com/mig.config changed at %v, before the holder was gone at %v", flippedAt, gone)
 	}
 	waitEvent(t, ns, "holder", "GpuRepartitionEvicted", 10*time.Second, func(m string) bool { return strings.Contains(m, node) })
 }
