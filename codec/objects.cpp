@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "codec/scheduling.h"
 #include "policy/quantity.h"
 
 namespace gpushare::codec {
@@ -138,6 +139,7 @@ policy::PodView pod_view(const json& pod, const std::string& path) {
     containers(*spec, "containers", false, spath, view);
     view.node_name = string_member(*spec, "nodeName", spath);
     view.node_selector = string_map(*spec, "nodeSelector", spath);
+    decode_pod_constraints(*spec, view);
     if (const json* prio = member(*spec, "priority")) {
       // nlohmann narrows silently; a priority is an int32 in the API, so check the range.
       const bool fits =
@@ -170,6 +172,7 @@ policy::NodeView node_view(const json& node, const std::string& path) {
       expect(*u, json::value_t::boolean, path + ".spec.unschedulable");
       view.unschedulable = u->get<bool>();
     }
+    view.taints = decode_taints(*spec);
   }
   if (const json* status = object_member(node, "status", path)) {
     for (const auto& [name, text] : quantity_map(*status, "allocatable", path + ".status")) {

@@ -25,7 +25,8 @@ Result<nlohmann::json> parse_json(std::string_view text);
 // Quantities keep their text; a JSON number (hand-written input) becomes its decimal text.
 Result<policy::PodView> decode_pod(const nlohmann::json& pod, std::string_view path = "Pod");
 
-// metadata.name (required), labels, annotations, spec.unschedulable, and status.allocatable
+// metadata.name (required), labels, annotations, spec.unschedulable, spec.taints (read
+// leniently, codec/scheduling.h), and status.allocatable
 // nvidia.com/* as whole units (quantities rounded up; other resources are ignored).
 // `used` stays empty: a Node object does not say what its pods hold.
 Result<policy::NodeView> decode_node(const nlohmann::json& node, std::string_view path = "Node");

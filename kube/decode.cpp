@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "codec/scheduling.h"
 #include "kube/json_util.h"
 
 namespace gpushare::kube {
@@ -86,6 +87,7 @@ Result<NodeRecord> decode_node(const nlohmann::json& node) {
   out.view.annotations = string_map(member(metadata, "annotations"));
   const nlohmann::json& unschedulable = member(member(node, "spec"), "unschedulable");
   out.view.unschedulable = unschedulable.is_boolean() && unschedulable.get<bool>();
+  out.view.taints = codec::decode_taints(member(node, "spec"));
   for (const auto& [name, text] : quantity_map(member(member(node, "status"), "allocatable"))) {
     if (!is_gpu_resource(name)) continue;
     auto n = parse_count(text);
@@ -114,6 +116,7 @@ Result<PodRecord> decode_pod(const nlohmann::json& pod) {
   v.annotations = string_map(member(metadata, "annotations"));
   v.node_name = string_member(spec, "nodeName");
   v.node_selector = string_map(member(spec, "nodeSelector"));
+  codec::decode_pod_constraints(spec, v);
   v.phase = string_member(status, "phase");
   const nlohmann::json& priority = member(spec, "priority");
   if (priority.is_number_integer()) v.priority = priority.get<std::int32_t>();

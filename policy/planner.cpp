@@ -9,6 +9,7 @@
 
 #include "policy/fit.h"
 #include "policy/intent.h"
+#include "policy/node_constraints.h"
 #include "policy/plan_mig.h"
 #include "policy/plan_mps.h"
 #include "policy/pod_demand.h"
@@ -291,16 +292,10 @@ std::string node_gate(const NodeState& s, const PlanSettings& settings) {
   return "";
 }
 
-// The pod's spec.nodeSelector: the scheduler will not put it anywhere else.
-bool selects(const PodView& pod, const NodeView& node) {
-  return std::all_of(pod.node_selector.begin(), pod.node_selector.end(), [&](const auto& kv) {
-    auto it = node.labels.find(kv.first);
-    return it != node.labels.end() && it->second == kv.second;
-  });
-}
-
 bool product_ok(const Pending& p, const NodeState& s) {
-  if (!selects(*p.pod, *s.view)) return false;
+  // Its nodeSelector, required node affinity and tolerations: the scheduler will not put it
+  // anywhere else.
+  if (!may_schedule_on(*p.pod, *s.view)) return false;
   if (p.intent.gpu_products.empty()) return true;
   return std::any_of(p.intent.gpu_products.begin(), p.intent.gpu_products.end(),
                      [&](const std::string& w) { return w == s.product || w == s.raw_product; });
@@ -522,8 +517,9 @@ std::string products_here(const std::vector<NodeState>& nodes) {
   return products.empty() ? "no node has an NVIDIA GPU" : "GPUs here: " + join(products, ", ");
 }
 
-// What narrowed the pod's nodes: its gpu-product annotation, its spec.nodeSelector, or both.
-std::string narrowed_by(const Pending& p) {
+// What narrowed the pod's nodes: its gpu-product annotation, spec.nodeSelector, required node
+// affinity, GPU nodes' taints it does not tolerate; "" when nothing did.
+std::string narrowed_by(const Pending& p, const std::vector<NodeState>& nodes) {
   std::vector<std::string> parts;
   if (!p.intent.gpu_products.empty())
     parts.push_back("gpu-product asks for " + join(p.intent.gpu_products, ","));
@@ -531,6 +527,12 @@ std::string narrowed_by(const Pending& p) {
     std::vector<std::string> terms;
     for (const auto& [k, v] : p.pod->node_selector) terms.push_back(k + "=" + v);
     parts.push_back("spec.nodeSelector asks for " + join(terms, ","));
+  }
+  if (p.pod->has_required_node_affinity) parts.push_back("its required node affinity narrows");
+  if (std::any_of(nodes.begin(), nodes.end(), [&](const NodeState& s) {
+        return s.gpu && untolerated_taint(p.pod->tolerations, s.view->taints) != nullptr;
+      })) {
+    parts.push_back("GPU nodes have taints it does not tolerate");
   }
   return join(parts, " and ");
 }
@@ -556,7 +558,7 @@ std::string mig_reason(const Pending& p, const std::vector<NodeState>& nodes,
     if (product_ok(p, *s)) relevant.push_back(s);
   }
   if (relevant.empty()) {
-    return narrowed_by(p) + " and no such node's GPU model has MIG profile " + what;
+    return narrowed_by(p, nodes) + " and no such node's GPU model has MIG profile " + what;
   }
   return "no idle node with a MIG-capable GPU offering " + what + " (" + list_nodes(relevant, p) +
          ")";
@@ -568,8 +570,8 @@ std::string mps_reason(const Pending& p, const std::vector<NodeState>& nodes) {
     if (s.gpu && !s.raw_product.empty() && product_ok(p, s)) relevant.push_back(&s);
   }
   if (relevant.empty()) {
-    if (!p.intent.gpu_products.empty() || !p.pod->node_selector.empty())
-      return narrowed_by(p) + " and no such node has an NVIDIA GPU";
+    const std::string narrowed = narrowed_by(p, nodes);
+    if (!narrowed.empty()) return narrowed + " and no such node has an NVIDIA GPU";
     return "no node has an NVIDIA GPU";
   }
   if (p.intent.gpu_compute_percent && *p.intent.gpu_compute_percent > 50) {
@@ -733,7 +735,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     if (p.kind != PodKind::kMig && p.kind != PodKind::kMps) continue;
     for (std::size_t n : existing_order) {
       NodeState& s = nodes[n];
-      if (!s.gpu || s.view->unschedulable || !selects(*p.pod, *s.view)) continue;
+      if (!s.gpu || s.view->unschedulable || !may_schedule_on(*p.pod, *s.view)) continue;
       if (!fit_node(p.demand, p.intent, s.fit_view, catalog).fits) continue;
       for (const auto& resource : p.demand.managed_resources())
         s.fit_view.used[resource] += p.demand.count(resource);
@@ -758,17 +760,23 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   auto stale = [&](const Proposal& p) {
     return std::any_of(p.served.begin(), p.served.end(), [&](std::size_t i) { return !waiting[i]; });
   };
-  const bool any_selector = std::any_of(pending.begin(), pending.end(), [](const Pending& p) {
-    return !p.pod->node_selector.empty();
-  });
+  // Which pods may go to a node depends on more than its GPUs when a pod narrows its nodes or
+  // a node has taints.
+  const bool any_constraint =
+      std::any_of(pending.begin(), pending.end(),
+                  [](const Pending& p) {
+                    return !p.pod->node_selector.empty() || p.pod->has_required_node_affinity;
+                  }) ||
+      std::any_of(nodes.begin(), nodes.end(),
+                  [](const NodeState& s) { return !s.view->taints.empty(); });
   auto signature = [&](const NodeState& s, ActionKind kind) {
     std::string key = std::string(to_string(kind)) + '|' + s.raw_product + '|' + std::to_string(s.gpus);
     if (kind == ActionKind::kMps)
       key += '|' + std::to_string(s.gpu_mib) + '|' + std::to_string(s.max_replicas);
-    // Same GPUs but other labels: which pods' nodeSelectors admit the node matters too.
-    if (any_selector) {
+    // Same GPUs but other labels or taints: which pods may go there matters too.
+    if (any_constraint) {
       key += '|';
-      for (const Pending& p : pending) key += selects(*p.pod, *s.view) ? '1' : '0';
+      for (const Pending& p : pending) key += may_schedule_on(*p.pod, *s.view) ? '1' : '0';
     }
     return key;
   };

@@ -16,7 +16,9 @@
 //     no running pod bound to it holds any nvidia.com/* resource. With allow_disruption, a node
 //     whose GPU pods all carry the disruptable annotation is a candidate too; the action lists
 //     them in `disrupts`. MIG also needs mig.capable=true, mig.strategy=mixed and a catalog model;
-//     MPS needs the GPU's memory (gpu.memory label, else the catalog's figure).
+//     MPS needs the GPU's memory (gpu.memory label, else the catalog's figure). A pod is only
+//     ever sized onto a node kube-scheduler could put it on (node_constraints.h: nodeSelector,
+//     required node affinity, taints); steps 2 and 4 alike.
 //  4. Each candidate node is sized for the remaining demand, as MIG (plan_mig.h) and as MPS
 //     (plan_mps.h); each walks the demand in order and takes every pod that still fits. The
 //     (node, kind) that serves the most demand wins: more pods of the highest priority, then of

@@ -14,23 +14,54 @@ using StringMap = std::map<std::string, std::string>;
 
 struct ContainerView {
   std::string name;
-  bool init = false;          // from spec.initContainers
-  std::size_t index = 0;      // position in spec.containers or spec.initContainers
-  StringMap limits;           // resource name -> quantity text, exactly as received
+  bool init = false;      // from spec.initContainers
+  std::size_t index = 0;  // position in spec.containers or spec.initContainers
+  StringMap limits;       // resource name -> quantity text, exactly as received
   StringMap requests;
+};
+
+// The scheduling constraints between pods and nodes that decide where kube-scheduler may put
+// a pod regardless of GPUs (its NodeAffinity and TaintToleration plugins): the planner must
+// not change a node the pod could never use.
+struct Toleration {
+  std::string key;      // empty with kExists: every taint
+  bool exists = false;  // operator Exists (value ignored); otherwise Equal
+  std::string value;
+  std::string effect;  // empty: every effect
+};
+
+struct Taint {
+  std::string key;
+  std::string value;
+  std::string effect;  // NoSchedule, PreferNoSchedule, NoExecute
+};
+
+struct NodeSelectorRequirement {
+  std::string key;  // a label key, or for matchFields "metadata.name"
+  std::string op;   // In, NotIn, Exists, DoesNotExist, Gt, Lt
+  std::vector<std::string> values;
+};
+
+// One term of requiredDuringSchedulingIgnoredDuringExecution: all of its requirements hold.
+struct NodeSelectorTerm {
+  std::vector<NodeSelectorRequirement> match_expressions;
+  std::vector<NodeSelectorRequirement> match_fields;
 };
 
 struct PodView {
   std::string namespace_name;
-  std::string name;           // may be empty at CREATE with generateName
+  std::string name;  // may be empty at CREATE with generateName
   std::string generate_name;
   StringMap annotations;
   StringMap labels;
   std::vector<ContainerView> containers;  // init containers first, then containers
-  std::string node_name;      // spec.nodeName (empty while pending)
-  StringMap node_selector;    // spec.nodeSelector: only nodes with all these labels
-  // (affinity and tolerations are not modelled: the planner may then pick a node the
-  // scheduler will not use, and the pod waits; README "Repartitioning" says so.)
+  std::string node_name;                  // spec.nodeName (empty while pending)
+  StringMap node_selector;                // spec.nodeSelector: only nodes with all these labels
+  // spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms:
+  // any one term (empty: no such constraint).
+  std::vector<NodeSelectorTerm> required_node_terms;
+  bool has_required_node_affinity = false;  // set even when its term list decoded empty
+  std::vector<Toleration> tolerations;
   std::string phase;          // status.phase
   std::int32_t priority = 0;  // spec.priority
 
@@ -45,6 +76,7 @@ struct NodeView {
   std::map<std::string, std::int64_t> allocatable;  // whole units, nvidia.com/* resources only
   std::map<std::string, std::int64_t> used;         // held by non-terminated pods bound here
   bool unschedulable = false;                       // spec.unschedulable
+  std::vector<Taint> taints;                        // spec.taints
 
   std::string label(const std::string& key) const {
     auto it = labels.find(key);

@@ -450,6 +450,27 @@ func TestRepartitionNeverTouchesBusyNode(t *testing.T) {
 	}
 }
 
+// TestRepartitionSkipsNodesThePodCannotUse: two idle H20s; the one the planner would take first (ties go by node
+// name) is tainted for another team. kube-scheduler would never put the pod there, so gpushare changes the other
+// one; the tainted node is never touched.
+func TestRepartitionSkipsNodesThePodCannotUse(t *testing.T) {
+	requireExtender(t)
+	ns := newNamespace(t)
+	pool := newPool()
+	tainted := h20(nodeagent.ModeFull, "")
+	tainted.Taints = []nodeagent.Taint{{Key: "dedicated", Value: "team-b", Effect: "NoSchedule"}}
+	other := addPoolNode(t, pool, "a-team-b", tainted)
+	open := addPoolNode(t, pool, "b-open", h20(nodeagent.ModeFull, ""))
+	wOther := watchNode(t, other)
+	createPod(t, ns, migPod("wants-3g", "3g.48gb", inPool(pool)))
+	if got := waitRunningOn(t, ns, "wants-3g", 60*time.Second); got != open {
+		t.Fatalf("pod runs on %s, want %s", got, open)
+	}
+	wOther.stop()
+	expectUntouched(t, wOther, "all-disabled", "")
+	expectRepartitionDone(t, open)
+}
+
 // TestRepartitionEvictsDisruptablePods: with repartition.allowDisruption (the harness turns it on), the pool's only
 // node runs a whole-GPU pod that allows its eviction (repartition.gpushare.io/disruptable=true). A pod waiting for
 // 3g.48gb gets that node anyway: gpushare marks and taints it, evicts the holder through the Eviction API (a

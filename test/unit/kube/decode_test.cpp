@@ -59,6 +59,25 @@ TEST(DecodeNode, CordonedNode) {
   EXPECT_TRUE(node->view.unschedulable);
 }
 
+TEST(DecodeNode, TaintsAndPodTolerationsReachTheCache) {
+  auto json = fixture("node_h100_mixed.json");
+  json["spec"]["taints"] = nlohmann::json::parse(
+      R"([{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}])");
+  auto node = decode_node(json);
+  ASSERT_TRUE(node.ok());
+  ASSERT_EQ(node->view.taints.size(), 1U);
+  EXPECT_EQ(node->view.taints[0].key, "nvidia.com/gpu");
+  auto pod = decode_pod(nlohmann::json::parse(R"({"metadata": {"name": "p", "namespace": "ml"},
+      "spec": {"containers": [], "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+               "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+                 {"nodeSelectorTerms": [{"matchExpressions":
+                   [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}}})"));
+  ASSERT_TRUE(pod.ok()) << pod.error();
+  ASSERT_EQ(pod->view.tolerations.size(), 1U);
+  EXPECT_TRUE(pod->view.has_required_node_affinity);
+  EXPECT_EQ(pod->view.required_node_terms.size(), 1U);
+}
+
 TEST(DecodeNode, BadGpuQuantityNamesTheField) {
   auto json = fixture("node_h100_mixed.json");
   json["status"]["allocatable"]["nvidia.com/gpu"] = "half";

@@ -377,6 +377,77 @@ TEST(Planner, PodNodeSelectorIsHonoured) {
             "spec.nodeSelector asks for pool=none and no such node's GPU model has MIG profile 3g.48gb");
 }
 
+TEST(Planner, TaintsThePodDoesNotTolerateRuleANodeOut) {
+  // Both H20s are idle; gpu-a is dedicated to another team. Changing it would serve nobody:
+  // the scheduler would not put the pod there.
+  NodeView dedicated = h20("gpu-a");
+  dedicated.taints = {{"dedicated", "team-b", "NoSchedule"}};
+  NodeView open = h20("gpu-b");
+  open.taints = {{"soft", "", "PreferNoSchedule"}};  // only a preference
+  PodView p = mig_pod("p", "3g.48gb");
+  Plan plan = policy::plan(input({dedicated, open}, {p}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U) << reason_for(plan, "ml/p");
+  EXPECT_EQ(plan.actions[0].node, "gpu-b");
+
+  plan = policy::plan(input({dedicated}, {p}), catalog());
+  EXPECT_THAT(plan.actions, IsEmpty());
+  EXPECT_EQ(reason_for(plan, "ml/p"),
+            "GPU nodes have taints it does not tolerate and no such node's GPU model has MIG "
+            "profile 3g.48gb");
+
+  p.tolerations = {{"dedicated", false, "team-b", ""}};
+  plan = policy::plan(input({dedicated}, {p}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U) << reason_for(plan, "ml/p");
+  EXPECT_EQ(plan.actions[0].node, "gpu-a");
+}
+
+TEST(Planner, RequiredNodeAffinityIsHonoured) {
+  NodeView a = h20("gpu-a");
+  a.labels["zone"] = "a";
+  NodeView b = h20("gpu-b");
+  b.labels["zone"] = "b";
+  PodView p = mig_pod("p", "3g.48gb");
+  p.has_required_node_affinity = true;
+  NodeSelectorTerm zone_b;
+  zone_b.match_expressions = {{"zone", "In", {"b"}}};
+  p.required_node_terms = {zone_b};
+  Plan plan = policy::plan(input({a, b}, {p}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U) << reason_for(plan, "ml/p");
+  EXPECT_EQ(plan.actions[0].node, "gpu-b");
+
+  // Existing capacity on a node the pod may not use does not count either.
+  a.allocatable["nvidia.com/mig-3g.48gb"] = 1;
+  plan = policy::plan(input({a, b}, {p}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  EXPECT_EQ(plan.actions[0].node, "gpu-b");
+
+  zone_b.match_expressions = {{"zone", "In", {"c"}}};
+  p.required_node_terms = {zone_b};
+  plan = policy::plan(input({a, b}, {p}), catalog());
+  EXPECT_THAT(plan.actions, IsEmpty());
+  EXPECT_EQ(reason_for(plan, "ml/p"),
+            "its required node affinity narrows and no such node's GPU model has MIG profile "
+            "3g.48gb");
+}
+
+TEST(Planner, EqualNodesWithOtherTaintsAreSizedApart) {
+  // gpu-a and gpu-b have the same GPUs; only gpu-b admits q (its toleration). A proposal
+  // computed for gpu-a must not be reused for gpu-b as if the same pods could go there.
+  NodeView a = h20("gpu-a");
+  a.taints = {{"team", "q", "NoSchedule"}};
+  NodeView b = h20("gpu-b");
+  PodView p = mig_pod("p", "3g.48gb");
+  p.tolerations = {{"team", false, "q", "NoSchedule"}};
+  PodView q = mig_pod("q", "4g.48gb");
+  Plan plan = policy::plan(input({a, b}, {p, q}), catalog());
+  ASSERT_THAT(plan.unplaced, IsEmpty()) << plan.unplaced[0].reason;
+  for (const auto& action : plan.actions) {
+    if (action.node == "gpu-a") {
+      EXPECT_EQ(action.serves, (std::vector<std::string>{"ml/p"}));
+    }
+  }
+}
+
 // ---- The idle rule (CONTRACT.md section 5).
 
 TEST(Planner, BusyNodeIsNeverChosen) {

@@ -1,0 +1,33 @@
+// Where kube-scheduler may put a pod, as far as the node's labels, name and taints decide: the
+// predicates of its NodeAffinity (spec.nodeSelector and required node affinity) and
+// TaintToleration (NoSchedule and NoExecute taints) plugins. The planner uses them so that it
+// never changes a node that the pod it serves could not be scheduled on.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "policy/views.h"
+
+namespace gpushare::policy {
+
+// k8s.io/api/core/v1 Toleration.ToleratesTaint.
+bool tolerates(const Toleration& toleration, const Taint& taint);
+
+// A NoSchedule or NoExecute taint none of the tolerations matches (nullptr when none).
+const Taint* untolerated_taint(const std::vector<Toleration>& tolerations,
+                               const std::vector<Taint>& taints);
+
+// One term: every requirement holds. A term with no requirement matches no node.
+bool term_matches(const NodeSelectorTerm& term, const NodeView& node);
+
+// "" when the pod may go to the node; otherwise which constraint says no, for a person:
+// "spec.nodeSelector asks for zone=a", "required node affinity", "taint dedicated=ml:NoSchedule
+// not tolerated".
+std::string why_not_schedulable_on(const PodView& pod, const NodeView& node);
+
+inline bool may_schedule_on(const PodView& pod, const NodeView& node) {
+  return why_not_schedulable_on(pod, node).empty();
+}
+
+}  // namespace gpushare::policy
