@@ -203,6 +203,14 @@ struct Harness {
         settings, [this] { return leader; });
   }
   void at(int s) { controller->reconcile(kT0 + seconds(s)); }
+  // Pod ns/p waits for a 3g.48gb, the plan is mig_action(node), and after the batch window the
+  // controller has written the entry and marked the node (t = 1 s).
+  void start_mig(const std::string& node) {
+    world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+    next_plan = {mig_action(node)};
+    at(0);
+    at(1);
+  }
 };
 
 TEST(Controller, RepartitionsAnIdleNodeForMigStepByStep) {
@@ -253,10 +261,7 @@ TEST(Controller, MpsToMigLeavesMpsBeforeSettingMigConfig) {
   h.world.nodes["gpu-1"].edit.labels = {{kMpsCapableLabel, "true"},
                                         {kSharingStrategyLabel, "mps"},
                                         {kDevicePluginConfigLabel, "mps-4"}};
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   h.at(61);
   EXPECT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "mig-mixed");
   EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
@@ -303,10 +308,7 @@ TEST(Controller, MigToMpsDisablesMigBeforeTheDevicePluginMoves) {
 TEST(Controller, AbortsWhenAGpuPodGotBoundMeanwhile) {
   Harness h;
   h.world.nodes["gpu-1"] = {};
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   ASSERT_TRUE(h.world.marked("gpu-1"));
   h.world.pods.push_back(pod("intruder", "nvidia.com/gpu", "gpu-1"));
   h.at(61);
@@ -322,10 +324,7 @@ TEST(Controller, NeverStartsOnABusyNodeEvenIfPlanned) {
   Harness h;
   h.world.nodes["gpu-1"] = {};
   h.world.pods.push_back(pod("running", "nvidia.com/gpu", "gpu-1"));
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   EXPECT_TRUE(h.world.log.empty());
   EXPECT_FALSE(h.world.marked("gpu-1"));
 }
@@ -334,10 +333,7 @@ TEST(Controller, FailureBacksOffAndTheNextPlanSkipsTheNode) {
   Harness h;
   h.world.nodes["gpu-1"] = {};
   h.world.nodes["gpu-2"] = {};
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   h.at(61);
   h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "failed";
   h.at(62);
@@ -365,10 +361,7 @@ TEST(Controller, AFailedMigConfigIsTakenBackSoARetryIsAChange) {
   h.world.nodes["gpu-1"].edit.labels = {{kMigConfigLabel, "all-disabled"},
                                         {kMigConfigStateLabel, "success"},
                                         {kDevicePluginConfigLabel, "default"}};
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   h.at(61);
   ASSERT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
   ASSERT_EQ(h.world.label("gpu-1", kDevicePluginConfigLabel), "mig-mixed");
@@ -502,10 +495,7 @@ TEST(Controller, ARefusedEvictionIsRetriedThenTheDrainTimesOut) {
 TEST(Controller, ApplyTimeoutFails) {
   Harness h;
   h.world.nodes["gpu-1"] = {};
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   h.at(61);
   h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "pending";
   h.at(600);
@@ -518,10 +508,7 @@ TEST(Controller, ApplyTimeoutFails) {
 TEST(Controller, ANewLeaderResumesMidStep) {
   Harness h;
   h.world.nodes["gpu-1"] = {};
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   h.restart();  // the old leader is gone; the new one has no memory
   h.next_plan.clear();
   h.at(30);
@@ -566,10 +553,7 @@ TEST(Controller, EntryWriteFailureMarksNothing) {
   Harness h;
   h.world.fail_entry = true;
   h.world.nodes["gpu-1"] = {};
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  h.next_plan = {mig_action("gpu-1")};
-  h.at(0);
-  h.at(1);
+  h.start_mig("gpu-1");
   EXPECT_FALSE(h.world.marked("gpu-1"));
   EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=configmap"], 1);
 }
