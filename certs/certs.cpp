@@ -2,8 +2,6 @@
 // RSA_*/EC_KEY_*).
 #include "certs/certs.h"
 
-#include "codec/base64.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -26,6 +24,8 @@
 #include <set>
 #include <system_error>
 #include <utility>
+
+#include "codec/base64.h"
 
 namespace gpushare::certs {
 namespace {

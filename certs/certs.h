@@ -56,7 +56,6 @@ Result<CertBundle> generate_certificates(const CertRequest& request);
 // watches the files never reads a half-written one. Returns the caBundle: base64 of ca.crt.
 Result<std::string> write_certificates(const CertBundle& bundle, const std::string& dir);
 
-
 // The subjectAltName entries of the first certificate in `pem`, as "DNS:<name>" and
 // "IP:<address>" (IPv6 in its canonical inet_ntop form), in certificate order.
 Result<std::vector<std::string>> certificate_sans(const std::string& pem);

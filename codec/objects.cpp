@@ -142,11 +142,10 @@ policy::PodView pod_view(const json& pod, const std::string& path) {
     decode_pod_constraints(*spec, view);
     if (const json* prio = member(*spec, "priority")) {
       // nlohmann narrows silently; a priority is an int32 in the API, so check the range.
-      const bool fits =
-          prio->is_number_unsigned()
-              ? prio->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT32_MAX)
-              : prio->is_number_integer() && prio->get<std::int64_t>() >= INT32_MIN &&
-                    prio->get<std::int64_t>() <= INT32_MAX;
+      const bool fits = prio->is_number_unsigned()
+                            ? prio->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT32_MAX)
+                            : prio->is_number_integer() && prio->get<std::int64_t>() >= INT32_MIN &&
+                                  prio->get<std::int64_t>() <= INT32_MAX;
       if (!fits) fail(spath + ".priority", "expected a 32-bit integer, got " + shown(*prio));
       view.priority = static_cast<std::int32_t>(prio->get<std::int64_t>());
     }

@@ -1,13 +1,12 @@
 #include "kube/kubeconfig.h"
 
-#include "codec/base64.h"
-
 #include <yaml-cpp/yaml.h>
 
 #include <array>
 #include <cstdlib>
 #include <optional>
 
+#include "codec/base64.h"
 #include "kube/file_util.h"
 
 namespace gpushare::kube {

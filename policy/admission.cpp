@@ -9,9 +9,12 @@ namespace gpushare::policy {
 
 std::string_view to_string(AdmissionOutcome outcome) {
   switch (outcome) {
-    case AdmissionOutcome::kOutOfScope: return "out-of-scope";
-    case AdmissionOutcome::kAllowed: return "allowed";
-    case AdmissionOutcome::kDenied: return "denied";
+    case AdmissionOutcome::kOutOfScope:
+      return "out-of-scope";
+    case AdmissionOutcome::kAllowed:
+      return "allowed";
+    case AdmissionOutcome::kDenied:
+      return "denied";
   }
   return "out-of-scope";
 }
@@ -65,7 +68,8 @@ std::vector<std::string> known_profiles(const Catalog& catalog, const ClusterVie
   const std::string prefix(kMigResourcePrefix);
   for (const auto& n : cluster.nodes) {
     for (const auto& [res, count] : n.allocatable) {
-      if (starts_with(res, prefix) && count > 0) add(profile_from_resource_suffix(res.substr(prefix.size())));
+      if (starts_with(res, prefix) && count > 0)
+        add(profile_from_resource_suffix(res.substr(prefix.size())));
     }
   }
   return out;
@@ -81,7 +85,8 @@ bool node_publishes_profile(const NodeView& node, const std::string& profile) {
 std::string bare_product(std::string product) {
   constexpr std::string_view kSharedSuffix = "-SHARED";
   if (product.size() > kSharedSuffix.size() &&
-      product.compare(product.size() - kSharedSuffix.size(), kSharedSuffix.size(), kSharedSuffix) == 0) {
+      product.compare(product.size() - kSharedSuffix.size(), kSharedSuffix.size(), kSharedSuffix) ==
+          0) {
     product.resize(product.size() - kSharedSuffix.size());
   }
   auto mig = product.find("-MIG-");
@@ -92,13 +97,15 @@ std::string bare_product(std::string product) {
 bool product_allowed(const Intent& intent, const std::string& product) {
   if (intent.gpu_products.empty()) return true;
   auto bare = bare_product(product);
-  return std::find(intent.gpu_products.begin(), intent.gpu_products.end(), bare) != intent.gpu_products.end();
+  return std::find(intent.gpu_products.begin(), intent.gpu_products.end(), bare) !=
+         intent.gpu_products.end();
 }
 
 std::string gb_text(std::int64_t bytes) {
   // Profile memory is named in decimal GB by NVIDIA; one decimal is enough for a person.
   auto tenths = (bytes + 50'000'000) / 100'000'000;
-  return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") + " GB";
+  return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") +
+         " GB";
 }
 
 // Rule 4: the GPU models a MIG choice is made among.
@@ -110,14 +117,16 @@ struct MigScope {
 MigScope mig_scope(const Intent& intent, const ClusterView& cluster, const Catalog& catalog) {
   MigScope scope;
   auto add = [&](const GpuModel* m) {
-    if (m && std::find(scope.models.begin(), scope.models.end(), m) == scope.models.end()) scope.models.push_back(m);
+    if (m && std::find(scope.models.begin(), scope.models.end(), m) == scope.models.end())
+      scope.models.push_back(m);
   };
   if (!intent.gpu_products.empty()) {
     for (const auto& p : intent.gpu_products) add(catalog.model_for_product(p));
     scope.described = "the models of gpu-product " + join(intent.gpu_products, ",");
     return scope;
   }
-  for (const auto& n : cluster.nodes) add(catalog.model_for_product(n.label("nvidia.com/gpu.product")));
+  for (const auto& n : cluster.nodes)
+    add(catalog.model_for_product(n.label("nvidia.com/gpu.product")));
   if (!scope.models.empty()) {
     scope.described = "the GPU models in the cluster";
     return scope;
@@ -145,7 +154,8 @@ bool profile_meets(const GpuModel& model, const MigProfile& p, const Intent& int
 std::string requirement_text(const Intent& intent) {
   std::vector<std::string> parts;
   if (intent.gpu_memory_text) parts.push_back("gpu-memory " + *intent.gpu_memory_text);
-  if (intent.gpu_compute_percent) parts.push_back("gpu-compute " + std::to_string(*intent.gpu_compute_percent) + "%");
+  if (intent.gpu_compute_percent)
+    parts.push_back("gpu-compute " + std::to_string(*intent.gpu_compute_percent) + "%");
   return parts.empty() ? std::string("no memory or compute minimum") : join(parts, " and ");
 }
 
@@ -162,9 +172,10 @@ Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalo
   Choice c;
   MigScope scope = mig_scope(intent, cluster, catalog);
   if (scope.models.empty()) {
-    c.error = "annotation " + prefix + "gpu-product=\"" + join(intent.gpu_products, ",") +
-              "\" names no MIG-capable GPU model; MIG models are known by their nvidia.com/gpu.product "
-              "values, e.g. NVIDIA-H100-80GB-HBM3, NVIDIA-A100-SXM4-80GB, NVIDIA-H20";
+    c.error =
+        "annotation " + prefix + "gpu-product=\"" + join(intent.gpu_products, ",") +
+        "\" names no MIG-capable GPU model; MIG models are known by their nvidia.com/gpu.product "
+        "values, e.g. NVIDIA-H100-80GB-HBM3, NVIDIA-A100-SXM4-80GB, NVIDIA-H20";
     return c;
   }
   if (intent.mig_profile) {
@@ -183,15 +194,16 @@ Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalo
       for (const auto& n : cluster.nodes) published = published || node_publishes_profile(n, name);
     }
     if (!found && !published) {
-      c.error = "annotation " + prefix + "mig-profile=\"" + name + "\" is not a profile of " + scope.described +
-                " (" + model_names(scope.models) + ")";
+      c.error = "annotation " + prefix + "mig-profile=\"" + name + "\" is not a profile of " +
+                scope.described + " (" + model_names(scope.models) + ")";
       return c;
     }
     if (found && !profile_meets(*found_model, *found, intent)) {
-      c.error = "annotation " + prefix + "mig-profile=\"" + name + "\" (" + gb_text(found->memory_bytes) + ", " +
-                std::to_string(found->compute_slices) + "/" + std::to_string(found_model->compute_slices) +
-                " compute) does not meet " + requirement_text(intent) + "; name a larger profile or drop " +
-                prefix + "mig-profile to let gpushare choose";
+      c.error = "annotation " + prefix + "mig-profile=\"" + name + "\" (" +
+                gb_text(found->memory_bytes) + ", " + std::to_string(found->compute_slices) + "/" +
+                std::to_string(found_model->compute_slices) + " compute) does not meet " +
+                requirement_text(intent) + "; name a larger profile or drop " + prefix +
+                "mig-profile to let gpushare choose";
       return c;
     }
     c.resource = mig_resource_for_profile(name);
@@ -212,16 +224,18 @@ Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalo
     }
   }
   if (!best) {
-    c.error = "no MIG profile of " + scope.described + " (" + model_names(scope.models) + ") meets " +
-              requirement_text(intent) +
-              (largest ? "; the largest is " + largest->name + " (" + gb_text(largest->memory_bytes) + ")" : "");
+    c.error =
+        "no MIG profile of " + scope.described + " (" + model_names(scope.models) + ") meets " +
+        requirement_text(intent) +
+        (largest ? "; the largest is " + largest->name + " (" + gb_text(largest->memory_bytes) + ")"
+                 : "");
     return c;
   }
   c.resource = best->resource_name();
   c.rule = "3.4 mig by size";
   if (intent.gpu_memory_bytes && best->memory_bytes > *intent.gpu_memory_bytes) {
-    c.warnings.push_back("gpu-memory " + *intent.gpu_memory_text + " rounded up to MIG profile " + best->name + " (" +
-                         gb_text(best->memory_bytes) + ")");
+    c.warnings.push_back("gpu-memory " + *intent.gpu_memory_text + " rounded up to MIG profile " +
+                         best->name + " (" + gb_text(best->memory_bytes) + ")");
   }
   return c;
 }
@@ -257,7 +271,8 @@ MpsOffer mps_offer(const Intent& intent, const ClusterView& cluster, const Catal
     const std::int64_t per_replica_memory = memory / replicas;
     const std::int64_t per_replica_compute = 100 / replicas;
     bool ok = true;
-    if (intent.gpu_memory_bytes && (memory == 0 || per_replica_memory < *intent.gpu_memory_bytes)) ok = false;
+    if (intent.gpu_memory_bytes && (memory == 0 || per_replica_memory < *intent.gpu_memory_bytes))
+      ok = false;
     if (intent.gpu_compute_percent && per_replica_compute < *intent.gpu_compute_percent) ok = false;
     offer.meets = offer.meets || ok;
   }
@@ -302,8 +317,9 @@ AdmissionDecision deny(AdmissionDecision d, std::string rule, std::string messag
 
 }  // namespace
 
-AdmissionDecision decide_admission(const PodView& pod, std::string_view operation, const ClusterView& cluster,
-                                   const Catalog& catalog, const AdmissionSettings& settings) {
+AdmissionDecision decide_admission(const PodView& pod, std::string_view operation,
+                                   const ClusterView& cluster, const Catalog& catalog,
+                                   const AdmissionSettings& settings) {
   const std::string& prefix = settings.annotation_prefix;
   AdmissionDecision d;
 
@@ -357,7 +373,8 @@ AdmissionDecision decide_admission(const PodView& pod, std::string_view operatio
       if (intent->gpu_memory_bytes || intent->gpu_compute_percent) {
         auto offer = mps_offer(*intent, cluster, catalog);
         if (!offer.meets && !cluster.nodes.empty()) {
-          choice.warnings.push_back("no MPS-shared GPU in the cluster meets " + requirement_text(*intent) +
+          choice.warnings.push_back("no MPS-shared GPU in the cluster meets " +
+                                    requirement_text(*intent) +
                                     " per replica yet; the pod waits for one");
         }
       }
@@ -376,7 +393,8 @@ AdmissionDecision decide_admission(const PodView& pod, std::string_view operatio
   } else if (intent->present && !asks_managed) {
     d.outcome = AdmissionOutcome::kAllowed;
     d.rule = "3.2 nothing to map";
-    d.warnings.push_back("no container requests nvidia.com/gpu: the " + prefix + " annotations have no effect");
+    d.warnings.push_back("no container requests nvidia.com/gpu: the " + prefix +
+                         " annotations have no effect");
     return d;
   }
 
@@ -399,12 +417,16 @@ AdmissionDecision decide_admission(const PodView& pod, std::string_view operatio
       }
     }
     const bool mapped_to_shared = asks_for(c, kGpu) && choice.resource == kShared;
-    const std::int64_t shared = mapped_to_shared ? resource_count(c, kGpu).value : resource_count(c, kShared).value;
+    const std::int64_t shared =
+        mapped_to_shared ? resource_count(c, kGpu).value : resource_count(c, kShared).value;
     if (shared > 1) {
-      std::string how = mapped_to_shared ? " (nvidia.com/gpu: " + std::to_string(shared) + " mapped to MPS)" : "";
+      std::string how =
+          mapped_to_shared ? " (nvidia.com/gpu: " + std::to_string(shared) + " mapped to MPS)" : "";
       return deny(d, "3.3 shared > 1",
-                  container_label(c) + " asks for " + std::to_string(shared) + " nvidia.com/gpu.shared" + how +
-                      ": MPS shared GPUs are limited to 1 per container, since the device plugin cannot give "
+                  container_label(c) + " asks for " + std::to_string(shared) +
+                      " nvidia.com/gpu.shared" + how +
+                      ": MPS shared GPUs are limited to 1 per container, since the device plugin "
+                      "cannot give "
                       "one container several replicas. Ask for 1, or for more memory use " +
                       prefix + "gpu-memory or a MIG profile (" + prefix + "mig-profile)");
     }

@@ -15,13 +15,14 @@
 namespace gpushare::policy {
 
 struct MigProfile {
-  std::string name;         // as the driver names it: "1g.24gb", "1g.10gb+me", "1g.24gb-me"
+  std::string name;             // as the driver names it: "1g.24gb", "1g.10gb+me", "1g.24gb-me"
   std::string placement_class;  // key into the model's placement classes ("1g", "1g_2mem", ...)
-  int compute_slices = 0;   // the "Ng" part
-  int memory_units = 0;     // placement units occupied, of the model's grid
-  int max_count = 0;        // most instances of this profile on one GPU
+  int compute_slices = 0;       // the "Ng" part
+  int memory_units = 0;         // placement units occupied, of the model's grid
+  int max_count = 0;            // most instances of this profile on one GPU
   std::vector<int> starts;  // legal start units; an instance occupies [start, start+memory_units)
-  std::int64_t memory_bytes = 0;  // usable memory: mem_gib when known, else the "<N>gb" of the name as N*10^9
+  std::int64_t memory_bytes =
+      0;  // usable memory: mem_gib when known, else the "<N>gb" of the name as N*10^9
   std::optional<int> sms;
 
   // Profiles with an attribute (+me, +me.all, +gfx, -me) are only given when named exactly;
@@ -38,7 +39,7 @@ struct GpuModel {
   int grid = 0;                       // placement units of memory on one GPU (8, 4 or 12)
   int compute_slices = 0;             // compute slices of one GPU (7 or 4)
   bool verified_placements = false;
-  std::vector<MigProfile> profiles;   // in catalog order
+  std::vector<MigProfile> profiles;  // in catalog order
   std::map<std::string, int> balanced;
   // Memory of the whole GPU: the largest profile's memory (for MPS per-replica shares when
   // the node publishes no nvidia.com/gpu.memory label).

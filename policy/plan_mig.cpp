@@ -65,8 +65,11 @@ struct Search {
 std::optional<std::vector<ProfileCounts>> assign_mig_instances(
     const GpuModel& model, int gpus, const std::vector<const MigProfile*>& instances) {
   if (gpus <= 0) return std::nullopt;
-  Search s{model, instances, std::vector<ProfileCounts>(static_cast<std::size_t>(gpus)),
-           std::vector<int>(static_cast<std::size_t>(gpus), 0), {}};
+  Search s{model,
+           instances,
+           std::vector<ProfileCounts>(static_cast<std::size_t>(gpus)),
+           std::vector<int>(static_cast<std::size_t>(gpus), 0),
+           {}};
   std::stable_sort(s.order.begin(), s.order.end(),
                    [&](const MigProfile* a, const MigProfile* b) { return larger(model, a, b); });
   // Bounds that hold whatever the placement: units, compute slices, per-profile maximum counts

@@ -163,13 +163,13 @@ struct NodeState {
   bool gpu = false;     // has some NVIDIA GPU
   bool mig_on = false;  // some GPU has MIG enabled (or a MIG config other than all-disabled)
   bool mps_on = false;
-  std::vector<std::string> gpu_pods;          // running pods holding nvidia.com/*
+  std::vector<std::string> gpu_pods;  // running pods holding nvidia.com/*
   std::size_t not_disruptable = 0;
   std::string blocked;      // why no action at all; "" for a candidate
   std::string mig_blocked;  // why no MIG action besides `blocked`
   std::string mps_blocked;
-  NodeView fit_view;        // fit-relevant copy whose `used` grows as pending pods take capacity
-  std::size_t reserved = 0; // pending pods counting on its free capacity
+  NodeView fit_view;         // fit-relevant copy whose `used` grows as pending pods take capacity
+  std::size_t reserved = 0;  // pending pods counting on its free capacity
   std::optional<ActionKind> planned;
 };
 
@@ -232,22 +232,25 @@ NodeState read_node(const NodeView& node, const PlanInput& in, const Catalog& ca
   s.gpu_mib = whole_gpu_mib(node, s.model, s.raw_product);
   s.max_replicas = max_replicas_of(node, in.settings);
   s.mig_on = mig_enabled(node);
-  s.mps_on = label_of(node, gfd::kSharingStrategy) == "mps" ||
-             label_of(node, gfd::kMpsCapable) == "true";
+  s.mps_on =
+      label_of(node, gfd::kSharingStrategy) == "mps" || label_of(node, gfd::kMpsCapable) == "true";
   s.fit_view = fit_copy(node);
 
-  if (s.model == nullptr) s.mig_blocked = s.product + " is not in the GPU catalog";
+  if (s.model == nullptr)
+    s.mig_blocked = s.product + " is not in the GPU catalog";
   else if (label_of(node, gfd::kMigCapable) != "true")
-    s.mig_blocked = "not MIG-capable (nvidia.com/mig.capable=" + shown_label(node, gfd::kMigCapable) + ")";
+    s.mig_blocked =
+        "not MIG-capable (nvidia.com/mig.capable=" + shown_label(node, gfd::kMigCapable) + ")";
   else if (label_of(node, gfd::kMigStrategy) != "mixed")
     s.mig_blocked = "nvidia.com/mig.strategy=" + shown_label(node, gfd::kMigStrategy) +
                     " (MIG profiles as resources need mixed)";
   else if (in.device_plugin_config_names &&
            in.device_plugin_config_names->count(std::string(kMigMixedDevicePluginConfig)) == 0)
-    s.mig_blocked = "the device-plugin ConfigMap has no " +
-                    std::string(kMigMixedDevicePluginConfig) + " entry";
+    s.mig_blocked =
+        "the device-plugin ConfigMap has no " + std::string(kMigMixedDevicePluginConfig) + " entry";
 
-  if (s.gpu_mib <= 0) s.mps_blocked = "GPU memory unknown (no nvidia.com/gpu.memory label)";
+  if (s.gpu_mib <= 0)
+    s.mps_blocked = "GPU memory unknown (no nvidia.com/gpu.memory label)";
   else if (s.mig_on && in.mig_config_names &&
            in.mig_config_names->count(std::string(kMigAllDisabledConfig)) == 0)
     s.mps_blocked = "MIG is on and the mig-parted ConfigMap has no " +
@@ -429,8 +432,9 @@ PlanAction make_action(const Proposal& prop, const NodeState& s,
                              "nvidia.com/gpu.replicas=" + std::to_string(prop.replicas)};
     if (s.mig_on) {
       a.labels = {{mig_label, std::string(kMigAllDisabledConfig)}, {dp_label, a.config_name}};
-      a.steps = {{mig_label, std::string(kMigAllDisabledConfig), "nvidia.com/mig.config.state=success"},
-                 mps_step};
+      a.steps = {
+          {mig_label, std::string(kMigAllDisabledConfig), "nvidia.com/mig.config.state=success"},
+          mps_step};
     } else {
       a.labels = {{dp_label, a.config_name}};
       a.steps = {mps_step};
@@ -449,8 +453,8 @@ PlanAction make_action(const Proposal& prop, const NodeState& s,
 std::string mig_what(const Pending& p, const Catalog& catalog) {
   std::vector<std::string> parts;
   for (const auto& [resource, n] : p.mig) {
-    std::string name = catalog.profile_for_resource(resource)
-                           .value_or(resource.substr(kMigResourcePrefix.size()));
+    std::string name =
+        catalog.profile_for_resource(resource).value_or(resource.substr(kMigResourcePrefix.size()));
     parts.push_back(n > 1 ? std::to_string(n) + " x " + name : name);
   }
   return join(parts, " + ");
@@ -758,7 +762,8 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   // its walk when they go.
   std::map<std::string, Proposal> cache;
   auto stale = [&](const Proposal& p) {
-    return std::any_of(p.served.begin(), p.served.end(), [&](std::size_t i) { return !waiting[i]; });
+    return std::any_of(p.served.begin(), p.served.end(),
+                       [&](std::size_t i) { return !waiting[i]; });
   };
   // Which pods may go to a node depends on more than its GPUs when a pod narrows its nodes or
   // a node has taints.
@@ -770,7 +775,8 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
       std::any_of(nodes.begin(), nodes.end(),
                   [](const NodeState& s) { return !s.view->taints.empty(); });
   auto signature = [&](const NodeState& s, ActionKind kind) {
-    std::string key = std::string(to_string(kind)) + '|' + s.raw_product + '|' + std::to_string(s.gpus);
+    std::string key =
+        std::string(to_string(kind)) + '|' + s.raw_product + '|' + std::to_string(s.gpus);
     if (kind == ActionKind::kMps)
       key += '|' + std::to_string(s.gpu_mib) + '|' + std::to_string(s.max_replicas);
     // Same GPUs but other labels or taints: which pods may go there matters too.

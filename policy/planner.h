@@ -79,9 +79,9 @@ struct PlanSettings {
 };
 
 struct PlanInput {
-  std::vector<NodeView> nodes;    // `used` as the node cache computes it
-  std::vector<PodView> running;   // bound pods (node_name set); Succeeded/Failed ones are ignored
-  std::vector<PodView> pending;   // unbound pods, as admitted (resources already mutated)
+  std::vector<NodeView> nodes;   // `used` as the node cache computes it
+  std::vector<PodView> running;  // bound pods (node_name set); Succeeded/Failed ones are ignored
+  std::vector<PodView> pending;  // unbound pods, as admitted (resources already mutated)
   // Config names present in the GPU Operator's ConfigMaps; nullopt when not known. When known,
   // a plan that needs "mig-mixed" (device plugin) or "all-disabled" (mig-parted) and does not
   // find it skips that node and says so. gpushare's own names need not be present: the
@@ -130,9 +130,9 @@ struct PlanAction {
   std::vector<MigConfigEntry> mig_config;   // kMig: every GPU exactly once, ordered by index
   DevicePluginConfig device_plugin_config;  // kMps
   std::vector<std::pair<std::string, std::string>> labels;  // end state, CONTRACT.md order
-  std::vector<std::string> serves;          // "ns/name", sorted
-  std::vector<LabelStep> steps;             // the order to apply `labels` in
-  std::vector<std::string> disrupts;        // running pods to stop first (allow_disruption)
+  std::vector<std::string> serves;                          // "ns/name", sorted
+  std::vector<LabelStep> steps;                             // the order to apply `labels` in
+  std::vector<std::string> disrupts;  // running pods to stop first (allow_disruption)
   friend bool operator==(const PlanAction&, const PlanAction&) = default;
 };
 
@@ -143,8 +143,8 @@ struct UnplacedPod {
 };
 
 struct Plan {
-  std::vector<PlanAction> actions;   // in the order they were chosen
-  std::vector<UnplacedPod> unplaced; // in demand order (priority, smallest first, name)
+  std::vector<PlanAction> actions;    // in the order they were chosen
+  std::vector<UnplacedPod> unplaced;  // in demand order (priority, smallest first, name)
   friend bool operator==(const Plan&, const Plan&) = default;
 };
 

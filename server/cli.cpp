@@ -19,7 +19,8 @@ namespace gpushare::server {
 
 namespace {
 
-constexpr const char* kUsage = R"(gpushare: GPU sharing for Kubernetes (MPS and MIG), as one TLS server.
+constexpr const char* kUsage =
+    R"(gpushare: GPU sharing for Kubernetes (MPS and MIG), as one TLS server.
 
 Usage:
   gpushare serve --config FILE [--listen HOST:PORT] [--tls-cert FILE] [--tls-key FILE] [--kubeconfig FILE]
@@ -56,8 +57,9 @@ struct Args {
 };
 
 // Flags that take a value; every other "--x" is a boolean switch.
-const std::vector<std::string> kValueFlags = {"config", "listen",  "tls-cert", "tls-key", "kubeconfig", "catalog",
-                                              "nodes",  "service", "namespace", "out",   "ip",         "dns"};
+const std::vector<std::string> kValueFlags = {"config",     "listen",  "tls-cert", "tls-key",
+                                              "kubeconfig", "catalog", "nodes",    "service",
+                                              "namespace",  "out",     "ip",       "dns"};
 
 Result<Args> parse_args(const std::vector<std::string>& argv) {
   Args a;
@@ -70,12 +72,14 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
         value = name.substr(eq + 1);
         name = name.substr(0, eq);
       }
-      bool takes_value = std::find(kValueFlags.begin(), kValueFlags.end(), name) != kValueFlags.end();
+      bool takes_value =
+          std::find(kValueFlags.begin(), kValueFlags.end(), name) != kValueFlags.end();
       if (takes_value && !value) {
         if (i + 1 >= argv.size()) return Error{"flag --" + name + " needs a value"};
         value = argv[++i];
       }
-      if (!takes_value && name != "help" && name != "version") return Error{"unknown flag --" + name};
+      if (!takes_value && name != "help" && name != "version")
+        return Error{"unknown flag --" + name};
       a.flags[name].push_back(value.value_or("true"));
     } else if (a.command.empty()) {
       a.command = s;
@@ -107,9 +111,12 @@ int run_offline(const Args& a, std::istream& in, std::ostream& out, std::ostream
   StaticClusterState cluster(std::move(view));
   Service service(*catalog, cluster, ServiceSettings{});
   Reply reply;
-  if (a.command == "mutate") reply = service.mutate(*input);
-  else if (a.command == "filter") reply = service.filter(*input);
-  else reply = service.prioritize(*input);
+  if (a.command == "mutate")
+    reply = service.mutate(*input);
+  else if (a.command == "filter")
+    reply = service.filter(*input);
+  else
+    reply = service.prioritize(*input);
   if (reply.http_status != 200) return fail(err, reply.error.empty() ? reply.body : reply.error);
   out << reply.body << "\n";
   return 0;
@@ -135,7 +142,8 @@ int run_certs(const Args& a, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
-int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
+int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+            std::ostream& err) {
   auto parsed = parse_args(args);
   if (!parsed) return fail(err, parsed.error() + " (see gpushare --help)");
   const Args& a = *parsed;
@@ -147,7 +155,8 @@ int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream
     out << kUsage;
     return a.command.empty() && !a.one("help") ? 2 : 0;
   }
-  if (a.command == "mutate" || a.command == "filter" || a.command == "prioritize") return run_offline(a, in, out, err);
+  if (a.command == "mutate" || a.command == "filter" || a.command == "prioritize")
+    return run_offline(a, in, out, err);
   if (a.command == "plan") return run_plan(a.positional, a.one("catalog"), in, out, err);
   if (a.command == "certs") return run_certs(a, out, err);
   if (a.command == "serve") {

@@ -24,7 +24,8 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
     port_text = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string::npos) return Error{"listen \"" + text + "\": expected HOST:PORT, e.g. 0.0.0.0:8443"};
+    if (colon == std::string::npos)
+      return Error{"listen \"" + text + "\": expected HOST:PORT, e.g. 0.0.0.0:8443"};
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
   }
@@ -105,9 +106,12 @@ std::string scalar(const YAML::Node& n, const std::string& path, std::string& ou
 std::string boolean(const YAML::Node& n, const std::string& path, bool& out) {
   if (!n.IsScalar()) return path + ": expected true or false";
   const auto v = n.as<std::string>();
-  if (v == "true") out = true;
-  else if (v == "false") out = false;
-  else return path + ": \"" + v + "\" is not true or false";
+  if (v == "true")
+    out = true;
+  else if (v == "false")
+    out = false;
+  else
+    return path + ": \"" + v + "\" is not true or false";
   return {};
 }
 
@@ -116,25 +120,29 @@ std::string duration(const YAML::Node& n, const std::string& path, Seconds& out,
   if (auto e = scalar(n, path, text); !e.empty()) return e;
   auto d = parse_duration(text);
   if (!d) return path + ": " + d.error();
-  if (*d < min) return path + ": \"" + text + "\" is below the minimum of " + std::to_string(min.count()) + "s";
+  if (*d < min)
+    return path + ": \"" + text + "\" is below the minimum of " + std::to_string(min.count()) + "s";
   out = *d;
   return {};
 }
 
-std::string count(const YAML::Node& n, const std::string& path, std::size_t& out, std::size_t min, std::size_t max) {
+std::string count(const YAML::Node& n, const std::string& path, std::size_t& out, std::size_t min,
+                  std::size_t max) {
   std::string text;
   if (auto e = scalar(n, path, text); !e.empty()) return e;
   std::size_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
-    return path + ": \"" + text + "\" must be a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+    return path + ": \"" + text + "\" must be a whole number from " + std::to_string(min) + " to " +
+           std::to_string(max);
   }
   out = v;
   return {};
 }
 
 // A label selector as a plain map (matchLabels): every value a string, no empty keys.
-std::string label_map(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+std::string label_map(const YAML::Node& n, const std::string& path,
+                      std::map<std::string, std::string>& out) {
   if (!n || n.IsNull()) return {};
   if (!n.IsMap()) return path + ": expected a mapping of label keys to values";
   for (const auto& kv : n) {
@@ -180,7 +188,8 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
             return Section(n, p)
                 .on("certFile", [&](N v, P q) { return scalar(v, q, c.tls.cert_file); })
                 .on("keyFile", [&](N v, P q) { return scalar(v, q, c.tls.key_file); })
-                .on("reloadCheck", [&](N v, P q) { return duration(v, q, c.tls.reload_check, Seconds(1)); })
+                .on("reloadCheck",
+                    [&](N v, P q) { return duration(v, q, c.tls.reload_check, Seconds(1)); })
                 .run();
           })
       .on("limits",
@@ -197,21 +206,33 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
                       c.limits.max_body_bytes = static_cast<std::size_t>(qty->ceil_units());
                       return std::string();
                     })
-                .on("readTimeout", [&](N v, P q) { return duration(v, q, c.limits.read_timeout, Seconds(1)); })
-                .on("writeTimeout", [&](N v, P q) { return duration(v, q, c.limits.write_timeout, Seconds(1)); })
+                .on("readTimeout",
+                    [&](N v, P q) { return duration(v, q, c.limits.read_timeout, Seconds(1)); })
+                .on("writeTimeout",
+                    [&](N v, P q) { return duration(v, q, c.limits.write_timeout, Seconds(1)); })
                 .on("keepAliveTimeout",
-                    [&](N v, P q) { return duration(v, q, c.limits.keep_alive_timeout, Seconds(1)); })
+                    [&](N v, P q) {
+                      return duration(v, q, c.limits.keep_alive_timeout, Seconds(1));
+                    })
                 .on("keepAliveMaxCount",
-                    [&](N v, P q) { return count(v, q, c.limits.keep_alive_max_count, 1, 1000000); })
-                .on("workerThreads", [&](N v, P q) { return count(v, q, c.limits.worker_threads, 2, 4096); })
+                    [&](N v, P q) {
+                      return count(v, q, c.limits.keep_alive_max_count, 1, 1000000);
+                    })
+                .on("workerThreads",
+                    [&](N v, P q) { return count(v, q, c.limits.worker_threads, 2, 4096); })
                 .run();
           })
       .on("log",
           [&](N n, P p) {
             return Section(n, p)
                 .on("level",
-                    [&](N v, P q) { return one_of(v, q, c.log.level, {"trace", "debug", "info", "warn", "error"}); })
-                .on("format", [&](N v, P q) { return one_of(v, q, c.log.format, {"text", "json"}); })
+                    [&](N v, P q) {
+                      return one_of(v, q, c.log.level, {"trace", "debug", "info", "warn", "error"});
+                    })
+                .on("format",
+                    [&](N v, P q) {
+                      return one_of(v, q, c.log.format, {"text", "json"});
+                    })
                 .run();
           })
       .on("annotationPrefix",
@@ -233,10 +254,12 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
       .on("gpuOperator",
           [&](N n, P p) {
             return Section(n, p)
-                .on("namespace", [&](N v, P q) { return scalar(v, q, c.gpu_operator.namespace_name); })
+                .on("namespace",
+                    [&](N v, P q) { return scalar(v, q, c.gpu_operator.namespace_name); })
                 .on("devicePluginConfigMap",
                     [&](N v, P q) { return scalar(v, q, c.gpu_operator.device_plugin_config_map); })
-                .on("migPartedConfigMap", [&](N v, P q) { return scalar(v, q, c.gpu_operator.mig_parted_config_map); })
+                .on("migPartedConfigMap",
+                    [&](N v, P q) { return scalar(v, q, c.gpu_operator.mig_parted_config_map); })
                 .run();
           })
       .on("scheduling",
@@ -246,26 +269,31 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
                     [&](N v, P q) {
                       std::string s;
                       if (auto e = one_of(v, q, s, {"binpack", "spread"}); !e.empty()) return e;
-                      c.default_placement =
-                          s == "spread" ? policy::PlacementPolicy::kSpread : policy::PlacementPolicy::kBinpack;
+                      c.default_placement = s == "spread" ? policy::PlacementPolicy::kSpread
+                                                          : policy::PlacementPolicy::kBinpack;
                       return std::string();
                     })
                 .run();
           })
-      .on("repartition", [&](N n, P p) {
-        auto& r = c.repartition;
-        return Section(n, p)
-            .on("enabled", [&](N v, P q) { return boolean(v, q, r.enabled); })
-            .on("allowDisruption", [&](N v, P q) { return boolean(v, q, r.allow_disruption); })
-            .on("batchWindow", [&](N v, P q) { return duration(v, q, r.batch_window, Seconds(0)); })
-            .on("propagationDelay", [&](N v, P q) { return duration(v, q, r.propagation_delay, Seconds(0)); })
-            .on("applyTimeout", [&](N v, P q) { return duration(v, q, r.apply_timeout, Seconds(1)); })
-            .on("failureBackoff", [&](N v, P q) { return duration(v, q, r.failure_backoff, Seconds(0)); })
-            .on("leaseName", [&](N v, P q) { return scalar(v, q, r.lease_name); })
-            .on("leaseNamespace", [&](N v, P q) { return scalar(v, q, r.lease_namespace); })
-            .on("nodeSelector", [&](N v, P q) { return label_map(v, q, r.node_selector); })
-            .run();
-      })
+      .on("repartition",
+          [&](N n, P p) {
+            auto& r = c.repartition;
+            return Section(n, p)
+                .on("enabled", [&](N v, P q) { return boolean(v, q, r.enabled); })
+                .on("allowDisruption", [&](N v, P q) { return boolean(v, q, r.allow_disruption); })
+                .on("batchWindow",
+                    [&](N v, P q) { return duration(v, q, r.batch_window, Seconds(0)); })
+                .on("propagationDelay",
+                    [&](N v, P q) { return duration(v, q, r.propagation_delay, Seconds(0)); })
+                .on("applyTimeout",
+                    [&](N v, P q) { return duration(v, q, r.apply_timeout, Seconds(1)); })
+                .on("failureBackoff",
+                    [&](N v, P q) { return duration(v, q, r.failure_backoff, Seconds(0)); })
+                .on("leaseName", [&](N v, P q) { return scalar(v, q, r.lease_name); })
+                .on("leaseNamespace", [&](N v, P q) { return scalar(v, q, r.lease_namespace); })
+                .on("nodeSelector", [&](N v, P q) { return label_map(v, q, r.node_selector); })
+                .run();
+          })
       .run();
 }
 
@@ -279,7 +307,8 @@ Result<ServerConfig> parse_config(const std::string& yaml_text) {
   } catch (const YAML::Exception& e) {
     return Error{"config is not valid YAML: " + std::string(e.what())};
   }
-  if (root && !root.IsNull() && !root.IsMap()) return Error{"config: expected a mapping at the top level"};
+  if (root && !root.IsNull() && !root.IsMap())
+    return Error{"config: expected a mapping at the top level"};
   std::string err;
   try {
     err = parse_into(root, c);
@@ -291,7 +320,8 @@ Result<ServerConfig> parse_config(const std::string& yaml_text) {
     return Error{"config: cluster.kubeconfig and cluster.inCluster are exclusive; set one"};
   }
   if (c.repartition.enabled && !c.cluster.enabled()) {
-    return Error{"config: repartition.enabled needs a cluster (cluster.kubeconfig or cluster.inCluster)"};
+    return Error{
+        "config: repartition.enabled needs a cluster (cluster.kubeconfig or cluster.inCluster)"};
   }
   return c;
 }

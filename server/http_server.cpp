@@ -1,10 +1,10 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "server/logging.h"
@@ -18,21 +18,24 @@ constexpr const char* kJson = "application/json";
 // Known paths and the one method each accepts; anything else is 404, or 405 with Allow.
 const std::map<std::string, std::string>& routes() {
   static const std::map<std::string, std::string> kRoutes = {
-      {"/mutate", "POST"},  {"/filter", "POST"}, {"/prioritize", "POST"},
-      {"/healthz", "GET"},  {"/readyz", "GET"},  {"/metrics", "GET"}};
+      {"/mutate", "POST"}, {"/filter", "POST"}, {"/prioritize", "POST"},
+      {"/healthz", "GET"}, {"/readyz", "GET"},  {"/metrics", "GET"}};
   return kRoutes;
 }
 
-std::string error_body(const std::string& message) { return nlohmann::json{{"error", message}}.dump(); }
+std::string error_body(const std::string& message) {
+  return nlohmann::json{{"error", message}}.dump();
+}
 
 std::string route_label(const std::string& path) { return routes().count(path) ? path : "other"; }
 
 }  // namespace
 
-HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metrics, const Service& service,
-                       std::function<bool()> ready)
+HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metrics,
+                       const Service& service, std::function<bool()> ready)
     : config_(config), tls_(tls), metrics_(metrics), service_(service), ready_(std::move(ready)) {
-  server_ = std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) { return tls_.configure(ctx); });
+  server_ =
+      std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) { return tls_.configure(ctx); });
   install_routes();
 }
 
@@ -64,8 +67,8 @@ void HttpServer::install_routes() {
     } else if (res.status == 404) {
       message = "no such path: " + req.path;
     } else if (res.status == 413) {
-      message = "request body exceeds the limit of " + std::to_string(config_.limits.max_body_bytes) +
-                " bytes (limits.maxBodyBytes)";
+      message = "request body exceeds the limit of " +
+                std::to_string(config_.limits.max_body_bytes) + " bytes (limits.maxBodyBytes)";
     } else {
       message = "request could not be served (" + std::to_string(res.status) + ")" +
                 (req.path.empty() ? std::string() : " on " + req.path);
@@ -73,45 +76,55 @@ void HttpServer::install_routes() {
     res.set_content(error_body(message), kJson);
   });
 
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_error("handler failed", {{"path", req.path}, {"error", what}});
-    res.status = 500;
-    res.set_content(error_body("internal error: " + what), kJson);
-  });
+  s.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log_error("handler failed", {{"path", req.path}, {"error", what}});
+        res.status = 500;
+        res.set_content(error_body("internal error: " + what), kJson);
+      });
 
   s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics_.inc("gpushare_http_requests_total", {{"route", route_label(req.path)}, {"code", std::to_string(res.status)}});
+    metrics_.inc("gpushare_http_requests_total",
+                 {{"route", route_label(req.path)}, {"code", std::to_string(res.status)}});
   });
 
   // The policy endpoints: same Service calls as the offline subcommands.
-  auto policy_route = [this](const std::string& path, Reply (Service::*call)(std::string_view) const) {
+  auto policy_route = [this](const std::string& path,
+                             Reply (Service::*call)(std::string_view) const) {
     server_->Post(path, [this, path, call](const httplib::Request& req, httplib::Response& res) {
       auto start = std::chrono::steady_clock::now();
       Reply reply = (service_.*call)(req.body);
       res.status = reply.http_status;
       res.set_content(reply.body, kJson);
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.observe("gpushare_http_request_duration_seconds", {{"route", path}}, seconds);
       if (reply.http_status != 200) {
-        log_warn("bad request", {{"route", path}, {"status", std::to_string(reply.http_status)}, {"error", reply.error}});
+        log_warn("bad request", {{"route", path},
+                                 {"status", std::to_string(reply.http_status)},
+                                 {"error", reply.error}});
         return;
       }
       if (path == "/mutate") {
-        metrics_.inc("gpushare_admission_decisions_total", {{"outcome", reply.outcome}, {"rule", reply.rule}});
+        metrics_.inc("gpushare_admission_decisions_total",
+                     {{"outcome", reply.outcome}, {"rule", reply.rule}});
         if (reply.outcome == "denied") metrics_.inc("gpushare_admission_denials_total");
         if (reply.outcome != "out-of-scope") {
-          log_info("admission", {{"pod", reply.subject}, {"rule", reply.rule}, {"outcome", reply.outcome},
+          log_info("admission", {{"pod", reply.subject},
+                                 {"rule", reply.rule},
+                                 {"outcome", reply.outcome},
                                  {"detail", reply.detail}});
         }
       } else {
-        log_debug(path.substr(1), {{"pod", reply.subject}, {"outcome", reply.outcome}, {"detail", reply.detail}});
+        log_debug(path.substr(1),
+                  {{"pod", reply.subject}, {"outcome", reply.outcome}, {"detail", reply.detail}});
       }
     });
   };
@@ -119,7 +132,9 @@ void HttpServer::install_routes() {
   policy_route("/filter", &Service::filter);
   policy_route("/prioritize", &Service::prioritize);
 
-  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     if (!tls_.loaded()) {
       res.status = 503;
@@ -144,8 +159,8 @@ Result<int> HttpServer::bind() {
     return port;
   }
   if (!server_->bind_to_port(config_.listen_host, config_.listen_port)) {
-    return Error{"cannot listen on " + config_.listen_host + ":" + std::to_string(config_.listen_port) +
-                 " (address in use or not allowed)"};
+    return Error{"cannot listen on " + config_.listen_host + ":" +
+                 std::to_string(config_.listen_port) + " (address in use or not allowed)"};
   }
   return config_.listen_port;
 }
@@ -169,7 +184,8 @@ void HttpServer::stop() {
   }
   if (!serving) return;  // serve() will see the request and not start
   // cpp-httplib ignores stop() until listen_after_bind() has marked itself running.
-  while (!server_->is_running() && !listen_returned_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!server_->is_running() && !listen_returned_)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   server_->stop();
 }
 

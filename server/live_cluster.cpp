@@ -32,7 +32,8 @@ class CacheCluster : public LiveCluster {
                      [this] { return cache_.has_synced() ? 1.0 : 0.0; });
     metrics.gauge_fn("gpushare_cache_watch_restarts", "Watches opened again after one ended.",
                      [this] { return static_cast<double>(cache_.counters().watch_restarts); });
-    metrics.gauge_fn("gpushare_cache_relists", "Full lists after the first (410 Gone or a restart).",
+    metrics.gauge_fn("gpushare_cache_relists",
+                     "Full lists after the first (410 Gone or a restart).",
                      [this] { return static_cast<double>(cache_.counters().relists); });
     metrics.gauge_fn("gpushare_cache_watch_errors", "Watches or lists that failed.",
                      [this] { return static_cast<double>(cache_.counters().watch_errors); });
@@ -69,9 +70,10 @@ class CacheCluster : public LiveCluster {
 
 }  // namespace
 
-Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& config, Metrics& metrics) {
-  auto kubeconfig =
-      config.cluster.in_cluster ? kube::in_cluster_config() : kube::load_config(config.cluster.kubeconfig);
+Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& config,
+                                                        Metrics& metrics) {
+  auto kubeconfig = config.cluster.in_cluster ? kube::in_cluster_config()
+                                              : kube::load_config(config.cluster.kubeconfig);
   if (!kubeconfig) return Error{"cluster: " + kubeconfig.error()};
   auto client = std::make_shared<kube::Client>(*kubeconfig);
   auto cluster = std::make_unique<CacheCluster>(client);

@@ -25,6 +25,7 @@ class LiveCluster : public ClusterState {
 
 // Connects with the kubeconfig or in-cluster credentials and starts the watches; the
 // result reports synced() once the first lists are in.
-Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& config, Metrics& metrics);
+Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& config,
+                                                        Metrics& metrics);
 
 }  // namespace gpushare::server

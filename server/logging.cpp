@@ -15,11 +15,21 @@ std::string json_escape(const std::string& s) {
   out.reserve(s.size() + 2);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -48,7 +58,8 @@ bool setup_logging(const std::string& level, const std::string& format) {
   spdlog::set_default_logger(logger);
   g_json = format == "json";
   if (g_json) {
-    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
+    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})",
+                        spdlog::pattern_time_type::utc);
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   }
@@ -62,7 +73,8 @@ void log(spdlog::level::level_enum level, const std::string& message, const Fiel
   std::string line;
   if (g_json) {
     line = "\"msg\":\"" + json_escape(message) + "\"";
-    for (const auto& [k, v] : fields) line += ",\"" + json_escape(k) + "\":\"" + json_escape(v) + "\"";
+    for (const auto& [k, v] : fields)
+      line += ",\"" + json_escape(k) + "\":\"" + json_escape(v) + "\"";
   } else {
     line = message;
     for (const auto& [k, v] : fields) line += " " + k + "=" + text_value(v);

@@ -19,6 +19,8 @@ void log(spdlog::level::level_enum level, const std::string& message, const Fiel
 inline void log_info(const std::string& m, const Fields& f = {}) { log(spdlog::level::info, m, f); }
 inline void log_warn(const std::string& m, const Fields& f = {}) { log(spdlog::level::warn, m, f); }
 inline void log_error(const std::string& m, const Fields& f = {}) { log(spdlog::level::err, m, f); }
-inline void log_debug(const std::string& m, const Fields& f = {}) { log(spdlog::level::debug, m, f); }
+inline void log_debug(const std::string& m, const Fields& f = {}) {
+  log(spdlog::level::debug, m, f);
+}
 
 }  // namespace gpushare::server

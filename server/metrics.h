@@ -24,7 +24,8 @@ class Metrics {
   void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn);
   void describe(const std::string& name, const std::string& type, const std::string& help);
   // A histogram whose observations span other scales than a request's (upper bounds, ascending).
-  void describe_histogram(const std::string& name, const std::string& help, std::vector<double> bounds);
+  void describe_histogram(const std::string& name, const std::string& help,
+                          std::vector<double> bounds);
 
   std::string render() const;
 

@@ -6,13 +6,14 @@
 // the nodes' `used`), the others are pending. A ConfigMap whose data["config.yaml"] holds
 // "mig-configs" is the mig-parted one (names: its config names); any other is the device-plugin
 // one (names: its data keys). Without ConfigMaps of a kind, its names are taken as unknown.
+#include <yaml-cpp/yaml.h>
+
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <yaml-cpp/yaml.h>
 
 #include "codec/objects.h"
 #include "policy/catalog.h"
@@ -61,7 +62,8 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
   for (std::size_t i = 0; i < maps.size(); ++i) {
     const json& cm = *maps[i];
     std::string where = "configMaps[" + std::to_string(i) + "]";
-    if (!cm.is_object()) return Error{where + ": expected object, got " + std::string(cm.type_name())};
+    if (!cm.is_object())
+      return Error{where + ": expected object, got " + std::string(cm.type_name())};
     if (auto md = cm.find("metadata"); md != cm.end() && md->is_object()) {
       if (auto name = md->find("name"); name != md->end() && name->is_string())
         where += " (" + name->get<std::string>() + ")";
@@ -72,7 +74,8 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
       return Error{where + ".data: expected object, got " + std::string(data->type_name())};
     for (const auto& [key, value] : data->items()) {
       if (!value.is_string())
-        return Error{where + ".data." + key + ": expected string, got " + std::string(value.type_name())};
+        return Error{where + ".data." + key + ": expected string, got " +
+                     std::string(value.type_name())};
     }
     std::set<std::string> mig_names;
     bool mig_parted = false;
@@ -81,7 +84,8 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
         const YAML::Node doc = YAML::Load(text->get<std::string>());
         if (doc.IsMap() && doc["mig-configs"]) {
           const YAML::Node configs = doc["mig-configs"];
-          if (!configs.IsMap()) return Error{where + ".data.config.yaml: mig-configs: expected a map"};
+          if (!configs.IsMap())
+            return Error{where + ".data.config.yaml: mig-configs: expected a map"};
           mig_parted = true;
           for (const auto& entry : configs) mig_names.insert(entry.first.as<std::string>());
         }
@@ -102,8 +106,9 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
 
 Result<policy::PlanInput> read_plan_input(const json& doc) {
   if (!doc.is_object()) {
-    return Error{"expected an object {\"nodes\": [...], \"pods\": [...], \"configMaps\": [...]}, got " +
-                 std::string(doc.type_name())};
+    return Error{
+        "expected an object {\"nodes\": [...], \"pods\": [...], \"configMaps\": [...]}, got " +
+        std::string(doc.type_name())};
   }
   policy::PlanInput input;
   auto nodes = items_of(doc, "nodes");
@@ -135,7 +140,8 @@ Result<policy::PlanInput> read_plan_input(const json& doc) {
       if (auto at = node_at.find(pod->node_name); at != node_at.end()) {
         auto demand = policy::pod_demand(*pod);
         if (!demand) return Error{where + " (" + pod->display_name() + "): " + demand.error()};
-        for (const auto& [resource, n] : demand->resources) input.nodes[at->second].used[resource] += n;
+        for (const auto& [resource, n] : demand->resources)
+          input.nodes[at->second].used[resource] += n;
       }
     }
     input.running.push_back(std::move(pod).value());
@@ -220,8 +226,9 @@ ordered_json render(const policy::Plan& plan) {
 
 }  // namespace
 
-int run_plan(const std::vector<std::string>& positional, const std::optional<std::string>& catalog_path,
-             std::istream& in, std::ostream& out, std::ostream& err) {
+int run_plan(const std::vector<std::string>& positional,
+             const std::optional<std::string>& catalog_path, std::istream& in, std::ostream& out,
+             std::ostream& err) {
   auto catalog = load_catalog(catalog_path.value_or(""), "--catalog");
   if (!catalog) return fail(err, catalog.error());
   auto text = read_input(positional, in);

@@ -16,7 +16,7 @@ struct ServeFlags {
 // flag or config.
 int run_serve(const ServeFlags& flags, std::ostream& err);
 
-int run_plan(const std::vector<std::string>& positional, const std::optional<std::string>& catalog, std::istream& in,
-             std::ostream& out, std::ostream& err);
+int run_plan(const std::vector<std::string>& positional, const std::optional<std::string>& catalog,
+             std::istream& in, std::ostream& out, std::ostream& err);
 
 }  // namespace gpushare::server

@@ -16,10 +16,10 @@ namespace gpushare::server {
 struct Reply {
   int http_status = 200;
   std::string body;
-  std::string error;              // one line when http_status != 200
+  std::string error;  // one line when http_status != 200
   // For logs and metrics.
-  std::string subject;            // the pod
-  std::string outcome;            // allowed / denied / out-of-scope, or the filter counts
+  std::string subject;  // the pod
+  std::string outcome;  // allowed / denied / out-of-scope, or the filter counts
   std::string rule;
   std::string detail;
 };

@@ -13,7 +13,7 @@ namespace gpushare::server {
 
 struct CertPair {
   X509* cert = nullptr;
-  STACK_OF(X509)* chain = nullptr;
+  STACK_OF(X509) * chain = nullptr;
   EVP_PKEY* key = nullptr;
   ~CertPair() {
     X509_free(cert);
@@ -45,16 +45,21 @@ struct BioDeleter {
   void operator()(BIO* b) const { BIO_free(b); }
 };
 
-Result<std::shared_ptr<const CertPair>> parse_pair(const std::string& cert_file, const std::string& cert_pem,
-                                                   const std::string& key_file, const std::string& key_pem) {
+Result<std::shared_ptr<const CertPair>> parse_pair(const std::string& cert_file,
+                                                   const std::string& cert_pem,
+                                                   const std::string& key_file,
+                                                   const std::string& key_pem) {
   auto pair = std::make_shared<CertPair>();
-  std::unique_ptr<BIO, BioDeleter> cbio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  std::unique_ptr<BIO, BioDeleter> cbio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
   pair->cert = PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr);
   if (!pair->cert) return Error{cert_file + ": no PEM certificate (" + openssl_error() + ")"};
   pair->chain = sk_X509_new_null();
-  while (X509* extra = PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr)) sk_X509_push(pair->chain, extra);
+  while (X509* extra = PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr))
+    sk_X509_push(pair->chain, extra);
   ERR_clear_error();  // the loop ends on "no start line"
-  std::unique_ptr<BIO, BioDeleter> kbio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
+  std::unique_ptr<BIO, BioDeleter> kbio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
   pair->key = PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr);
   if (!pair->key) return Error{key_file + ": no PEM private key (" + openssl_error() + ")"};
   if (X509_check_private_key(pair->cert, pair->key) != 1) {
@@ -138,7 +143,8 @@ bool TlsStore::configure(SSL_CTX& ctx) {
   return true;
 }
 
-void TlsStore::watch(std::chrono::seconds interval, std::function<void(const Result<bool>&)> on_result) {
+void TlsStore::watch(std::chrono::seconds interval,
+                     std::function<void(const Result<bool>&)> on_result) {
   stop();
   {
     std::lock_guard lock(watch_mu_);

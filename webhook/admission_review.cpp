@@ -1,11 +1,10 @@
 #include "webhook/admission_review.h"
 
-#include "codec/base64.h"
-#include "codec/objects.h"
-
 #include <exception>
 #include <utility>
 
+#include "codec/base64.h"
+#include "codec/objects.h"
 #include "webhook/json_patch.h"
 #include "webhook/json_util.h"
 
@@ -203,7 +202,8 @@ MutateResult handle_admission_review(std::string_view body, const policy::Cluste
       const json& object = request.object.is_object() ? request.object : request.old_object;
       Result<policy::PodView> pod =
           object.is_object()
-              ? codec::decode_pod(object, request.object.is_object() ? "request.object" : "request.oldObject")
+              ? codec::decode_pod(
+                    object, request.object.is_object() ? "request.object" : "request.oldObject")
               : Result<policy::PodView>::fail("request.object: missing");
       if (!pod && request.operation == "CREATE") {
         result.http_status = 400;

@@ -24,7 +24,6 @@ Result<nlohmann::json> parse_json_bounded(std::string_view text, int max_depth =
 // One RFC 6901 reference token: '~' -> "~0" first, then '/' -> "~1".
 std::string escape_pointer_token(std::string_view token);
 
-
 // Compact serialisation; invalid UTF-8 in strings is replaced by U+FFFD instead of throwing.
 std::string dump_json(const nlohmann::json& value);
 std::string dump_json(const nlohmann::ordered_json& value);

@@ -31,7 +31,8 @@ struct Stats {
 
 Stats summarize(std::vector<double> us, double total_seconds) {
   std::sort(us.begin(), us.end());
-  return {us[us.size() / 2], us[us.size() * 99 / 100], static_cast<double>(us.size()) / total_seconds};
+  return {us[us.size() / 2], us[us.size() * 99 / 100],
+          static_cast<double>(us.size()) / total_seconds};
 }
 
 const char* kReview = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
@@ -43,7 +44,8 @@ const char* kReview = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionRe
 
 std::string filter_args(int nodes) {
   std::string names;
-  for (int i = 0; i < nodes; ++i) names += (i ? ",\"" : "\"") + std::string("gpu-") + std::to_string(i) + "\"";
+  for (int i = 0; i < nodes; ++i)
+    names += (i ? ",\"" : "\"") + std::string("gpu-") + std::to_string(i) + "\"";
   return R"({"Pod":{"metadata":{"name":"p","namespace":"ml","annotations":{"gpushare.io/mig-profile":"1g.12gb"}},)"
          R"("spec":{"containers":[{"name":"c","resources":{"limits":{"nvidia.com/mig-1g.12gb":"1"}}}]}},"Nodes":null,"NodeNames":[)" +
          names + "]}";
@@ -54,8 +56,10 @@ gpushare::policy::ClusterView cluster(int nodes) {
   for (int i = 0; i < nodes; ++i) {
     gpushare::policy::NodeView n;
     n.name = "gpu-" + std::to_string(i);
-    n.labels = {{"nvidia.com/gpu.product", "NVIDIA-H20"}, {"nvidia.com/mig.capable", "true"},
-                {"nvidia.com/mig.strategy", "mixed"}, {"nvidia.com/mig.config.state", "success"},
+    n.labels = {{"nvidia.com/gpu.product", "NVIDIA-H20"},
+                {"nvidia.com/mig.capable", "true"},
+                {"nvidia.com/mig.strategy", "mixed"},
+                {"nvidia.com/mig.config.state", "success"},
                 {"nvidia.com/gpu.count", "8"}};
     n.allocatable = {{"nvidia.com/mig-1g.12gb", 16}, {"nvidia.com/mig-3g.48gb", 8}};
     n.used = {{"nvidia.com/mig-1g.12gb", i % 17}};
@@ -64,7 +68,8 @@ gpushare::policy::ClusterView cluster(int nodes) {
   return view;
 }
 
-Stats over_https(int port, const std::string& path, const std::string& body, int requests, const std::string& ca) {
+Stats over_https(int port, const std::string& path, const std::string& body, int requests,
+                 const std::string& ca) {
   CURL* c = curl_easy_init();
   std::string url = "https://127.0.0.1:" + std::to_string(port) + path;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -99,7 +104,8 @@ Stats in_process(int requests, F call) {
 }
 
 void print(const char* what, const Stats& s) {
-  std::printf("%-44s p50 %8.1f us   p99 %8.1f us   %9.0f req/s\n", what, s.p50_us, s.p99_us, s.per_second);
+  std::printf("%-44s p50 %8.1f us   p99 %8.1f us   %9.0f req/s\n", what, s.p50_us, s.p99_us,
+              s.per_second);
 }
 
 }  // namespace
@@ -127,13 +133,17 @@ int main(int argc, char** argv) {
   std::thread serving([&] { http.serve(); });
 
   const std::string filter = filter_args(nodes);
-  std::printf("gpushare benchmarks: %d requests each, %d cached H20 nodes, %u hardware threads\n", requests, nodes,
-              std::thread::hardware_concurrency());
-  print("mutate, in process (decode+policy+patch)", in_process(requests, [&] { service.mutate(kReview); }));
+  std::printf("gpushare benchmarks: %d requests each, %d cached H20 nodes, %u hardware threads\n",
+              requests, nodes, std::thread::hardware_concurrency());
+  print("mutate, in process (decode+policy+patch)",
+        in_process(requests, [&] { service.mutate(kReview); }));
   print("filter 500 names, in process", in_process(requests / 4, [&] { service.filter(filter); }));
-  print("POST /mutate over TLS keep-alive", over_https(*port, "/mutate?timeout=10s", kReview, requests, (dir / "ca.crt").string()));
-  print("POST /filter 500 names over TLS keep-alive", over_https(*port, "/filter", filter, requests / 4, (dir / "ca.crt").string()));
-  print("POST /prioritize 500 names over TLS", over_https(*port, "/prioritize", filter, requests / 4, (dir / "ca.crt").string()));
+  print("POST /mutate over TLS keep-alive",
+        over_https(*port, "/mutate?timeout=10s", kReview, requests, (dir / "ca.crt").string()));
+  print("POST /filter 500 names over TLS keep-alive",
+        over_https(*port, "/filter", filter, requests / 4, (dir / "ca.crt").string()));
+  print("POST /prioritize 500 names over TLS",
+        over_https(*port, "/prioritize", filter, requests / 4, (dir / "ca.crt").string()));
   http.stop();
   serving.join();
   std::filesystem::remove_all(dir);

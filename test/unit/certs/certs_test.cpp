@@ -2,7 +2,6 @@
 // SANs asked for, the caBundle is the CA (never a leaf), files land with the right modes, and bad
 // input is refused with a message that names it.
 #include "certs/certs.h"
-#include "codec/base64.h"
 
 #include <gtest/gtest.h>
 #include <openssl/asn1.h>
@@ -27,6 +26,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "codec/base64.h"
 
 namespace gpushare::certs {
 namespace {
@@ -526,7 +527,6 @@ TEST(Certs, TwoGenerationsDifferInSerialsAndKeys) {
   EXPECT_LE(BN_num_bits(bn.get()), 128);
   EXPECT_GT(BN_num_bits(bn.get()), 64);  // fails with probability 2^-64
 }
-
 
 }  // namespace
 }  // namespace gpushare::certs

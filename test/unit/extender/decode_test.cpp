@@ -1,8 +1,7 @@
 // codec/objects.h on the extender's fixtures: Node and Pod JSON to policy views.
-#include "codec/objects.h"
-
 #include <gtest/gtest.h>
 
+#include "codec/objects.h"
 #include "extender/extender.h"
 #include "test/unit/extender/helpers.h"
 

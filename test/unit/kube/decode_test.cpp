@@ -26,8 +26,8 @@ TEST(ParseCount, WholeNumbersInEveryNotation) {
 
 // Beyond ~9.2e15 (1E, int64 max) is out of the shared quantity parser's exact range.
 TEST(ParseCount, RejectsFractionsNegativesAndJunk) {
-  for (const char* bad : {"", "500m", "1.5", "-1", "x", "1x", "1Ki2", "9223372036854775808", "8Ei", "1E",
-                          "1e-1", ".", "1..0"}) {
+  for (const char* bad : {"", "500m", "1.5", "-1", "x", "1x", "1Ki2", "9223372036854775808", "8Ei",
+                          "1E", "1e-1", ".", "1..0"}) {
     EXPECT_FALSE(parse_count(bad).has_value()) << bad;
   }
 }

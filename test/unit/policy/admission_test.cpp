@@ -6,7 +6,8 @@
 namespace gpushare::policy {
 namespace {
 
-ContainerView gpu_container(std::string name, std::string count, bool init = false, std::size_t index = 0) {
+ContainerView gpu_container(std::string name, std::string count, bool init = false,
+                            std::size_t index = 0) {
   ContainerView c;
   c.name = std::move(name);
   c.init = init;
@@ -36,23 +37,30 @@ PodView pod(StringMap annotations, std::vector<ContainerView> containers) {
 NodeView h20_node() {
   NodeView n;
   n.name = "gpu-h20";
-  n.labels = {{"nvidia.com/gpu.product", "NVIDIA-H20"}, {"nvidia.com/mig.capable", "true"},
-              {"nvidia.com/mig.strategy", "mixed"}, {"nvidia.com/mig.config.state", "success"}};
-  n.allocatable = {{"nvidia.com/mig-1g.12gb", 2}, {"nvidia.com/mig-1g.24gb", 1}, {"nvidia.com/mig-3g.48gb", 1}};
+  n.labels = {{"nvidia.com/gpu.product", "NVIDIA-H20"},
+              {"nvidia.com/mig.capable", "true"},
+              {"nvidia.com/mig.strategy", "mixed"},
+              {"nvidia.com/mig.config.state", "success"}};
+  n.allocatable = {
+      {"nvidia.com/mig-1g.12gb", 2}, {"nvidia.com/mig-1g.24gb", 1}, {"nvidia.com/mig-3g.48gb", 1}};
   return n;
 }
 
 NodeView rtx4090_mps_node(int replicas) {
   NodeView n;
   n.name = "gpu-4090";
-  n.labels = {{"nvidia.com/gpu.product", "NVIDIA-GeForce-RTX-4090"}, {"nvidia.com/gpu.memory", "24564"},
-              {"nvidia.com/gpu.replicas", std::to_string(replicas)}, {"nvidia.com/gpu.sharing-strategy", "mps"},
-              {"nvidia.com/mps.capable", "true"}, {"nvidia.com/gpu.count", "1"}};
+  n.labels = {{"nvidia.com/gpu.product", "NVIDIA-GeForce-RTX-4090"},
+              {"nvidia.com/gpu.memory", "24564"},
+              {"nvidia.com/gpu.replicas", std::to_string(replicas)},
+              {"nvidia.com/gpu.sharing-strategy", "mps"},
+              {"nvidia.com/mps.capable", "true"},
+              {"nvidia.com/gpu.count", "1"}};
   n.allocatable = {{"nvidia.com/gpu.shared", replicas}, {"nvidia.com/gpu", 0}};
   return n;
 }
 
-AdmissionDecision decide(const PodView& p, const ClusterView& cluster = {}, std::string_view op = "CREATE") {
+AdmissionDecision decide(const PodView& p, const ClusterView& cluster = {},
+                         std::string_view op = "CREATE") {
   return decide_admission(p, op, cluster, Catalog::builtin(), AdmissionSettings{});
 }
 
@@ -84,8 +92,9 @@ TEST(AdmissionRule1, OperationsOtherThanCreateAreAllowedUnchanged) {
 }
 
 TEST(AdmissionRule2, EveryContainerIncludingInitIsRenamed) {
-  auto d = decide(pod({{"gpushare.io/mig-profile", "1g.12gb"}},
-                      {gpu_container("setup", "1", true, 0), gpu_container("main", "2"), sidecar()}));
+  auto d =
+      decide(pod({{"gpushare.io/mig-profile", "1g.12gb"}},
+                 {gpu_container("setup", "1", true, 0), gpu_container("main", "2"), sidecar()}));
   ASSERT_EQ(d.outcome, AdmissionOutcome::kAllowed) << d.message;
   ASSERT_EQ(d.renames.size(), 2u);
   EXPECT_EQ(d.renames[0].container, 0u);
@@ -151,36 +160,50 @@ TEST_P(AdmissionRule4, MapsToTheRightProfile) {
 INSTANTIATE_TEST_SUITE_P(
     Table, AdmissionRule4,
     ::testing::Values(
-        MigCase{"NamedProfile", {{"gpushare.io/mig-profile", "1g.12gb"}}, {}, "nvidia.com/mig-1g.12gb"},
-        MigCase{"PlusWrittenAsDot", {{"gpushare.io/mig-profile", "1g.10gb+me"}}, {}, "nvidia.com/mig-1g.10gb.me"},
+        MigCase{
+            "NamedProfile", {{"gpushare.io/mig-profile", "1g.12gb"}}, {}, "nvidia.com/mig-1g.12gb"},
+        MigCase{"PlusWrittenAsDot",
+                {{"gpushare.io/mig-profile", "1g.10gb+me"}},
+                {},
+                "nvidia.com/mig-1g.10gb.me"},
         MigCase{"ContractExampleH20_20Gi",
                 {{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/gpu-memory", "20Gi"}},
                 {},
                 "nvidia.com/mig-1g.24gb"},
-        MigCase{"H20FromClusterNodes", {{"gpushare.io/mode", "mig"}, {"gpushare.io/gpu-memory", "20Gi"}}, {h20_node()},
+        MigCase{"H20FromClusterNodes",
+                {{"gpushare.io/mode", "mig"}, {"gpushare.io/gpu-memory", "20Gi"}},
+                {h20_node()},
                 "nvidia.com/mig-1g.24gb"},
         MigCase{"ComputeBreaksMemoryTie",
-                {{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/mode", "mig"}, {"gpushare.io/gpu-compute", "25"}},
+                {{"gpushare.io/gpu-product", "NVIDIA-H20"},
+                 {"gpushare.io/mode", "mig"},
+                 {"gpushare.io/gpu-compute", "25"}},
                 {},
                 "nvidia.com/mig-2g.24gb"},
-        MigCase{"SmallestWithoutRequirements", {{"gpushare.io/mode", "mig"}}, {h20_node()}, "nvidia.com/mig-1g.12gb"},
+        MigCase{"SmallestWithoutRequirements",
+                {{"gpushare.io/mode", "mig"}},
+                {h20_node()},
+                "nvidia.com/mig-1g.12gb"},
         MigCase{"H100ProductExact",
-                {{"gpushare.io/gpu-product", "NVIDIA-H100-80GB-HBM3"}, {"gpushare.io/gpu-memory", "30Gi"}},
+                {{"gpushare.io/gpu-product", "NVIDIA-H100-80GB-HBM3"},
+                 {"gpushare.io/gpu-memory", "30Gi"}},
                 {},
                 "nvidia.com/mig-3g.40gb"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(AdmissionRule4, NoProfileLargeEnoughIsDeniedWithTheLargest) {
-  auto d = decide(pod({{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/gpu-memory", "200Gi"}},
-                      {gpu_container("main", "1")}));
+  auto d =
+      decide(pod({{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/gpu-memory", "200Gi"}},
+                 {gpu_container("main", "1")}));
   ASSERT_EQ(d.outcome, AdmissionOutcome::kDenied);
   EXPECT_NE(d.message.find("200Gi"), std::string::npos) << d.message;
   EXPECT_NE(d.message.find("7g.96gb"), std::string::npos) << d.message;
 }
 
 TEST(AdmissionRule4, ProfileNotOnTheNamedProductIsDenied) {
-  auto d = decide(pod({{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/mig-profile", "1g.10gb"}},
-                      {gpu_container("main", "1")}));
+  auto d = decide(
+      pod({{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/mig-profile", "1g.10gb"}},
+          {gpu_container("main", "1")}));
   ASSERT_EQ(d.outcome, AdmissionOutcome::kDenied);
   EXPECT_NE(d.message.find("1g.10gb"), std::string::npos) << d.message;
 }
@@ -199,17 +222,20 @@ TEST(AdmissionRule4, NamedProfileTooSmallForMemoryIsDenied) {
 }
 
 TEST(AdmissionRule4, RoundingUpIsAWarning) {
-  auto d = decide(pod({{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/gpu-memory", "20Gi"}},
-                      {gpu_container("main", "1")}));
+  auto d =
+      decide(pod({{"gpushare.io/gpu-product", "NVIDIA-H20"}, {"gpushare.io/gpu-memory", "20Gi"}},
+                 {gpu_container("main", "1")}));
   ASSERT_EQ(d.warnings.size(), 1u);
-  EXPECT_NE(d.warnings[0].find("rounded up to MIG profile 1g.24gb"), std::string::npos) << d.warnings[0];
+  EXPECT_NE(d.warnings[0].find("rounded up to MIG profile 1g.24gb"), std::string::npos)
+      << d.warnings[0];
   EXPECT_LE(d.warnings[0].size(), 120u);
 }
 
 TEST(AdmissionRule4, ProfilePublishedByANodeIsKnownEvenIfNotInCatalog) {
   NodeView n = h20_node();
   n.allocatable["nvidia.com/mig-3g.39gb"] = 1;  // a driver-drifted name (NVIDIA/mig-parted#31)
-  auto d = decide(pod({{"gpushare.io/mig-profile", "3g.39gb"}}, {gpu_container("main", "1")}), ClusterView{{n}});
+  auto d = decide(pod({{"gpushare.io/mig-profile", "3g.39gb"}}, {gpu_container("main", "1")}),
+                  ClusterView{{n}});
   ASSERT_EQ(d.outcome, AdmissionOutcome::kAllowed) << d.message;
   EXPECT_EQ(d.assigned_resource, "nvidia.com/mig-3g.39gb");
 }
@@ -242,7 +268,8 @@ TEST(AdmissionRule5, AutoComputeUsesIntegerPercentPerReplica) {
 }
 
 TEST(AdmissionRule5, AutoWithProfileIsMig) {
-  auto d = decide(pod({{"gpushare.io/mode", "auto"}, {"gpushare.io/mig-profile", "3g.48gb"}}, {gpu_container("main", "1")}),
+  auto d = decide(pod({{"gpushare.io/mode", "auto"}, {"gpushare.io/mig-profile", "3g.48gb"}},
+                      {gpu_container("main", "1")}),
                   ClusterView{{rtx4090_mps_node(2)}});
   EXPECT_EQ(d.assigned_resource, "nvidia.com/mig-3g.48gb");
 }
@@ -269,7 +296,8 @@ TEST(AdmissionRule7, ReinvocationOnMutatedPodIsStable) {
   ContainerView c;
   c.name = "main";
   c.limits["nvidia.com/mig-1g.24gb"] = "1";
-  auto d = decide(pod({{"gpushare.io/gpu-memory", "20Gi"}, {kAssigned, "nvidia.com/mig-1g.24gb"}}, {c}));
+  auto d =
+      decide(pod({{"gpushare.io/gpu-memory", "20Gi"}, {kAssigned, "nvidia.com/mig-1g.24gb"}}, {c}));
   ASSERT_EQ(d.outcome, AdmissionOutcome::kAllowed);
   EXPECT_TRUE(d.renames.empty());
   EXPECT_EQ(d.annotation_value, "nvidia.com/mig-1g.24gb");
@@ -290,7 +318,8 @@ TEST(Admission, ContainerAskingBothGpuAndTargetIsDenied) {
   c.limits["nvidia.com/gpu.shared"] = "1";
   auto d = decide(pod({{"gpushare.io/mode", "mps"}}, {c}));
   ASSERT_EQ(d.outcome, AdmissionOutcome::kDenied);
-  EXPECT_NE(d.message.find("both nvidia.com/gpu and nvidia.com/gpu.shared"), std::string::npos) << d.message;
+  EXPECT_NE(d.message.find("both nvidia.com/gpu and nvidia.com/gpu.shared"), std::string::npos)
+      << d.message;
 }
 
 }  // namespace

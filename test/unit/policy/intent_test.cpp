@@ -8,7 +8,9 @@ namespace {
 
 const std::vector<std::string> kProfiles = {"1g.12gb", "1g.24gb", "3g.48gb", "1g.10gb+me"};
 
-Result<Intent> parse(StringMap annotations) { return parse_intent(annotations, "gpushare.io/", kProfiles); }
+Result<Intent> parse(StringMap annotations) {
+  return parse_intent(annotations, "gpushare.io/", kProfiles);
+}
 
 TEST(Intent, NoAnnotationsIsNotPresent) {
   auto i = parse({{"other.io/x", "1"}});
@@ -65,32 +67,54 @@ TEST_P(IntentErrors, NameKeyValueAndWhatIsAllowed) {
   const auto& c = GetParam();
   auto i = parse(c.annotations);
   ASSERT_FALSE(i.ok());
-  for (const auto& part : c.message_contains) EXPECT_NE(i.error().find(part), std::string::npos) << i.error();
+  for (const auto& part : c.message_contains)
+    EXPECT_NE(i.error().find(part), std::string::npos) << i.error();
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Rule6, IntentErrors,
-    ::testing::Values(
-        BadCase{"UnknownKey", {{"gpushare.io/memory", "20Gi"}}, {"gpushare.io/memory", "20Gi", "gpushare.io/gpu-memory"}},
-        BadCase{"BadMode", {{"gpushare.io/mode", "shared"}}, {"gpushare.io/mode", "shared", "mps, mig, auto"}},
-        BadCase{"UnknownProfile", {{"gpushare.io/mig-profile", "1g.11gb"}}, {"gpushare.io/mig-profile", "1g.11gb", "1g.12gb"}},
-        BadCase{"BadMemory", {{"gpushare.io/gpu-memory", "20GB"}}, {"gpushare.io/gpu-memory", "20GB", "20Gi"}},
-        BadCase{"ZeroMemory", {{"gpushare.io/gpu-memory", "0"}}, {"gpushare.io/gpu-memory", "greater than zero"}},
-        BadCase{"ComputeZero", {{"gpushare.io/gpu-compute", "0"}}, {"gpushare.io/gpu-compute", "\"0\"", "1 to 100"}},
-        BadCase{"Compute101", {{"gpushare.io/gpu-compute", "101"}}, {"gpushare.io/gpu-compute", "101", "1 to 100"}},
-        BadCase{"ComputePercentSign", {{"gpushare.io/gpu-compute", "50%"}}, {"gpushare.io/gpu-compute", "50%"}},
-        BadCase{"EmptyProduct", {{"gpushare.io/gpu-product", "NVIDIA-H20,,"}}, {"gpushare.io/gpu-product", "empty entry"}},
-        BadCase{"BadPlacement", {{"gpushare.io/placement", "pack"}}, {"gpushare.io/placement", "pack", "binpack, spread"}},
-        BadCase{"MpsWithProfile",
-                {{"gpushare.io/mode", "mps"}, {"gpushare.io/mig-profile", "1g.12gb"}},
-                {"gpushare.io/mode=mps", "gpushare.io/mig-profile=1g.12gb", "contradict"}},
-        BadCase{"SeveralErrorsReportedTogether",
-                {{"gpushare.io/mode", "x"}, {"gpushare.io/placement", "y"}},
-                {"gpushare.io/mode", "gpushare.io/placement"}}),
+    ::testing::Values(BadCase{"UnknownKey",
+                              {{"gpushare.io/memory", "20Gi"}},
+                              {"gpushare.io/memory", "20Gi", "gpushare.io/gpu-memory"}},
+                      BadCase{"BadMode",
+                              {{"gpushare.io/mode", "shared"}},
+                              {"gpushare.io/mode", "shared", "mps, mig, auto"}},
+                      BadCase{"UnknownProfile",
+                              {{"gpushare.io/mig-profile", "1g.11gb"}},
+                              {"gpushare.io/mig-profile", "1g.11gb", "1g.12gb"}},
+                      BadCase{"BadMemory",
+                              {{"gpushare.io/gpu-memory", "20GB"}},
+                              {"gpushare.io/gpu-memory", "20GB", "20Gi"}},
+                      BadCase{"ZeroMemory",
+                              {{"gpushare.io/gpu-memory", "0"}},
+                              {"gpushare.io/gpu-memory", "greater than zero"}},
+                      BadCase{"ComputeZero",
+                              {{"gpushare.io/gpu-compute", "0"}},
+                              {"gpushare.io/gpu-compute", "\"0\"", "1 to 100"}},
+                      BadCase{"Compute101",
+                              {{"gpushare.io/gpu-compute", "101"}},
+                              {"gpushare.io/gpu-compute", "101", "1 to 100"}},
+                      BadCase{"ComputePercentSign",
+                              {{"gpushare.io/gpu-compute", "50%"}},
+                              {"gpushare.io/gpu-compute", "50%"}},
+                      BadCase{"EmptyProduct",
+                              {{"gpushare.io/gpu-product", "NVIDIA-H20,,"}},
+                              {"gpushare.io/gpu-product", "empty entry"}},
+                      BadCase{"BadPlacement",
+                              {{"gpushare.io/placement", "pack"}},
+                              {"gpushare.io/placement", "pack", "binpack, spread"}},
+                      BadCase{"MpsWithProfile",
+                              {{"gpushare.io/mode", "mps"}, {"gpushare.io/mig-profile", "1g.12gb"}},
+                              {"gpushare.io/mode=mps", "gpushare.io/mig-profile=1g.12gb",
+                               "contradict"}},
+                      BadCase{"SeveralErrorsReportedTogether",
+                              {{"gpushare.io/mode", "x"}, {"gpushare.io/placement", "y"}},
+                              {"gpushare.io/mode", "gpushare.io/placement"}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Intent, CustomPrefix) {
-  auto i = parse_intent({{"gpu.example.com/mode", "mps"}, {"gpushare.io/mode", "bogus"}}, "gpu.example.com/", kProfiles);
+  auto i = parse_intent({{"gpu.example.com/mode", "mps"}, {"gpushare.io/mode", "bogus"}},
+                        "gpu.example.com/", kProfiles);
   ASSERT_TRUE(i.ok());
   EXPECT_EQ(i->mode, ShareMode::kMps);
 }

@@ -205,8 +205,9 @@ TEST(Planner, ConfigNameIsDerivedFromTheContent) {
   EXPECT_NE(name, config_name("gpushare-", std::vector<MigConfigEntry>{other}));
   DevicePluginConfig mps;
   mps.resources = {MpsResource{"nvidia.com/gpu", 4}};
-  EXPECT_EQ(canonical_text(mps),
-            R"({"sharing":{"mps":{"renameByDefault":true,"resources":[{"name":"nvidia.com/gpu","replicas":4}]}},"version":"v1"})");
+  EXPECT_EQ(
+      canonical_text(mps),
+      R"({"sharing":{"mps":{"renameByDefault":true,"resources":[{"name":"nvidia.com/gpu","replicas":4}]}},"version":"v1"})");
   EXPECT_EQ(config_name("x-", mps).rfind("x-", 0), 0U);
   // FNV-1a 64 test vectors.
   EXPECT_EQ(fnv1a64(""), 0xcbf29ce484222325ULL);
@@ -228,10 +229,12 @@ TEST(Planner, TheSameLayoutOnTwoNodesHasOneConfigName) {
 TEST(Planner, PodsThatFitExistingCapacityAreNeitherPlannedNorUnplaced) {
   NodeView n = h20();
   n.labels["nvidia.com/mig.config"] = "all-balanced";
-  n.allocatable = {{"nvidia.com/gpu", 0}, {"nvidia.com/mig-1g.12gb", 2},
-                   {"nvidia.com/mig-2g.24gb", 1}, {"nvidia.com/mig-3g.48gb", 1}};
-  const Plan plan = policy::plan(input({n}, {mig_pod("a", "3g.48gb"), mig_pod("b", "1g.12gb")}),
-                                 catalog());
+  n.allocatable = {{"nvidia.com/gpu", 0},
+                   {"nvidia.com/mig-1g.12gb", 2},
+                   {"nvidia.com/mig-2g.24gb", 1},
+                   {"nvidia.com/mig-3g.48gb", 1}};
+  const Plan plan =
+      policy::plan(input({n}, {mig_pod("a", "3g.48gb"), mig_pod("b", "1g.12gb")}), catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   EXPECT_THAT(plan.unplaced, IsEmpty());
 }
@@ -242,9 +245,8 @@ TEST(Planner, ExistingCapacityIsCountedOncePerPendingPod) {
   NodeView n = h20("gpu-a");
   n.labels["nvidia.com/mig.config"] = "all-3g.48gb";
   n.allocatable = {{"nvidia.com/gpu", 0}, {"nvidia.com/mig-3g.48gb", 1}};
-  const Plan plan =
-      policy::plan(input({n, h20("gpu-b")}, {mig_pod("a", "3g.48gb"), mig_pod("b", "3g.48gb")}),
-                   catalog());
+  const Plan plan = policy::plan(
+      input({n, h20("gpu-b")}, {mig_pod("a", "3g.48gb"), mig_pod("b", "3g.48gb")}), catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_EQ(plan.actions[0].node, "gpu-b");
   EXPECT_THAT(plan.actions[0].serves, ElementsAre("ml/b"));
@@ -255,12 +257,13 @@ TEST(Planner, ANodeWhoseFreeCapacityIsSpokenForIsNotRepartitioned) {
   NodeView n = h20();
   n.labels["nvidia.com/mig.config"] = "all-1g.12gb";
   n.allocatable = {{"nvidia.com/gpu", 0}, {"nvidia.com/mig-1g.12gb", 7}};
-  const Plan plan = policy::plan(input({n}, {mig_pod("small", "1g.12gb"), mig_pod("big", "7g.96gb")}),
-                                 catalog());
+  const Plan plan =
+      policy::plan(input({n}, {mig_pod("small", "1g.12gb"), mig_pod("big", "7g.96gb")}), catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   ASSERT_EQ(plan.unplaced.size(), 1U);
   EXPECT_EQ(plan.unplaced[0].pod, "ml/big");
-  EXPECT_THAT(plan.unplaced[0].reason, HasSubstr("gpu-h20: its free capacity goes to 1 other pending pod"));
+  EXPECT_THAT(plan.unplaced[0].reason,
+              HasSubstr("gpu-h20: its free capacity goes to 1 other pending pod"));
 }
 
 // ---- Demand order: priority, then smallest first.
@@ -292,7 +295,8 @@ TEST(Planner, SmallestFirstServesMorePodsAtEqualPriority) {
 TEST(Planner, UnplacedPodsComeInDemandOrder) {
   NodeView busy = h100();
   const Plan plan = policy::plan(
-      input({busy}, {mig_pod("z", "1g.10gb", 1, 5), mig_pod("a", "7g.80gb"), mig_pod("b", "1g.10gb")},
+      input({busy},
+            {mig_pod("z", "1g.10gb", 1, 5), mig_pod("a", "7g.80gb"), mig_pod("b", "1g.10gb")},
             {running(mig_pod("r", "1g.10gb"), "gpu-h100")}),
       catalog());
   ASSERT_EQ(plan.unplaced.size(), 3U);
@@ -304,21 +308,22 @@ TEST(Planner, UnplacedPodsComeInDemandOrder) {
 // ---- Which node.
 
 TEST(Planner, TiesGoToTheNodeWithFewerGpus) {
-  const Plan plan = policy::plan(input({h100("big", 8), h100("small", 1)}, {mig_pod("p", "1g.10gb")}),
-                                 catalog());
+  const Plan plan =
+      policy::plan(input({h100("big", 8), h100("small", 1)}, {mig_pod("p", "1g.10gb")}), catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_EQ(plan.actions[0].node, "small");
 }
 
 TEST(Planner, TheNodeThatServesMoreDemandWins) {
   // gpu-a (1 GPU) holds one 7g; gpu-b (2 GPUs) holds both.
-  const Plan plan = policy::plan(
-      input({h100("gpu-a", 1), h100("gpu-b", 2)}, {mig_pod("p1", "7g.80gb"), mig_pod("p2", "7g.80gb")}),
-      catalog());
+  const Plan plan = policy::plan(input({h100("gpu-a", 1), h100("gpu-b", 2)},
+                                       {mig_pod("p1", "7g.80gb"), mig_pod("p2", "7g.80gb")}),
+                                 catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_EQ(plan.actions[0].node, "gpu-b");
   EXPECT_THAT(plan.actions[0].serves, ElementsAre("ml/p1", "ml/p2"));
-  expect_valid_mig_config(plan.actions[0], *catalog().model_for_product("NVIDIA-H100-80GB-HBM3"), 2);
+  expect_valid_mig_config(plan.actions[0], *catalog().model_for_product("NVIDIA-H100-80GB-HBM3"),
+                          2);
 }
 
 TEST(Planner, DemandSpillsOverToTheNextNode) {
@@ -373,8 +378,9 @@ TEST(Planner, PodNodeSelectorIsHonoured) {
   p.node_selector = {{"pool", "none"}};
   plan = policy::plan(input({offers, pooled}, {p}), catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
-  EXPECT_EQ(reason_for(plan, "ml/p"),
-            "spec.nodeSelector asks for pool=none and no such node's GPU model has MIG profile 3g.48gb");
+  EXPECT_EQ(
+      reason_for(plan, "ml/p"),
+      "spec.nodeSelector asks for pool=none and no such node's GPU model has MIG profile 3g.48gb");
 }
 
 TEST(Planner, TaintsThePodDoesNotTolerateRuleANodeOut) {
@@ -451,10 +457,10 @@ TEST(Planner, EqualNodesWithOtherTaintsAreSizedApart) {
 // ---- The idle rule (CONTRACT.md section 5).
 
 TEST(Planner, BusyNodeIsNeverChosen) {
-  const Plan plan = policy::plan(
-      input({h20("gpu-busy")}, {mig_pod("p", "3g.48gb")},
-            {running(mig_pod("r1", "1g.12gb"), "gpu-busy"), running(mig_pod("r2", "1g.12gb"), "gpu-busy")}),
-      catalog());
+  const Plan plan = policy::plan(input({h20("gpu-busy")}, {mig_pod("p", "3g.48gb")},
+                                       {running(mig_pod("r1", "1g.12gb"), "gpu-busy"),
+                                        running(mig_pod("r2", "1g.12gb"), "gpu-busy")}),
+                                 catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   ASSERT_EQ(plan.unplaced.size(), 1U);
   EXPECT_EQ(plan.unplaced[0].reason,
@@ -470,9 +476,9 @@ TEST(Planner, PodsWithoutGpuResourcesDoNotMakeANodeBusy) {
 }
 
 TEST(Planner, PlainGpuPodsMakeANodeBusyToo) {
-  const Plan plan = policy::plan(
-      input({h20()}, {mig_pod("p", "3g.48gb")}, {running(pod("full", "nvidia.com/gpu"), "gpu-h20")}),
-      catalog());
+  const Plan plan = policy::plan(input({h20()}, {mig_pod("p", "3g.48gb")},
+                                       {running(pod("full", "nvidia.com/gpu"), "gpu-h20")}),
+                                 catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   EXPECT_THAT(reason_for(plan, "ml/p"), HasSubstr("gpu-h20: 1 running GPU pod"));
 }
@@ -493,8 +499,9 @@ TEST(Planner, DisruptionIsOffByDefaultAndOptIn) {
   in.nodes[0].used["nvidia.com/mig-1g.12gb"] += 1;
   const Plan kept = policy::plan(in, catalog());
   EXPECT_THAT(kept.actions, IsEmpty());
-  EXPECT_THAT(reason_for(kept, "ml/p"),
-              HasSubstr("gpu-h20: 2 running GPU pods, 1 without repartition.gpushare.io/disruptable=true"));
+  EXPECT_THAT(
+      reason_for(kept, "ml/p"),
+      HasSubstr("gpu-h20: 2 running GPU pods, 1 without repartition.gpushare.io/disruptable=true"));
 }
 
 TEST(Planner, IdleNodesArePreferredOverDisruptingOnes) {
@@ -517,8 +524,8 @@ TEST(Planner, MarkedPendingCordonedNodesAreSkippedWithTheirReason) {
   cordoned.unschedulable = true;
   NodeView single = h20("gpu-d");
   single.labels["nvidia.com/mig.strategy"] = "single";
-  const Plan plan =
-      policy::plan(input({marked, pending, cordoned, single}, {mig_pod("p", "3g.48gb")}), catalog());
+  const Plan plan = policy::plan(
+      input({marked, pending, cordoned, single}, {mig_pod("p", "3g.48gb")}), catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   EXPECT_EQ(reason_for(plan, "ml/p"),
             "no idle node with a MIG-capable GPU offering 3g.48gb ("
@@ -549,7 +556,8 @@ TEST(Planner, MpsReplicasAreSizedFromTheMostDemandingPod) {
 }
 
 TEST(Planner, MpsPodsThatFitTheCurrentReplicasNeedNoAction) {
-  const Plan plan = policy::plan(input({rtx4090()}, {mps_pod("a", "4Gi"), mps_pod("b")}), catalog());
+  const Plan plan =
+      policy::plan(input({rtx4090()}, {mps_pod("a", "4Gi"), mps_pod("b")}), catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   EXPECT_THAT(plan.unplaced, IsEmpty());
   // The replicas a pending pod counts on are not taken away by a new layout: a 6Gi pod that
@@ -622,11 +630,10 @@ TEST(Planner, MpsToMigMovesTheDevicePluginOffMpsFirst) {
   EXPECT_EQ(a.kind, ActionKind::kMig);
   EXPECT_THAT(a.labels, ElementsAre(Pair("nvidia.com/mig.config", a.config_name),
                                     Pair("nvidia.com/device-plugin.config", "mig-mixed")));
-  EXPECT_THAT(a.steps,
-              ElementsAre(LabelStep{"nvidia.com/device-plugin.config", "mig-mixed",
-                                    "nvidia.com/mps.capable=false"},
-                          LabelStep{"nvidia.com/mig.config", a.config_name,
-                                    "nvidia.com/mig.config.state=success"}));
+  EXPECT_THAT(a.steps, ElementsAre(LabelStep{"nvidia.com/device-plugin.config", "mig-mixed",
+                                             "nvidia.com/mps.capable=false"},
+                                   LabelStep{"nvidia.com/mig.config", a.config_name,
+                                             "nvidia.com/mig.config.state=success"}));
 }
 
 TEST(Planner, MigToMpsDisablesMigFirst) {
@@ -669,7 +676,8 @@ TEST(Planner, MissingWellKnownConfigsKeepTheSwitchOff) {
 TEST(Planner, ANodeOffersMpsOrMigNeverBoth) {
   // MIG pods and MPS pods waiting, two idle nodes: each node gets one kind.
   const Plan plan = policy::plan(
-      input({h100("gpu-a"), h100("gpu-b")}, {mig_pod("m", "3g.40gb"), mps_pod("s", "8Gi")}), catalog());
+      input({h100("gpu-a"), h100("gpu-b")}, {mig_pod("m", "3g.40gb"), mps_pod("s", "8Gi")}),
+      catalog());
   ASSERT_EQ(plan.actions.size(), 2U);
   EXPECT_NE(plan.actions[0].node, plan.actions[1].node);
   EXPECT_NE(plan.actions[0].kind, plan.actions[1].kind);
@@ -705,14 +713,14 @@ TEST(Planner, TwoSmallPodsKeepRoomForA3gOr4g) {
   in.settings.fill_mig_leftover = false;
   const Plan bare = policy::plan(in, catalog());
   ASSERT_EQ(bare.actions.size(), 1U);
-  EXPECT_THAT(bare.actions[0].mig_config,
-              ElementsAre(MigConfigEntry{{0}, true, {{"1g.10gb", 2}}}));
+  EXPECT_THAT(bare.actions[0].mig_config, ElementsAre(MigConfigEntry{{0}, true, {{"1g.10gb", 2}}}));
 }
 
 TEST(Planner, SmallPodsShareOneGpuAndLeaveTheOtherWhole) {
   // Best fit: three 1g on GPU 0, GPU 1 stays one 7g (the next large request fits).
   const Plan plan = policy::plan(
-      input({h100("gpu", 2)}, {mig_pod("a", "1g.10gb"), mig_pod("b", "1g.10gb"), mig_pod("c", "1g.10gb")}),
+      input({h100("gpu", 2)},
+            {mig_pod("a", "1g.10gb"), mig_pod("b", "1g.10gb"), mig_pod("c", "1g.10gb")}),
       catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   const PlanAction& a = plan.actions[0];
@@ -768,12 +776,14 @@ TEST(Planner, AttributeProfilesAreServedWhenAskedFor) {
   const Plan plan = policy::plan(input({h100()}, {mig_pod("video", "1g.10gb+me")}), catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_EQ(total(plan.actions[0], "1g.10gb+me"), 1);
-  expect_valid_mig_config(plan.actions[0], *catalog().model_for_product("NVIDIA-H100-80GB-HBM3"), 1);
+  expect_valid_mig_config(plan.actions[0], *catalog().model_for_product("NVIDIA-H100-80GB-HBM3"),
+                          1);
 }
 
 TEST(Planner, A30FourUnitGrid) {
   NodeView n = mig_node("gpu-a30", "NVIDIA-A30", 1, 24576);
-  const Plan plan = policy::plan(input({n}, {mig_pod("a", "2g.12gb"), mig_pod("b", "1g.6gb")}), catalog());
+  const Plan plan =
+      policy::plan(input({n}, {mig_pod("a", "2g.12gb"), mig_pod("b", "1g.6gb")}), catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_THAT(plan.actions[0].mig_config,
               ElementsAre(MigConfigEntry{{0}, true, {{"1g.6gb", 2}, {"2g.12gb", 1}}}));
@@ -782,13 +792,14 @@ TEST(Planner, A30FourUnitGrid) {
 
 TEST(Planner, RtxPro6000TwelveUnitGrid) {
   NodeView n = mig_node("gpu-rtxpro", "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition", 1, 97887);
-  const Plan plan = policy::plan(input({n}, {mig_pod("a", "2g.48gb"), mig_pod("b", "1g.24gb")}), catalog());
+  const Plan plan =
+      policy::plan(input({n}, {mig_pod("a", "2g.48gb"), mig_pod("b", "1g.24gb")}), catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_THAT(plan.actions[0].mig_config,
               ElementsAre(MigConfigEntry{{0}, true, {{"1g.24gb", 2}, {"2g.48gb", 1}}}));
-  const Plan whole = policy::plan(input({n}, {mig_pod("a", "2g.48gb"), mig_pod("b", "2g.48gb"),
-                                              mig_pod("c", "1g.24gb")}),
-                                  catalog());
+  const Plan whole = policy::plan(
+      input({n}, {mig_pod("a", "2g.48gb"), mig_pod("b", "2g.48gb"), mig_pod("c", "1g.24gb")}),
+      catalog());
   ASSERT_EQ(whole.actions.size(), 1U);
   EXPECT_THAT(whole.actions[0].serves, ElementsAre("ml/a", "ml/c"));  // c first, then a; b: no room
   EXPECT_THAT(reason_for(whole, "ml/b"), HasSubstr("no room left for it"));
@@ -801,7 +812,8 @@ TEST(Planner, ReasonWhenNoNodesModelHasTheProfile) {
   EXPECT_EQ(reason_for(plan, "ml/p"),
             "no node's GPU model has MIG profile 3g.48gb (GPUs here: NVIDIA-GeForce-RTX-4090, "
             "NVIDIA-H100-80GB-HBM3)");
-  const Plan unknown = policy::plan(input({h100()}, {pod("q", "nvidia.com/mig-9g.999gb")}), catalog());
+  const Plan unknown =
+      policy::plan(input({h100()}, {pod("q", "nvidia.com/mig-9g.999gb")}), catalog());
   EXPECT_THAT(reason_for(unknown, "ml/q"), HasSubstr("in no GPU model of the catalog"));
 }
 
@@ -817,7 +829,8 @@ TEST(Planner, LongNodeListsAreCut) {
   std::vector<PodView> bound;
   for (int i = 0; i < 9; ++i) {
     nodes.push_back(h20("gpu-" + std::to_string(i)));
-    bound.push_back(running(mig_pod("r" + std::to_string(i), "1g.12gb"), "gpu-" + std::to_string(i)));
+    bound.push_back(
+        running(mig_pod("r" + std::to_string(i), "1g.12gb"), "gpu-" + std::to_string(i)));
   }
   const Plan plan = policy::plan(input(nodes, {mig_pod("p", "3g.48gb")}, bound), catalog());
   EXPECT_THAT(reason_for(plan, "ml/p"), HasSubstr("gpu-5: 1 running GPU pod; and 3 more nodes)"));
@@ -830,8 +843,8 @@ TEST(Planner, InvalidAnnotationsAreReported) {
 }
 
 TEST(Planner, PodsWithoutManagedResourcesAreIgnored) {
-  const Plan plan = policy::plan(input({h100()}, {pod("cpu", "cpu"), pod("full", "nvidia.com/gpu")}),
-                                 catalog());
+  const Plan plan =
+      policy::plan(input({h100()}, {pod("cpu", "cpu"), pod("full", "nvidia.com/gpu")}), catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   EXPECT_THAT(plan.unplaced, IsEmpty());
 }
@@ -845,18 +858,27 @@ PlanInput mixed_cluster() {
   migged.allocatable = {{"nvidia.com/mig-1g.12gb", 7}};
   NodeView pend = h100("gpu-h100-p");
   pend.labels["nvidia.com/mig.config.state"] = "pending";
-  std::vector<PodView> pending = {
-      mig_pod("m1", "1g.10gb"),      mig_pod("m2", "1g.10gb"),  mig_pod("m3", "3g.40gb", 1, 10),
-      mig_pod("m4", "7g.96gb"),      mig_pod("m5", "1g.12gb"),  mig_pod("m6", "2g.24gb"),
-      mig_pod("m7", "3g.48gb"),      mig_pod("m8", "4g.40gb"),  mps_pod("s1", "6Gi"),
-      mps_pod("s2", "", "20"),       mps_pod("s3"),             mps_pod("s4", "40Gi"),
-      mig_pod("m9", "1g.6gb", 2),    mig_pod("mA", "2g.48gb"),  mig_pod("mB", "1g.24gb", 1, -5)};
-  return input({h100("gpu-h100-a", 2), h20("gpu-h20-a"), h20("gpu-h20-b", 4), mps, migged, pend,
-                mig_node("gpu-a30", "NVIDIA-A30", 1, 24576), rtx4090("gpu-4090-a"),
-                mig_node("gpu-rtx", "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition", 2, 97887)},
-               pending,
-               {running(mig_pod("busy", "1g.12gb"), "gpu-h20-a"),
-                running(mps_pod("client"), "gpu-4090-a")});
+  std::vector<PodView> pending = {mig_pod("m1", "1g.10gb"),
+                                  mig_pod("m2", "1g.10gb"),
+                                  mig_pod("m3", "3g.40gb", 1, 10),
+                                  mig_pod("m4", "7g.96gb"),
+                                  mig_pod("m5", "1g.12gb"),
+                                  mig_pod("m6", "2g.24gb"),
+                                  mig_pod("m7", "3g.48gb"),
+                                  mig_pod("m8", "4g.40gb"),
+                                  mps_pod("s1", "6Gi"),
+                                  mps_pod("s2", "", "20"),
+                                  mps_pod("s3"),
+                                  mps_pod("s4", "40Gi"),
+                                  mig_pod("m9", "1g.6gb", 2),
+                                  mig_pod("mA", "2g.48gb"),
+                                  mig_pod("mB", "1g.24gb", 1, -5)};
+  return input(
+      {h100("gpu-h100-a", 2), h20("gpu-h20-a"), h20("gpu-h20-b", 4), mps, migged, pend,
+       mig_node("gpu-a30", "NVIDIA-A30", 1, 24576), rtx4090("gpu-4090-a"),
+       mig_node("gpu-rtx", "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition", 2, 97887)},
+      pending,
+      {running(mig_pod("busy", "1g.12gb"), "gpu-h20-a"), running(mps_pod("client"), "gpu-4090-a")});
 }
 
 TEST(Planner, ShuffledInputGivesTheSamePlan) {

@@ -47,8 +47,8 @@ repartition: {enabled: true, allowDisruption: false, batchWindow: 5s, propagatio
   EXPECT_TRUE(c->repartition.enabled);
   EXPECT_EQ(c->repartition.propagation_delay, Seconds(60));
   EXPECT_EQ(c->repartition.apply_timeout, Seconds(600));
-  EXPECT_EQ(c->repartition.node_selector,
-            (std::map<std::string, std::string>{{"pool", "gpu-shared"}, {"example.com/zone", "a"}}));
+  EXPECT_EQ(c->repartition.node_selector, (std::map<std::string, std::string>{
+                                              {"pool", "gpu-shared"}, {"example.com/zone", "a"}}));
 }
 
 struct Bad {
@@ -67,26 +67,27 @@ TEST_P(ConfigErrors, NameTheKeyOrValue) {
 
 INSTANTIATE_TEST_SUITE_P(
     Startup, ConfigErrors,
-    ::testing::Values(Bad{"UnknownTopLevel", "listn: x", "unknown key listn"},
-                      Bad{"UnknownNested", "tls: {certfile: x}", "unknown key tls.certfile"},
-                      Bad{"BadPort", "listen: \"0.0.0.0:99999\"", "port must be"},
-                      Bad{"BadLevel", "log: {level: loud}", "log.level: \"loud\""},
-                      Bad{"BadFormat", "log: {format: xml}", "log.format"},
-                      Bad{"BadDuration", "limits: {readTimeout: 10 seconds}", "limits.readTimeout"},
-                      Bad{"ZeroTimeout", "limits: {readTimeout: 0s}", "limits.readTimeout"},
-                      Bad{"BadBody", "limits: {maxBodyBytes: lots}", "limits.maxBodyBytes"},
-                      Bad{"BadBool", "repartition: {enabled: yes please}", "repartition.enabled"},
-                      Bad{"BadPlacement", "scheduling: {defaultPlacement: pack}", "scheduling.defaultPlacement"},
-                      Bad{"PrefixWithoutSlash", "annotationPrefix: gpushare.io", "annotationPrefix"},
-                      Bad{"NotAMapping", "- a\n- b", "mapping"},
-                      Bad{"NotYaml", "tls: {certFile: [", "not valid YAML"},
-                      Bad{"RepartitionWithoutCluster", "repartition: {enabled: true}", "needs a cluster"},
-                      Bad{"BothClusterModes", "cluster: {kubeconfig: k, inCluster: true}", "exclusive"},
-                      Bad{"SectionNotMapping", "tls: 5", "tls: expected a mapping"},
-                      Bad{"SelectorNotMapping", "repartition: {nodeSelector: [a]}",
-                          "repartition.nodeSelector: expected a mapping"},
-                      Bad{"SelectorValueNotString", "repartition: {nodeSelector: {pool: [a]}}",
-                          "repartition.nodeSelector.pool: expected a string"}),
+    ::testing::Values(
+        Bad{"UnknownTopLevel", "listn: x", "unknown key listn"},
+        Bad{"UnknownNested", "tls: {certfile: x}", "unknown key tls.certfile"},
+        Bad{"BadPort", "listen: \"0.0.0.0:99999\"", "port must be"},
+        Bad{"BadLevel", "log: {level: loud}", "log.level: \"loud\""},
+        Bad{"BadFormat", "log: {format: xml}", "log.format"},
+        Bad{"BadDuration", "limits: {readTimeout: 10 seconds}", "limits.readTimeout"},
+        Bad{"ZeroTimeout", "limits: {readTimeout: 0s}", "limits.readTimeout"},
+        Bad{"BadBody", "limits: {maxBodyBytes: lots}", "limits.maxBodyBytes"},
+        Bad{"BadBool", "repartition: {enabled: yes please}", "repartition.enabled"},
+        Bad{"BadPlacement", "scheduling: {defaultPlacement: pack}", "scheduling.defaultPlacement"},
+        Bad{"PrefixWithoutSlash", "annotationPrefix: gpushare.io", "annotationPrefix"},
+        Bad{"NotAMapping", "- a\n- b", "mapping"},
+        Bad{"NotYaml", "tls: {certFile: [", "not valid YAML"},
+        Bad{"RepartitionWithoutCluster", "repartition: {enabled: true}", "needs a cluster"},
+        Bad{"BothClusterModes", "cluster: {kubeconfig: k, inCluster: true}", "exclusive"},
+        Bad{"SectionNotMapping", "tls: 5", "tls: expected a mapping"},
+        Bad{"SelectorNotMapping", "repartition: {nodeSelector: [a]}",
+            "repartition.nodeSelector: expected a mapping"},
+        Bad{"SelectorValueNotString", "repartition: {nodeSelector: {pool: [a]}}",
+            "repartition.nodeSelector.pool: expected a string"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Config, ListenForms) {

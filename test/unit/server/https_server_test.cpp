@@ -2,13 +2,13 @@
 // over HTTPS with libcurl verifying the CA and the SAN, exactly as kube-apiserver would.
 #include <curl/curl.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -57,10 +57,12 @@ class HttpsServer : public ::testing::Test {
   static constexpr const char* kHost = "gpushare.gpushare-system.svc";
 
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gpushare-https-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("gpushare-https-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
-    ca_bundle_ = run(std::string(GPUSHARE_BINARY) + " certs --service gpushare --namespace gpushare-system --out " +
+    ca_bundle_ = run(std::string(GPUSHARE_BINARY) +
+                     " certs --service gpushare --namespace gpushare-system --out " +
                      dir_.string() + " --ip 127.0.0.1");
     config_.listen_host = "127.0.0.1";
     config_.listen_port = 0;
@@ -96,7 +98,8 @@ class HttpsServer : public ::testing::Test {
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
     curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl_, CURLOPT_RESOLVE, resolves);
-    curl_easy_setopt(curl_, CURLOPT_CAINFO, ca_file.empty() ? (dir_ / "ca.crt").c_str() : ca_file.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CAINFO,
+                     ca_file.empty() ? (dir_ / "ca.crt").c_str() : ca_file.c_str());
     curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -187,7 +190,8 @@ TEST_F(HttpsServer, WrongNameFailsVerification) {
 }
 
 TEST_F(HttpsServer, CaBundleIsTheCaNotTheLeaf) {
-  auto pem = codec::base64_decode(std::string(ca_bundle_.substr(0, ca_bundle_.find_last_not_of("\n") + 1)));
+  auto pem = codec::base64_decode(
+      std::string(ca_bundle_.substr(0, ca_bundle_.find_last_not_of("\n") + 1)));
   ASSERT_TRUE(pem.ok());
   EXPECT_TRUE(certs::is_ca(*pem));
 }
@@ -206,7 +210,8 @@ TEST_F(HttpsServer, ErrorsAreJsonWithTheRightStatus) {
       {"POST", "/mutate", "", 400, "error"},
       {"POST", "/mutate", "{not json", 400, "error"},
       {"POST", "/mutate", "null", 400, "error"},
-      {"POST", "/mutate", R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", 400, "request"},
+      {"POST", "/mutate", R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", 400,
+       "request"},
       {"POST", "/mutate", std::string(70 * 1024, ' '), 413, "exceeds the limit"},
       {"POST", "/filter", "[1,2", 400, "error"},
       {"POST", "/prioritize", "{\"Pod\":5}", 400, "error"},
@@ -230,10 +235,17 @@ TEST_F(HttpsServer, MetricsCountRequestsAndDecisions) {
   call("GET", "/nope");
   auto r = call("GET", "/metrics");
   ASSERT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("gpushare_http_requests_total{code=\"200\",route=\"/mutate\"} 1"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("gpushare_http_requests_total{code=\"404\",route=\"other\"} 1"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("gpushare_admission_decisions_total{outcome=\"allowed\""), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("gpushare_http_request_duration_seconds_bucket{route=\"/mutate\""), std::string::npos);
+  EXPECT_NE(r.body.find("gpushare_http_requests_total{code=\"200\",route=\"/mutate\"} 1"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("gpushare_http_requests_total{code=\"404\",route=\"other\"} 1"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("gpushare_admission_decisions_total{outcome=\"allowed\""),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("gpushare_http_request_duration_seconds_bucket{route=\"/mutate\""),
+            std::string::npos);
 }
 
 TEST_F(HttpsServer, ReadyzFollowsCertificatesAndCluster) {
@@ -249,8 +261,9 @@ TEST_F(HttpsServer, KeepAliveConnectionIsReused) {
 
 TEST_F(HttpsServer, CertificateRotationWithoutFailingARequest) {
   // Rotation with overlap: clients trust the old and the new CA while the pair changes.
-  run(std::string(GPUSHARE_BINARY) + " certs --service gpushare --namespace gpushare-system --out " +
-      (dir_ / "new").string() + " --ip 127.0.0.1 >/dev/null");
+  run(std::string(GPUSHARE_BINARY) +
+      " certs --service gpushare --namespace gpushare-system --out " + (dir_ / "new").string() +
+      " --ip 127.0.0.1 >/dev/null");
   const auto both = dir_ / "both-cas.crt";
   {
     std::ofstream out(both);
@@ -284,8 +297,9 @@ TEST_F(HttpsServer, CertificateRotationWithoutFailingARequest) {
 }
 
 TEST_F(HttpsServer, MismatchedKeyIsRefusedAndTheOldPairKeepsServing) {
-  run(std::string(GPUSHARE_BINARY) + " certs --service gpushare --namespace gpushare-system --out " +
-      (dir_ / "other").string() + " >/dev/null");
+  run(std::string(GPUSHARE_BINARY) +
+      " certs --service gpushare --namespace gpushare-system --out " + (dir_ / "other").string() +
+      " >/dev/null");
   fs::copy_file(dir_ / "other" / "tls.key", dir_ / "tls.key", fs::copy_options::overwrite_existing);
   auto reloaded = tls_->reload_if_changed();
   EXPECT_FALSE(reloaded.ok());

@@ -18,14 +18,14 @@
 
 namespace {
 
-
 std::string run_plan_binary(const std::string& input_path) {
   const std::string cmd = std::string(GPUSHARE_BINARY) + " plan " + input_path + " 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   if (!pipe) return "";
   std::string out;
   std::array<char, 4096> buf{};
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe.get())) out.append(buf.data(), n);
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe.get()))
+    out.append(buf.data(), n);
   return out;
 }
 
@@ -47,9 +47,11 @@ TEST(PlanFixtures, GoldenOutputs) {
     const std::string got = run_plan_binary(path.string());
     EXPECT_EQ(got, expected);
     // Shuffled arrays, same bytes.
-    nlohmann::json doc = nlohmann::json::parse(gpushare::testing::read_fixture("plan/" + stem + ".json"));
+    nlohmann::json doc =
+        nlohmann::json::parse(gpushare::testing::read_fixture("plan/" + stem + ".json"));
     for (const char* key : {"nodes", "pods", "configMaps"}) {
-      if (doc.contains(key) && doc[key].is_array()) std::shuffle(doc[key].begin(), doc[key].end(), rng);
+      if (doc.contains(key) && doc[key].is_array())
+        std::shuffle(doc[key].begin(), doc[key].end(), rng);
     }
     const std::filesystem::path shuffled =
         std::filesystem::temp_directory_path() / ("gpushare-plan-" + stem + "-shuffled.json");

@@ -3,9 +3,6 @@
 // could think of, each answered 400 with a precise error and never a crash.
 #include "webhook/admission_review.h"
 
-#include "codec/base64.h"
-#include "codec/objects.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "codec/base64.h"
+#include "codec/objects.h"
 #include "test/support/fixtures.h"
 #include "test/support/json_patch.h"
 #include "webhook/json_patch.h"
@@ -628,7 +627,8 @@ TEST(AdmissionReviewRespond, ResponseFieldOrderAndWarnings) {
       text,
       R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true,)"
       R"("patchType":"JSONPatch","patch":")" +
-          codec::base64_encode(R"([{"op":"add","path":"/metadata/annotations","value":{"a":"b"}}])") +
+          codec::base64_encode(
+              R"([{"op":"add","path":"/metadata/annotations","value":{"a":"b"}}])") +
           R"(","warnings":["w1","w2"]}})");
   // The reference's example patch, byte for byte.
   EXPECT_EQ(
