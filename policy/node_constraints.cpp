@@ -77,8 +77,10 @@ bool term_matches(const NodeSelectorTerm& term, const NodeView& node) {
 std::string why_not_schedulable_on(const PodView& pod, const NodeView& node) {
   for (const auto& [key, value] : pod.node_selector) {
     auto it = node.labels.find(key);
-    if (it == node.labels.end() || it->second != value)
-      return "spec.nodeSelector asks for " + key + "=" + value;
+    if (it == node.labels.end() || it->second != value) {
+      std::string why = "spec.nodeSelector asks for ";
+      return why.append(key).append("=").append(value);
+    }
   }
   if (pod.has_required_node_affinity &&
       std::none_of(pod.required_node_terms.begin(), pod.required_node_terms.end(),
