@@ -46,7 +46,8 @@ const (
 )
 
 // seed is the demo's cluster: an RTX 4090 shared by MPS (2 replicas), an H20 cut into MIG instances, and two idle
-// GPU nodes (whole GPUs, MIG off).
+// GPU nodes (whole GPUs, MIG off) that gpushare may repartition (the harness's repartition.nodeSelector label), so
+// that a pod asking for a profile no node offers gets one of them relaid out.
 const seed = `
 configMapDelay: 2s
 reconfigureDelay: 1s
@@ -73,11 +74,13 @@ nodes:
     count: 1
     memoryMiB: 81559
     mode: full
+    labels: {"gpushare.io/e2e-repartition": "true"}
   - name: gpu-a100-idle
     product: NVIDIA-A100-SXM4-80GB
     count: 1
     memoryMiB: 81920
     mode: full
+    labels: {"gpushare.io/e2e-repartition": "true"}
 `
 
 type row struct {
@@ -230,8 +233,10 @@ func submit(ctx context.Context, c *harness.Cluster, client kubernetes.Interface
 	}
 	r.resource = resourceOf(created)
 
-	deadline := time.Now().Add(wait)
+	start := time.Now()
+	deadline := start.Add(wait)
 	var last *corev1.Pod = created
+	var unschedulableSince time.Time
 	for {
 		if pod, err := c.Client.CoreV1().Pods(namespace).Get(ctx, created.Name, metav1.GetOptions{}); err == nil {
 			last = pod
@@ -239,11 +244,31 @@ func submit(ctx context.Context, c *harness.Cluster, client kubernetes.Interface
 				r.node = pod.Spec.NodeName
 				if pod.Status.Phase == corev1.PodRunning {
 					r.outcome = "Running on node " + pod.Spec.NodeName
+					if !unschedulableSince.IsZero() { // it waited: was a node repartitioned for it?
+						took := time.Since(start).Round(100 * time.Millisecond)
+						// gpushare posts the event right after the node is released, maybe after the pod started.
+						for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+							if msg := podEvent(ctx, c, pod.Name, "GpuRepartitioned"); msg != "" {
+								r.outcome += fmt.Sprintf(" after %s: %s", took, msg)
+								break
+							}
+						}
+					}
 					return r
 				}
 			} else if msg := failedScheduling(ctx, c, pod.Name); msg != "" {
-				r.outcome = "Pending: " + msg
-				return r
+				// gpushare may be repartitioning a node for it: wait while a node's mark says so, and for one
+				// batch window (and a little) before that, so that it has had a chance to start.
+				if unschedulableSince.IsZero() {
+					unschedulableSince = time.Now()
+				}
+				if time.Since(unschedulableSince) > repartitionGrace && !beingServed(ctx, c, pod.Name) {
+					r.outcome = "Pending: " + msg
+					if why := podEvent(ctx, c, pod.Name, "GpuRepartitionFailed"); why != "" {
+						r.outcome += " (" + why + ")"
+					}
+					return r
+				}
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -339,8 +364,38 @@ func refusal(err error) string {
 	return strings.TrimSpace(msg)
 }
 
+// repartitionGrace is how long an Unschedulable pod is given for gpushare to start repartitioning a node for it:
+// the harness's repartition.batchWindow (1s) and a margin.
+const repartitionGrace = 4 * time.Second
+
+// beingServed reports whether a node carries gpushare's repartition mark for the pod.
+func beingServed(ctx context.Context, c *harness.Cluster, name string) bool {
+	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, n := range nodes.Items {
+		var mark struct {
+			Serves []string `json:"serves"`
+		}
+		if text, ok := n.Annotations["gpushare.io/repartition"]; ok && json.Unmarshal([]byte(text), &mark) == nil {
+			for _, key := range mark.Serves {
+				if key == namespace+"/"+name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // failedScheduling returns the message of the latest FailedScheduling event about the pod, or "".
 func failedScheduling(ctx context.Context, c *harness.Cluster, name string) string {
+	return podEvent(ctx, c, name, "FailedScheduling")
+}
+
+// podEvent returns the message of the latest event with this reason about the pod, or "".
+func podEvent(ctx context.Context, c *harness.Cluster, name, reason string) string {
 	evs, err := c.Client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("involvedObject.name", name).String()})
 	if err != nil {
@@ -349,7 +404,7 @@ func failedScheduling(ctx context.Context, c *harness.Cluster, name string) stri
 	var best *corev1.Event
 	for i := range evs.Items {
 		e := &evs.Items[i]
-		if e.Reason != "FailedScheduling" {
+		if e.Reason != reason {
 			continue
 		}
 		if best == nil || eventTime(best).Before(eventTime(e)) {
