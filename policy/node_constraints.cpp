@@ -74,6 +74,19 @@ bool term_matches(const NodeSelectorTerm& term, const NodeView& node) {
   return true;
 }
 
+bool may_schedule_on(const PodView& pod, const NodeView& node) {
+  for (const auto& [key, value] : pod.node_selector) {
+    auto it = node.labels.find(key);
+    if (it == node.labels.end() || it->second != value) return false;
+  }
+  if (pod.has_required_node_affinity &&
+      std::none_of(pod.required_node_terms.begin(), pod.required_node_terms.end(),
+                   [&](const NodeSelectorTerm& t) { return term_matches(t, node); })) {
+    return false;
+  }
+  return untolerated_taint(pod.tolerations, node.taints) == nullptr;
+}
+
 std::string why_not_schedulable_on(const PodView& pod, const NodeView& node) {
   for (const auto& [key, value] : pod.node_selector) {
     auto it = node.labels.find(key);

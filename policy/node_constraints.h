@@ -26,8 +26,7 @@ bool term_matches(const NodeSelectorTerm& term, const NodeView& node);
 // not tolerated".
 std::string why_not_schedulable_on(const PodView& pod, const NodeView& node);
 
-inline bool may_schedule_on(const PodView& pod, const NodeView& node) {
-  return why_not_schedulable_on(pod, node).empty();
-}
+// The same decision without building a reason: the planner asks it nodes x pods times.
+bool may_schedule_on(const PodView& pod, const NodeView& node);
 
 }  // namespace gpushare::policy

@@ -66,7 +66,8 @@ enum class PodKind { kMig, kMps, kBoth, kError };
 
 struct Pending {
   const PodView* pod = nullptr;
-  std::string key;  // "ns/name"
+  std::size_t index = 0;  // position in demand order: NodeState::admits[index]
+  std::string key;        // "ns/name"
   PodKind kind = PodKind::kError;
   std::string error;
   PodDemand demand;
@@ -168,7 +169,10 @@ struct NodeState {
   std::string blocked;      // why no action at all; "" for a candidate
   std::string mig_blocked;  // why no MIG action besides `blocked`
   std::string mps_blocked;
-  NodeView fit_view;         // fit-relevant copy whose `used` grows as pending pods take capacity
+  NodeView fit_view;  // fit-relevant copy whose `used` grows as pending pods take capacity
+  // One char per pending pod (Pending::index): '1' when kube-scheduler could put it here as far
+  // as nodeSelector, node affinity and taints go (node_constraints.h). Computed once.
+  std::string admits;
   std::size_t reserved = 0;  // pending pods counting on its free capacity
   std::optional<ActionKind> planned;
 };
@@ -298,7 +302,7 @@ std::string node_gate(const NodeState& s, const PlanSettings& settings) {
 bool product_ok(const Pending& p, const NodeState& s) {
   // Its nodeSelector, required node affinity and tolerations: the scheduler will not put it
   // anywhere else.
-  if (!may_schedule_on(*p.pod, *s.view)) return false;
+  if (s.admits[p.index] != '1') return false;
   if (p.intent.gpu_products.empty()) return true;
   return std::any_of(p.intent.gpu_products.begin(), p.intent.gpu_products.end(),
                      [&](const std::string& w) { return w == s.product || w == s.raw_product; });
@@ -727,6 +731,13 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   }
   std::stable_sort(pending.begin(), pending.end(), demand_order);
   std::vector<bool> waiting(pending.size(), true);
+  for (std::size_t i = 0; i < pending.size(); ++i) pending[i].index = i;
+  for (auto& s : nodes) {
+    s.admits.assign(pending.size(), '0');
+    for (const Pending& p : pending) {
+      if (may_schedule_on(*p.pod, *s.view)) s.admits[p.index] = '1';
+    }
+  }
 
   // Step 2: capacity that exists. Nodes that cannot be repartitioned are used first.
   std::vector<std::size_t> existing_order(nodes.size());
@@ -737,12 +748,19 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   for (std::size_t i = 0; i < pending.size(); ++i) {
     Pending& p = pending[i];
     if (p.kind != PodKind::kMig && p.kind != PodKind::kMps) continue;
+    const std::vector<std::string> wanted = p.demand.managed_resources();
     for (std::size_t n : existing_order) {
       NodeState& s = nodes[n];
-      if (!s.gpu || s.view->unschedulable || !may_schedule_on(*p.pod, *s.view)) continue;
+      // Free units of what it asks for first: most nodes have none, and fit_node (which
+      // builds its reasons as text) would say no more slowly (BENCHMARKS.md, planner).
+      if (!s.gpu || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& r) {
+            return s.fit_view.free(r) < p.demand.count(r);
+          })) {
+        continue;
+      }
+      if (s.view->unschedulable || s.admits[i] != '1') continue;
       if (!fit_node(p.demand, p.intent, s.fit_view, catalog).fits) continue;
-      for (const auto& resource : p.demand.managed_resources())
-        s.fit_view.used[resource] += p.demand.count(resource);
+      for (const auto& resource : wanted) s.fit_view.used[resource] += p.demand.count(resource);
       ++s.reserved;
       waiting[i] = false;
       break;
@@ -780,10 +798,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     if (kind == ActionKind::kMps)
       key += '|' + std::to_string(s.gpu_mib) + '|' + std::to_string(s.max_replicas);
     // Same GPUs but other labels or taints: which pods may go there matters too.
-    if (any_constraint) {
-      key += '|';
-      for (const Pending& p : pending) key += may_schedule_on(*p.pod, *s.view) ? '1' : '0';
-    }
+    if (any_constraint) key += '|' + s.admits;
     return key;
   };
   while (std::any_of(waiting.begin(), waiting.end(), [](bool w) { return w; })) {

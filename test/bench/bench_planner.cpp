@@ -1,0 +1,125 @@
+// How long the repartition planner takes on clusters of growing size (BENCHMARKS.md records
+// it). The controller calls it once per batch window while pods wait, on the leader, so its
+// time bounds how fast a burst of pending pods gets an answer.
+//   build/bench_planner [rounds]
+// Each cluster: a quarter each of idle H100s (8 GPUs), idle H20s (8 GPUs), idle RTX 4090s and
+// busy H100s; a tenth of the nodes tainted for another team; pending pods cycling through MIG
+// profiles of both models and MPS shares of several sizes, every fifth with a toleration.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "policy/catalog.h"
+#include "policy/planner.h"
+
+namespace p = gpushare::policy;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+p::NodeView gpu_node(const std::string& name, const std::string& product, int gpus,
+                     long long memory_mib, bool mig_capable) {
+  p::NodeView n;
+  n.name = name;
+  n.labels = {{"nvidia.com/gpu.product", product},
+              {"nvidia.com/gpu.count", std::to_string(gpus)},
+              {"nvidia.com/gpu.memory", std::to_string(memory_mib)},
+              {"nvidia.com/gpu.present", "true"},
+              {"nvidia.com/gpu.replicas", "1"},
+              {"nvidia.com/gpu.sharing-strategy", "none"},
+              {"nvidia.com/mps.capable", "false"},
+              {"nvidia.com/mig.capable", mig_capable ? "true" : "false"}};
+  if (mig_capable) {
+    n.labels["nvidia.com/mig.strategy"] = "mixed";
+    n.labels["nvidia.com/mig.config"] = "all-disabled";
+    n.labels["nvidia.com/mig.config.state"] = "success";
+  }
+  n.allocatable = {{"nvidia.com/gpu", gpus}};
+  return n;
+}
+
+p::PodView pending_pod(int i) {
+  static const char* kMig[] = {"nvidia.com/mig-1g.10gb", "nvidia.com/mig-3g.40gb",
+                               "nvidia.com/mig-1g.12gb", "nvidia.com/mig-3g.48gb",
+                               "nvidia.com/mig-2g.20gb", "nvidia.com/mig-1g.24gb"};
+  static const char* kMemory[] = {"4Gi", "8Gi", "10Gi"};
+  p::PodView pod;
+  pod.namespace_name = "ml";
+  pod.name = "pod-" + std::to_string(i);
+  pod.phase = "Pending";
+  p::ContainerView c;
+  c.name = "main";
+  std::string resource = kMig[i % 6];
+  if (i % 3 == 2) {
+    resource = "nvidia.com/gpu.shared";
+    pod.annotations = {{"gpushare.io/mode", "mps"}, {"gpushare.io/gpu-memory", kMemory[i % 3]}};
+  }
+  c.limits[resource] = c.requests[resource] = "1";
+  pod.containers.push_back(c);
+  if (i % 5 == 0) pod.tolerations = {{"team", false, "b", "NoSchedule"}};
+  return pod;
+}
+
+p::PlanInput cluster(int nodes, int pods) {
+  p::PlanInput in;
+  for (int i = 0; i < nodes; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "gpu-%05d", i);
+    p::NodeView n;
+    switch (i % 4) {
+      case 0:
+        n = gpu_node(name, "NVIDIA-H100-80GB-HBM3", 8, 81559, true);
+        break;
+      case 1:
+        n = gpu_node(name, "NVIDIA-H20", 8, 97871, true);
+        break;
+      case 2:
+        n = gpu_node(name, "NVIDIA-GeForce-RTX-4090", 1, 24564, false);
+        break;
+      default: {
+        n = gpu_node(name, "NVIDIA-H100-80GB-HBM3", 8, 81559, true);
+        p::PodView busy;
+        busy.namespace_name = "ml";
+        busy.name = std::string("train-") + name;
+        busy.node_name = name;
+        busy.phase = "Running";
+        p::ContainerView c;
+        c.name = "main";
+        c.limits["nvidia.com/gpu"] = c.requests["nvidia.com/gpu"] = "8";
+        busy.containers.push_back(c);
+        in.running.push_back(busy);
+        n.used["nvidia.com/gpu"] = 8;
+      }
+    }
+    if (i % 10 == 7) n.taints = {{"team", "b", "NoSchedule"}};
+    in.nodes.push_back(std::move(n));
+  }
+  for (int i = 0; i < pods; ++i) in.pending.push_back(pending_pod(i));
+  return in;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  const auto& catalog = p::Catalog::builtin();
+  std::printf("%-8s %-8s %-10s %-10s %-8s %-8s\n", "nodes", "pending", "p50_ms", "max_ms",
+              "actions", "unplaced");
+  for (auto [nodes, pods] : {std::pair{100, 20}, {500, 100}, {1000, 200}, {2000, 500}}) {
+    const p::PlanInput in = cluster(nodes, pods);
+    std::vector<double> ms;
+    p::Plan plan;
+    for (int r = 0; r < rounds; ++r) {
+      auto t0 = Clock::now();
+      plan = p::plan(in, catalog);
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("%-8d %-8d %-10.1f %-10.1f %-8zu %-8zu\n", nodes, pods, ms[ms.size() / 2],
+                ms.back(), plan.actions.size(), plan.unplaced.size());
+  }
+  return 0;
+}
