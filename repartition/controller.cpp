@@ -171,9 +171,11 @@ void Controller::reconcile(Clock::time_point now) {
     if (wants_managed_gpu(pod)) unschedulable.push_back(std::move(pod));
   }
   track_scheduling(unschedulable, view, now);
+  forget_pods_that_left(unschedulable, now);
   std::vector<kube::PodRecord> pending;
   for (auto& pod : unschedulable) {
-    if (served.count(pod.key()) == 0) pending.push_back(std::move(pod));
+    if (served.count(pod.key()) == 0 && !given_up(pod.key(), now))
+      pending.push_back(std::move(pod));
   }
   if (pending.empty()) {
     batch_started_.reset();
@@ -430,7 +432,10 @@ void Controller::finish(const std::string& node, const std::string& annotation_t
     e.reason = "RepartitionSucceeded";
     e.message = "the node now serves " + mark.kind + " layout " + mark.config_name;
     api_.event(e);
-    for (const auto& key : mark.serves) recently_served_[key] = now + settings_.served_grace;
+    for (const auto& key : mark.serves) {
+      recently_served_[key] = now + settings_.served_grace;
+      ++repartitions_for_[key];
+    }
     pod_events(mark, kube::EventType::kNormal, "GpuRepartitioned",
                "node " + node + " was repartitioned (" + mark.config_name + ") to serve this pod");
     return;
@@ -452,6 +457,37 @@ void Controller::finish(const std::string& node, const std::string& annotation_t
                "repartitioning node " + node + " failed (" + step.message +
                    "); another node will be tried");
   }
+}
+
+void Controller::forget_pods_that_left(const std::vector<kube::PodRecord>& unschedulable,
+                                       Clock::time_point now) {
+  std::set<std::string> waiting;
+  for (const auto& pod : unschedulable) waiting.insert(pod.key());
+  std::erase_if(repartitions_for_, [&](const auto& kv) { return waiting.count(kv.first) == 0; });
+  std::erase_if(pod_backoff_,
+                [&](const auto& kv) { return waiting.count(kv.first) == 0 || now >= kv.second; });
+}
+
+bool Controller::given_up(const std::string& key, Clock::time_point now) {
+  if (pod_backoff_.count(key) != 0) return true;
+  auto it = repartitions_for_.find(key);
+  if (it == repartitions_for_.end() || it->second < settings_.max_repartitions_per_pod)
+    return false;
+  const int times = it->second;
+  repartitions_for_.erase(it);
+  pod_backoff_[key] = now + settings_.failure_backoff;
+  metrics_.inc("gpushare_repartition_failures_total", {{"reason", "pod-still-unschedulable"}});
+  spdlog::warn(
+      "repartition: {} still unschedulable after {} repartition(s) for it; not served for {}s", key,
+      times, settings_.failure_backoff.count());
+  pod_event(
+      key, kube::EventType::kWarning, "GpuRepartitionGaveUp",
+      std::to_string(times) +
+          " node(s) were repartitioned for this pod and the scheduler still did not place it: "
+          "it needs something gpushare does not model (CPU, memory, pod affinity, topology "
+          "spread, ...); see its FailedScheduling events. gpushare tries again in " +
+          std::to_string(settings_.failure_backoff.count()) + "s");
+  return true;
 }
 
 void Controller::track_scheduling(const std::vector<kube::PodRecord>& unschedulable,

@@ -26,6 +26,9 @@ struct ControllerSettings {
   std::chrono::seconds failure_backoff{300};
   std::chrono::milliseconds tick{1000};   // how often waiting steps are re-checked
   std::chrono::seconds served_grace{60};  // see Controller::recently_served_
+  // Successful repartitions for one pod that still does not get scheduled, before gpushare
+  // stops serving it for failure_backoff (see Controller::repartitions_for_).
+  int max_repartitions_per_pod = 2;
 };
 
 class Controller {
@@ -54,6 +57,13 @@ class Controller {
   std::vector<std::string> gpu_pods(const std::string& node) const;
   void pod_event(const std::string& key, kube::EventType type, const std::string& reason,
                  const std::string& message);
+  // Drops the per-pod counters of pods that are no longer unschedulable (bound or deleted), and
+  // expired pod back-offs.
+  void forget_pods_that_left(const std::vector<kube::PodRecord>& unschedulable,
+                             Clock::time_point now);
+  // True when the pod is not to be served now; starts its back-off when it has had
+  // max_repartitions_per_pod repartitions already (Warning Event on the pod).
+  bool given_up(const std::string& key, Clock::time_point now);
   void track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
                         const policy::ClusterView& view, Clock::time_point now);
   void step_metric(const std::string& step, const std::string& result);
@@ -72,6 +82,11 @@ class Controller {
   // Pods of a finished repartition, until the scheduler has had time to retry them: their
   // Unschedulable condition is stale, and planning for them again would change a second node.
   std::map<std::string, Clock::time_point> recently_served_;  // pod key -> until
+  // Pods for which nodes were repartitioned and that still wait: the scheduler wants something
+  // the planner does not model (CPU, memory, pod affinity, ...). Without a limit every grace
+  // period would change one more idle node for them. In memory: a new leader starts afresh.
+  std::map<std::string, int> repartitions_for_;           // pod key -> successes
+  std::map<std::string, Clock::time_point> pod_backoff_;  // pod key -> not served until
 
   std::atomic<bool> stop_{false};
   bool woken_ = false;

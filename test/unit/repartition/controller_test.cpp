@@ -256,6 +256,68 @@ TEST(Controller, RepartitionsAnIdleNodeForMigStepByStep) {
   EXPECT_DOUBLE_EQ(h.world.observed[0], 70.0);
 }
 
+TEST(Controller, APodTheSchedulerStillRefusesIsServedTwiceThenLeftAlone) {
+  // Each success frees the node, yet the pod stays Unschedulable (it wants something the planner
+  // does not model): without a limit every served_grace would change one more idle node for it.
+  Harness h;
+  h.settings.served_grace = seconds(60);
+  h.settings.failure_backoff = seconds(300);
+  h.restart();
+  for (const char* n : {"gpu-1", "gpu-2", "gpu-3"}) h.world.nodes[n] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  int t = 0;
+  auto serve_on = [&](const std::string& node) {
+    h.next_plan = {mig_action(node)};
+    h.at(t);
+    h.at(t + 1);
+    ASSERT_TRUE(h.world.marked(node)) << node;
+    h.at(t + 61);
+    auto& n = h.world.nodes[node];
+    n.edit.labels[kMigConfigStateLabel] = "success";
+    n.allocatable["nvidia.com/mig-3g.48gb"] = 2;
+    h.at(t + 62);
+    ASSERT_FALSE(h.world.marked(node)) << node;
+    t += 62 + 61;  // past served_grace: the pod is a candidate again
+  };
+  serve_on("gpu-1");
+  serve_on("gpu-2");
+  h.next_plan = {mig_action("gpu-3")};
+  h.at(t);
+  h.at(t + 1);
+  h.at(t + 2);
+  EXPECT_FALSE(h.world.marked("gpu-3"));
+  EXPECT_EQ(h.world.events.back().reason, "GpuRepartitionGaveUp");
+  EXPECT_EQ(h.world.events.back().object.name, "p");
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=pod-still-unschedulable"],
+            1);
+  // After failure_backoff it is served again.
+  h.at(t + 301);
+  h.at(t + 302);
+  EXPECT_TRUE(h.world.marked("gpu-3"));
+}
+
+TEST(Controller, APodThatGotScheduledStartsItsCountAfresh) {
+  Harness h;
+  h.settings.max_repartitions_per_pod = 1;
+  h.restart();
+  h.world.nodes["gpu-1"] = {};
+  h.world.nodes["gpu-2"] = {};
+  h.start_mig("gpu-1");
+  h.at(61);
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "success";
+  h.world.nodes["gpu-1"].allocatable["nvidia.com/mig-3g.48gb"] = 2;
+  h.at(62);
+  ASSERT_FALSE(h.world.marked("gpu-1"));
+  // Bound, then (a new pod of the same name) unschedulable again: not the same wait.
+  h.world.pods[0].view.node_name = "gpu-1";
+  h.at(70);
+  h.world.pods[0].view.node_name.clear();
+  h.next_plan = {mig_action("gpu-2")};
+  h.at(200);
+  h.at(201);
+  EXPECT_TRUE(h.world.marked("gpu-2"));
+}
+
 TEST(Controller, MpsToMigLeavesMpsBeforeSettingMigConfig) {
   Harness h;
   h.world.nodes["gpu-1"].edit.labels = {{kMpsCapableLabel, "true"},
