@@ -302,6 +302,10 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
       // Precondition: the mark is still the one this step was decided on.
       auto it = edit.annotations.find(kMarkKey);
       if (it == edit.annotations.end() || it->second != annotation_text) return false;
+      // After a 409 this runs again on the node as it is now: start from the mark again, so that
+      // restore_labels records what is there now, not what a stale read showed.
+      next = *mark;
+      next.phase_at = now;
       if (step.kind == StepKind::kLeaveMps) {
         auto dp = edit.labels.find(kDevicePluginConfigLabel);
         next.restore_labels.try_emplace(kDevicePluginConfigLabel,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -43,6 +44,14 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   Result<bool> update_node(const std::string& node, const NodeMutation& mutate) override {
     auto it = nodes.find(node);
     if (it == nodes.end()) return Error{"not found"};
+    if (race_next_update) {
+      // As KubeApiOps on a 409: the mutation ran on a read that someone else's write made
+      // stale, and runs again on the node as it is now.
+      NodeEdit stale = it->second.edit;
+      mutate(stale);
+      race_next_update(it->second.edit);
+      race_next_update = nullptr;
+    }
     NodeEdit copy = it->second.edit;
     if (!mutate(copy)) return false;
     for (const auto& [k, v] : copy.labels) {
@@ -74,6 +83,7 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   void event(const kube::EventSpec& e) override { events.push_back(e); }
   ConfigNames config_names() override { return {}; }
   std::set<std::string> refuse_eviction;
+  std::function<void(NodeEdit&)> race_next_update;
 
   // ClusterReader
   policy::ClusterView snapshot() const override {
@@ -439,6 +449,21 @@ TEST(Controller, AFailedMigConfigIsTakenBackSoARetryIsAChange) {
   h.at(401);
   h.at(461);
   EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+}
+
+TEST(Controller, ARetriedFlipRemembersTheLabelsAsTheyAreNow) {
+  Harness h;
+  h.world.nodes["gpu-1"].edit.labels = {{kMigConfigLabel, "all-disabled"}};
+  h.start_mig("gpu-1");
+  // Between the flip's read and its write, someone else set mig.config: the write conflicts and
+  // the mutation runs again; what it keeps to restore is that newer value.
+  h.world.race_next_update = [](NodeEdit& e) { e.labels[kMigConfigLabel] = "operator-choice"; };
+  h.at(61);
+  ASSERT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "failed";
+  h.at(62);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "operator-choice");
 }
 
 TEST(Controller, AFailedMigToMpsPutsBackTheOriginalMigConfig) {
