@@ -36,8 +36,9 @@ Action to_action(const policy::PlanAction& action);
 nlohmann::json mig_config_json(const std::vector<policy::MigConfigEntry>& entries);
 nlohmann::json device_plugin_json(const policy::DevicePluginConfig& config);
 
-// policy::plan behind PlanFn. Actions that would disrupt running pods are dropped (the
-// controller does not evict), and pods the plan leaves unplaced are logged with its reason.
+// policy::plan behind PlanFn. Actions keep their `disrupts` (only with allowDisruption: the
+// controller evicts those pods first), and pods the plan leaves unplaced are logged with its
+// reason.
 // `catalog` must outlive the function.
 PlanFn policy_planner(const policy::Catalog& catalog, policy::PlanSettings settings);
 

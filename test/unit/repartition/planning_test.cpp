@@ -119,6 +119,14 @@ TEST(Planning, PolicyPlannerRepartitionsAnIdleH20ForA3g48gbPod) {
   in.running = {running};
   in.cluster.nodes[0].used = {{"nvidia.com/gpu", 1}};
   EXPECT_TRUE(plan(in).empty());
+  // Unless allowDisruption is on and the pod says it may be evicted: the action names it, for
+  // the controller to evict first.
+  policy::PlanSettings disrupting;
+  disrupting.allow_disruption = true;
+  in.running[0].view.annotations = {{disrupting.disruptable_annotation, "true"}};
+  actions = policy_planner(policy::Catalog::builtin(), disrupting)(in);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions[0].disrupts, std::vector<std::string>{"ns/r"});
 }
 
 }  // namespace
