@@ -2,30 +2,20 @@
 
 #include <string>
 
+#include "codec/json_fields.h"
+
 namespace gpushare::codec {
 namespace {
 
 using nlohmann::json;
 
-const json& field(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-std::string text(const json& object, const char* key) {
-  const json& v = field(object, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 // false: the requirement could not be read.
 bool requirement(const json& in, policy::NodeSelectorRequirement& out) {
-  if (!in.is_object() || !field(in, "key").is_string() || !field(in, "operator").is_string())
+  if (!in.is_object() || !member(in, "key").is_string() || !member(in, "operator").is_string())
     return false;
-  out.key = text(in, "key");
-  out.op = text(in, "operator");
-  const json& values = field(in, "values");
+  out.key = string_member(in, "key");
+  out.op = string_member(in, "operator");
+  const json& values = member(in, "values");
   if (values.is_array()) {
     for (const auto& v : values) {
       if (!v.is_string()) return false;
@@ -53,43 +43,44 @@ bool requirements(const json& list, std::vector<policy::NodeSelectorRequirement>
 }  // namespace
 
 void decode_pod_constraints(const json& spec, policy::PodView& view) {
-  const json& tolerations = field(spec, "tolerations");
+  const json& tolerations = member(spec, "tolerations");
   if (tolerations.is_array()) {
     for (const auto& t : tolerations) {
       if (!t.is_object()) continue;
       policy::Toleration tol;
-      tol.key = text(t, "key");
-      tol.exists = text(t, "operator") == "Exists";
-      if (!tol.exists && !text(t, "operator").empty() && text(t, "operator") != "Equal")
+      tol.key = string_member(t, "key");
+      tol.exists = string_member(t, "operator") == "Exists";
+      if (!tol.exists && !string_member(t, "operator").empty() &&
+          string_member(t, "operator") != "Equal")
         continue;  // an operator the API does not have tolerates nothing
-      tol.value = text(t, "value");
-      tol.effect = text(t, "effect");
+      tol.value = string_member(t, "value");
+      tol.effect = string_member(t, "effect");
       view.tolerations.push_back(std::move(tol));
     }
   }
-  const json& required = field(field(field(spec, "affinity"), "nodeAffinity"),
-                               "requiredDuringSchedulingIgnoredDuringExecution");
+  const json& required = member(member(member(spec, "affinity"), "nodeAffinity"),
+                                "requiredDuringSchedulingIgnoredDuringExecution");
   if (required.is_null()) return;
-  view.has_required_node_affinity = true;
-  const json& terms = field(required, "nodeSelectorTerms");
+  view.required_node_terms.emplace();
+  const json& terms = member(required, "nodeSelectorTerms");
   if (!terms.is_array()) return;
   for (const auto& t : terms) {
     policy::NodeSelectorTerm term;
-    if (!t.is_object() || !requirements(field(t, "matchExpressions"), term.match_expressions) ||
-        !requirements(field(t, "matchFields"), term.match_fields)) {
+    if (!t.is_object() || !requirements(member(t, "matchExpressions"), term.match_expressions) ||
+        !requirements(member(t, "matchFields"), term.match_fields)) {
       continue;
     }
-    view.required_node_terms.push_back(std::move(term));
+    view.required_node_terms->push_back(std::move(term));
   }
 }
 
 std::vector<policy::Taint> decode_taints(const json& spec) {
   std::vector<policy::Taint> out;
-  const json& taints = field(spec, "taints");
+  const json& taints = member(spec, "taints");
   if (!taints.is_array()) return out;
   for (const auto& t : taints) {
-    if (!t.is_object() || !field(t, "key").is_string()) continue;
-    out.push_back({text(t, "key"), text(t, "value"), text(t, "effect")});
+    if (!t.is_object() || !member(t, "key").is_string()) continue;
+    out.push_back({string_member(t, "key"), string_member(t, "value"), string_member(t, "effect")});
   }
   return out;
 }

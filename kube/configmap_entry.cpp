@@ -131,8 +131,7 @@ ApiResult<EntryWrite> read_modify_write(Client& client, const std::string& ns,
                                         const Mutate& mutate, const RmwOptions& options,
                                         Clock::time_point now) {
   if (now == Clock::time_point{}) now = Clock::now();
-  const std::string collection = "/api/v1/namespaces/" + ns + "/configmaps";
-  const std::string path = collection + "/" + name;
+  const std::string path = "/api/v1/namespaces/" + ns + "/configmaps/" + name;
   std::mt19937 random(std::random_device{}());
   auto backoff = options.backoff;
   ApiError last{ErrorKind::kConflict, 409, "Conflict", "no attempt made"};
@@ -143,14 +142,11 @@ ApiResult<EntryWrite> read_modify_write(Client& client, const std::string& ns,
       std::this_thread::sleep_for(backoff + std::chrono::milliseconds(jitter(random)));
       backoff *= 2;
     }
+    // A missing ConfigMap is not created: the operator mounts only the one its ClusterPolicy
+    // names, so ours would be read by nobody. NotFound goes back to the caller.
     auto current = client.get(path);
-    bool missing = current.is(ErrorKind::kNotFound);
-    if (!current.ok() && !(missing && options.create_missing)) return current.error();
-    nlohmann::json cm = missing ? nlohmann::json{{"apiVersion", "v1"},
-                                                 {"kind", "ConfigMap"},
-                                                 {"metadata", {{"name", name}, {"namespace", ns}}},
-                                                 {"data", nlohmann::json::object()}}
-                                : std::move(*current);
+    if (!current.ok()) return current.error();
+    nlohmann::json cm = std::move(*current);
     if (!member(cm, "data").is_object()) cm["data"] = nlohmann::json::object();
     auto changed = mutate(cm);
     if (!changed)
@@ -160,10 +156,9 @@ ApiResult<EntryWrite> read_modify_write(Client& client, const std::string& ns,
     if (std::string key = written_at_key(entry); !key.empty()) {
       cm["metadata"]["annotations"][key] = micro_time(now);
     }
-    auto written = missing ? client.create(collection, cm) : client.put(path, cm);
+    auto written = client.put(path, cm);
     if (written.ok()) return EntryWrite{true, now};
-    if (!written.is(ErrorKind::kConflict) && !written.is(ErrorKind::kAlreadyExists))
-      return written.error();
+    if (!written.is(ErrorKind::kConflict)) return written.error();
     spdlog::info("configmap {}/{}: changed while we wrote entry {}, re-reading", ns, name, entry);
     last = written.error();
   }

@@ -19,8 +19,6 @@ namespace gpushare::kube {
 struct RmwOptions {
   int max_attempts = 6;
   std::chrono::milliseconds backoff{100};  // doubled per conflict, with up to +100% jitter
-  // Create the ConfigMap when it does not exist (the operator only mounts a name it was told).
-  bool create_missing = true;
 };
 
 struct EntryWrite {

@@ -35,10 +35,6 @@ bool requirement_holds(const NodeSelectorRequirement& r, const std::optional<std
   return false;  // an operator the API does not have: match nothing, as the scheduler does
 }
 
-std::string taint_text(const Taint& t) {
-  return t.key + (t.value.empty() ? "" : "=" + t.value) + ":" + t.effect;
-}
-
 }  // namespace
 
 bool tolerates(const Toleration& toleration, const Taint& taint) {
@@ -79,31 +75,12 @@ bool may_schedule_on(const PodView& pod, const NodeView& node) {
     auto it = node.labels.find(key);
     if (it == node.labels.end() || it->second != value) return false;
   }
-  if (pod.has_required_node_affinity &&
-      std::none_of(pod.required_node_terms.begin(), pod.required_node_terms.end(),
+  if (pod.required_node_terms &&
+      std::none_of(pod.required_node_terms->begin(), pod.required_node_terms->end(),
                    [&](const NodeSelectorTerm& t) { return term_matches(t, node); })) {
     return false;
   }
   return untolerated_taint(pod.tolerations, node.taints) == nullptr;
-}
-
-std::string why_not_schedulable_on(const PodView& pod, const NodeView& node) {
-  for (const auto& [key, value] : pod.node_selector) {
-    auto it = node.labels.find(key);
-    if (it == node.labels.end() || it->second != value) {
-      std::string why = "spec.nodeSelector asks for ";
-      return why.append(key).append("=").append(value);
-    }
-  }
-  if (pod.has_required_node_affinity &&
-      std::none_of(pod.required_node_terms.begin(), pod.required_node_terms.end(),
-                   [&](const NodeSelectorTerm& t) { return term_matches(t, node); })) {
-    return "its required node affinity rules the node out";
-  }
-  if (const Taint* taint = untolerated_taint(pod.tolerations, node.taints)) {
-    return "taint " + taint_text(*taint) + " not tolerated";
-  }
-  return "";
 }
 
 }  // namespace gpushare::policy

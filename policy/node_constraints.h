@@ -21,12 +21,9 @@ const Taint* untolerated_taint(const std::vector<Toleration>& tolerations,
 // One term: every requirement holds. A term with no requirement matches no node.
 bool term_matches(const NodeSelectorTerm& term, const NodeView& node);
 
-// "" when the pod may go to the node; otherwise which constraint says no, for a person:
-// "spec.nodeSelector asks for zone=a", "required node affinity", "taint dedicated=ml:NoSchedule
-// not tolerated".
-std::string why_not_schedulable_on(const PodView& pod, const NodeView& node);
-
-// The same decision without building a reason: the planner asks it nodes x pods times.
+// Every one of the above holds for the pod on the node: spec.nodeSelector, a required node
+// affinity term, and no NoSchedule/NoExecute taint it does not tolerate. The planner asks it
+// once per (node, pending pod) and says in its reasons which of these narrowed a pod.
 bool may_schedule_on(const PodView& pod, const NodeView& node);
 
 }  // namespace gpushare::policy

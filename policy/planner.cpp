@@ -536,7 +536,7 @@ std::string narrowed_by(const Pending& p, const std::vector<NodeState>& nodes) {
     for (const auto& [k, v] : p.pod->node_selector) terms.push_back(k + "=" + v);
     parts.push_back("spec.nodeSelector asks for " + join(terms, ","));
   }
-  if (p.pod->has_required_node_affinity) parts.push_back("its required node affinity narrows");
+  if (p.pod->required_node_terms) parts.push_back("its required node affinity narrows");
   if (std::any_of(nodes.begin(), nodes.end(), [&](const NodeState& s) {
         return s.gpu && untolerated_taint(p.pod->tolerations, s.view->taints) != nullptr;
       })) {
@@ -788,7 +788,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   const bool any_constraint =
       std::any_of(pending.begin(), pending.end(),
                   [](const Pending& p) {
-                    return !p.pod->node_selector.empty() || p.pod->has_required_node_affinity;
+                    return !p.pod->node_selector.empty() || p.pod->required_node_terms.has_value();
                   }) ||
       std::any_of(nodes.begin(), nodes.end(),
                   [](const NodeState& s) { return !s.view->taints.empty(); });

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,9 +59,8 @@ struct PodView {
   std::string node_name;                  // spec.nodeName (empty while pending)
   StringMap node_selector;                // spec.nodeSelector: only nodes with all these labels
   // spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms:
-  // any one term (empty: no such constraint).
-  std::vector<NodeSelectorTerm> required_node_terms;
-  bool has_required_node_affinity = false;  // set even when its term list decoded empty
+  // any one term. nullopt: no such constraint; an empty list (nothing readable) matches no node.
+  std::optional<std::vector<NodeSelectorTerm>> required_node_terms;
   std::vector<Toleration> tolerations;
   std::string phase;          // status.phase
   std::int32_t priority = 0;  // spec.priority

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "policy/fit.h"
 #include "policy/pod_demand.h"
@@ -37,6 +39,13 @@ std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
+}
+
+// "ns/name" (PodRecord::key) -> {ns, name}; nullopt for anything else.
+std::optional<std::pair<std::string, std::string>> split_pod_key(const std::string& key) {
+  auto slash = key.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  return std::pair{key.substr(0, slash), key.substr(slash + 1)};
 }
 
 // Sets labels[key] = value, remembering in restore the value it had before the first change
@@ -122,12 +131,12 @@ std::vector<std::string> Controller::gpu_pods(const std::string& node) const {
 
 void Controller::pod_event(const std::string& key, kube::EventType type, const std::string& reason,
                            const std::string& message) {
-  auto slash = key.find('/');
-  if (slash == std::string::npos) return;
+  auto pod = split_pod_key(key);
+  if (!pod) return;
   kube::EventSpec e;
   e.object.kind = "Pod";
-  e.object.namespace_name = key.substr(0, slash);
-  e.object.name = key.substr(slash + 1);
+  e.object.namespace_name = pod->first;
+  e.object.name = pod->second;
   e.type = type;
   e.reason = reason;
   e.message = message;
@@ -370,9 +379,9 @@ void Controller::evict(const std::string& node, const std::string& annotation_te
     return;
   }
   for (const auto& key : pods) {
-    auto slash = key.find('/');
-    if (slash == std::string::npos) continue;
-    auto outcome = api_.evict(key.substr(0, slash), key.substr(slash + 1));
+    auto pod = split_pod_key(key);
+    if (!pod) continue;
+    auto outcome = api_.evict(pod->first, pod->second);
     if (!outcome) {
       spdlog::warn("repartition: {}: evicting {}: {}", node, key, outcome.error());
       step_metric("evict", "error");

@@ -61,10 +61,9 @@ KubeApiOps::KubeApiOps(std::shared_ptr<kube::Client> client, OperatorConfigMaps 
 
 Result<std::chrono::system_clock::time_point> KubeApiOps::write_entry(
     const Action& action, std::chrono::system_clock::time_point now) {
-  // A ConfigMap that does not exist is not created: the operator mounts only the one its
-  // ClusterPolicy names, so ours would be read by nobody (and RBAC grants no create).
-  kube::RmwOptions options;
-  options.create_missing = false;
+  // kube::write_*_entry never create the ConfigMap (RBAC grants no create either): a missing
+  // one gets an error that says what to do.
+  const kube::RmwOptions options;
   const bool mig = action.kind == kKindMig;
   auto written =
       mig ? kube::write_mig_parted_entry(*client_, maps_.namespace_name, maps_.mig_parted,

@@ -45,22 +45,22 @@ TEST(PodConstraints, TolerationsAndRequiredAffinityAsServed) {
   EXPECT_TRUE(view.tolerations[3].key.empty());
   EXPECT_TRUE(view.tolerations[3].exists);
 
-  EXPECT_TRUE(view.has_required_node_affinity);
-  ASSERT_EQ(view.required_node_terms.size(), 2U);  // the term with a number value is left out
-  ASSERT_EQ(view.required_node_terms[0].match_expressions.size(), 2U);
-  EXPECT_EQ(view.required_node_terms[0].match_expressions[0].values,
-            (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(view.required_node_terms[0].match_expressions[1].op, "DoesNotExist");
-  EXPECT_EQ(view.required_node_terms[1].match_fields[0].key, "metadata.name");
+  ASSERT_TRUE(view.required_node_terms.has_value());
+  const auto& terms = *view.required_node_terms;
+  ASSERT_EQ(terms.size(), 2U);  // the term with a number value is left out
+  ASSERT_EQ(terms[0].match_expressions.size(), 2U);
+  EXPECT_EQ(terms[0].match_expressions[0].values, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(terms[0].match_expressions[1].op, "DoesNotExist");
+  EXPECT_EQ(terms[1].match_fields[0].key, "metadata.name");
 }
 
 TEST(PodConstraints, NoneOrNull) {
   policy::PodView view;
   decode_pod_constraints(json::parse(R"({"tolerations": null, "affinity": null})"), view);
   EXPECT_TRUE(view.tolerations.empty());
-  EXPECT_FALSE(view.has_required_node_affinity);
+  EXPECT_FALSE(view.required_node_terms.has_value());
   decode_pod_constraints(json::parse(R"({"affinity": {"podAntiAffinity": {}}})"), view);
-  EXPECT_FALSE(view.has_required_node_affinity);
+  EXPECT_FALSE(view.required_node_terms.has_value());
 }
 
 TEST(PodConstraints, ThroughBothDecoders) {

@@ -173,16 +173,15 @@ TEST(ConfigMapEntry, GivesUpAfterBoundedConflicts) {
   EXPECT_EQ(w.kind(), ErrorKind::kConflict);
 }
 
-TEST(ConfigMapEntry, CreatesAMissingConfigMap) {
+TEST(ConfigMapEntry, AMissingConfigMapIsNotFoundAndNotCreated) {
+  // The operator reads only the ConfigMap its ClusterPolicy names: one we created would be read
+  // by nobody.
   Fixture f;
   auto w = write_mig_parted_entry(f.client, "gpu-operator", "custom-mig-parted-config",
                                   "gpushare-abc", layout(), f.fast(), kT0);
-  ASSERT_TRUE(w.ok()) << w.error().message;
-  auto cm = f.store.get(kMig);
-  ASSERT_TRUE(cm);
-  EXPECT_EQ((*yaml_to_json(
-                (*cm)["data"]["config.yaml"].get<std::string>()))["mig-configs"]["gpushare-abc"],
-            layout());
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.kind(), ErrorKind::kNotFound);
+  EXPECT_FALSE(f.store.get(kMig));
 }
 
 }  // namespace

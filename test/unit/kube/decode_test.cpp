@@ -74,8 +74,8 @@ TEST(DecodeNode, TaintsAndPodTolerationsReachTheCache) {
                    [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}}})"));
   ASSERT_TRUE(pod.ok()) << pod.error();
   ASSERT_EQ(pod->view.tolerations.size(), 1U);
-  EXPECT_TRUE(pod->view.has_required_node_affinity);
-  EXPECT_EQ(pod->view.required_node_terms.size(), 1U);
+  ASSERT_TRUE(pod->view.required_node_terms.has_value());
+  EXPECT_EQ(pod->view.required_node_terms->size(), 1U);
 }
 
 TEST(DecodeNode, BadGpuQuantityNamesTheField) {

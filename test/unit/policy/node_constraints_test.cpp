@@ -117,32 +117,32 @@ TEST(TermMatches, EveryOperator) {
   EXPECT_FALSE(term_matches(both, n)) << "every requirement of a term must hold";
 }
 
-TEST(WhyNotSchedulableOn, SelectorThenAffinityThenTaints) {
+TEST(MayScheduleOn, SelectorAffinityAndTaintsEachRuleANodeOut) {
   NodeView n = node({{"zone", "a"}});
   n.taints = {taint("dedicated", "ml", "NoSchedule")};
   PodView pod;
   pod.tolerations = {{"dedicated", false, "ml", "NoSchedule"}};
-  EXPECT_EQ(why_not_schedulable_on(pod, n), "");
+  EXPECT_TRUE(may_schedule_on(pod, n));
 
   pod.node_selector = {{"zone", "b"}};
-  EXPECT_EQ(why_not_schedulable_on(pod, n), "spec.nodeSelector asks for zone=b");
+  EXPECT_FALSE(may_schedule_on(pod, n)) << "spec.nodeSelector asks for zone=b";
   pod.node_selector = {{"zone", "a"}};
+  EXPECT_TRUE(may_schedule_on(pod, n));
 
   // Terms are ORed: one that matches is enough.
-  pod.has_required_node_affinity = true;
   NodeSelectorTerm other, mine;
   other.match_expressions = {{"zone", "In", {"b"}}};
   mine.match_expressions = {{"zone", "In", {"a"}}};
-  pod.required_node_terms = {other};
-  EXPECT_EQ(why_not_schedulable_on(pod, n), "its required node affinity rules the node out");
-  pod.required_node_terms = {other, mine};
-  EXPECT_EQ(why_not_schedulable_on(pod, n), "");
-  pod.required_node_terms.clear();  // present but nothing readable: no node
+  pod.required_node_terms = std::vector<NodeSelectorTerm>{other};
+  EXPECT_FALSE(may_schedule_on(pod, n)) << "its required node affinity rules the node out";
+  pod.required_node_terms = std::vector<NodeSelectorTerm>{other, mine};
+  EXPECT_TRUE(may_schedule_on(pod, n));
+  pod.required_node_terms->clear();  // present but nothing readable: no node
   EXPECT_FALSE(may_schedule_on(pod, n));
-  pod.has_required_node_affinity = false;
+  pod.required_node_terms.reset();
 
   pod.tolerations.clear();
-  EXPECT_EQ(why_not_schedulable_on(pod, n), "taint dedicated=ml:NoSchedule not tolerated");
+  EXPECT_FALSE(may_schedule_on(pod, n)) << "taint dedicated=ml:NoSchedule not tolerated";
 }
 
 }  // namespace

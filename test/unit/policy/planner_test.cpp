@@ -413,10 +413,9 @@ TEST(Planner, RequiredNodeAffinityIsHonoured) {
   NodeView b = h20("gpu-b");
   b.labels["zone"] = "b";
   PodView p = mig_pod("p", "3g.48gb");
-  p.has_required_node_affinity = true;
   NodeSelectorTerm zone_b;
   zone_b.match_expressions = {{"zone", "In", {"b"}}};
-  p.required_node_terms = {zone_b};
+  p.required_node_terms = std::vector<NodeSelectorTerm>{zone_b};
   Plan plan = policy::plan(input({a, b}, {p}), catalog());
   ASSERT_EQ(plan.actions.size(), 1U) << reason_for(plan, "ml/p");
   EXPECT_EQ(plan.actions[0].node, "gpu-b");
@@ -428,7 +427,7 @@ TEST(Planner, RequiredNodeAffinityIsHonoured) {
   EXPECT_EQ(plan.actions[0].node, "gpu-b");
 
   zone_b.match_expressions = {{"zone", "In", {"c"}}};
-  p.required_node_terms = {zone_b};
+  p.required_node_terms = std::vector<NodeSelectorTerm>{zone_b};
   plan = policy::plan(input({a, b}, {p}), catalog());
   EXPECT_THAT(plan.actions, IsEmpty());
   EXPECT_EQ(reason_for(plan, "ml/p"),
@@ -437,21 +436,20 @@ TEST(Planner, RequiredNodeAffinityIsHonoured) {
 }
 
 TEST(Planner, EqualNodesWithOtherTaintsAreSizedApart) {
-  // gpu-a and gpu-b have the same GPUs; only gpu-b admits q (its toleration). A proposal
-  // computed for gpu-a must not be reused for gpu-b as if the same pods could go there.
+  // gpu-a and gpu-b have the same GPUs; only p tolerates gpu-a's taint. What one node can serve
+  // must not be reused for the other as if the same pods could go there: the right plan is one
+  // H20 holding 3g.48gb + 4g.48gb on gpu-b for p and q1 (q2 has no room left anywhere).
   NodeView a = h20("gpu-a");
   a.taints = {{"team", "q", "NoSchedule"}};
   NodeView b = h20("gpu-b");
   PodView p = mig_pod("p", "3g.48gb");
   p.tolerations = {{"team", false, "q", "NoSchedule"}};
-  PodView q = mig_pod("q", "4g.48gb");
-  Plan plan = policy::plan(input({a, b}, {p, q}), catalog());
-  ASSERT_THAT(plan.unplaced, IsEmpty()) << plan.unplaced[0].reason;
-  for (const auto& action : plan.actions) {
-    if (action.node == "gpu-a") {
-      EXPECT_EQ(action.serves, (std::vector<std::string>{"ml/p"}));
-    }
-  }
+  const Plan plan = policy::plan(
+      input({a, b}, {p, mig_pod("q1", "4g.48gb"), mig_pod("q2", "4g.48gb")}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  EXPECT_EQ(plan.actions[0].node, "gpu-b");
+  EXPECT_EQ(plan.actions[0].serves, (std::vector<std::string>{"ml/p", "ml/q1"}));
+  EXPECT_NE(reason_for(plan, "ml/q2"), "");
 }
 
 // ---- The idle rule (CONTRACT.md section 5).

@@ -213,6 +213,18 @@ struct Harness {
         settings, [this] { return leader; });
   }
   void at(int s) { controller->reconcile(kT0 + seconds(s)); }
+  // allowDisruption on; gpu-1 runs ns/batch (a whole GPU), ns/p waits for a 3g.48gb, and the plan
+  // for it on gpu-1 may evict ns/batch. Settings made before this call hold.
+  void plan_evicting_batch() {
+    settings.steps.allow_disruption = true;
+    restart();
+    world.nodes["gpu-1"] = {};
+    world.pods.push_back(pod("batch", "nvidia.com/gpu", "gpu-1"));
+    world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+    Action a = mig_action("gpu-1");
+    a.disrupts = {"ns/batch"};
+    next_plan = {a};
+  }
   // Pod ns/p waits for a 3g.48gb, the plan is mig_action(node), and after the batch window the
   // controller has written the entry and marked the node (t = 1 s).
   void start_mig(const std::string& node) {
@@ -491,14 +503,7 @@ TEST(Controller, AFailedMigToMpsPutsBackTheOriginalMigConfig) {
 
 TEST(Controller, AllowDisruptionEvictsThePlannedPodsBeforeAnyLabelMoves) {
   Harness h;
-  h.settings.steps.allow_disruption = true;
-  h.restart();
-  h.world.nodes["gpu-1"] = {};
-  h.world.pods.push_back(pod("batch", "nvidia.com/gpu", "gpu-1"));
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  Action a = mig_action("gpu-1");
-  a.disrupts = {"ns/batch"};
-  h.next_plan = {a};
+  h.plan_evicting_batch();
   h.at(0);
   h.at(1);  // entry, mark, taint
   ASSERT_TRUE(h.world.marked("gpu-1"));
@@ -527,15 +532,8 @@ TEST(Controller, AllowDisruptionEvictsThePlannedPodsBeforeAnyLabelMoves) {
 
 TEST(Controller, AllowDisruptionLeavesAPodThePlanDoesNotList) {
   Harness h;
-  h.settings.steps.allow_disruption = true;
-  h.restart();
-  h.world.nodes["gpu-1"] = {};
-  h.world.pods.push_back(pod("batch", "nvidia.com/gpu", "gpu-1"));
+  h.plan_evicting_batch();
   h.world.pods.push_back(pod("precious", "nvidia.com/gpu", "gpu-1"));
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
-  Action a = mig_action("gpu-1");
-  a.disrupts = {"ns/batch"};
-  h.next_plan = {a};
   h.at(0);
   h.at(1);
   EXPECT_TRUE(h.world.log.empty());
@@ -554,16 +552,9 @@ TEST(Controller, AllowDisruptionLeavesAPodThePlanDoesNotList) {
 
 TEST(Controller, ARefusedEvictionIsRetriedThenTheDrainTimesOut) {
   Harness h;
-  h.settings.steps.allow_disruption = true;
   h.settings.steps.evict_retry = seconds(10);
-  h.restart();
-  h.world.nodes["gpu-1"] = {};
-  h.world.pods.push_back(pod("batch", "nvidia.com/gpu", "gpu-1"));
-  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.plan_evicting_batch();
   h.world.refuse_eviction = {"ns/batch"};
-  Action a = mig_action("gpu-1");
-  a.disrupts = {"ns/batch"};
-  h.next_plan = {a};
   h.at(0);
   h.at(1);
   h.at(2);   // evict: refused
