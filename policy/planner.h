@@ -78,6 +78,14 @@ struct PlanSettings {
   bool fill_mig_leftover = true;
 };
 
+// One entry of a mig-parted `mig-configs` list (nvidia.md 4.1).
+struct MigConfigEntry {
+  std::vector<int> devices;  // GPU indices, ascending
+  bool mig_enabled = true;
+  ProfileCounts mig_devices;
+  friend bool operator==(const MigConfigEntry&, const MigConfigEntry&) = default;
+};
+
 struct PlanInput {
   std::vector<NodeView> nodes;   // `used` as the node cache computes it
   std::vector<PodView> running;  // bound pods (node_name set); Succeeded/Failed ones are ignored
@@ -88,19 +96,16 @@ struct PlanInput {
   // controller writes them.
   std::optional<std::set<std::string>> mig_config_names;
   std::optional<std::set<std::string>> device_plugin_config_names;
+  // The content of mig-parted configs, by name, where known (the controller reads the GPU
+  // Operator's ConfigMap): a node's per-GPU layout is that of the config its
+  // nvidia.com/mig.config names. An entry with no `devices` applies to every GPU.
+  std::map<std::string, std::vector<MigConfigEntry>> mig_configs;
   PlanSettings settings;
 };
 
 enum class ActionKind { kMig, kMps };
 std::string_view to_string(ActionKind kind);
 
-// One entry of a mig-parted `mig-configs` list (nvidia.md 4.1).
-struct MigConfigEntry {
-  std::vector<int> devices;  // GPU indices, ascending
-  bool mig_enabled = true;
-  ProfileCounts mig_devices;
-  friend bool operator==(const MigConfigEntry&, const MigConfigEntry&) = default;
-};
 
 // A device-plugin config (nvidia.md 1.2): version v1, MPS sharing, renamed resource.
 struct MpsResource {

@@ -14,6 +14,7 @@
 #include "server/nodes_file.h"
 #include "server/serve.h"
 #include "server/service.h"
+#include "server/simulate_command.h"
 
 namespace gpushare::server {
 
@@ -29,6 +30,19 @@ Usage:
   gpushare prioritize [FILE|-]   ExtenderArgs in, HostPriorityList out (POST /prioritize)
   gpushare plan [FILE|-]         {"nodes":[...],"pods":[...],"configMaps":[...]} in, a repartition plan out
   gpushare certs --service S --namespace NS --out DIR [--ip IP]... [--dns NAME]...
+  gpushare simulate [--nodes FILE | --cluster N] [--trace FILE | --seed S[,S...] --load L
+                    --hours H --mix default|balanced|shifting] [--policy static,on-demand,greedy]
+                                 replay a workload under each policy; one row per policy
+
+Simulate flags (defaults in brackets):
+  --cluster N          generated cluster of N 8-GPU nodes: 40% H100-80GB, 40% H20 (all-balanced),
+                       20% RTX 4090 (MPS, --rtx-replicas [4]) [20]
+  --nodes FILE         the cluster from a NodeList instead
+  --trace FILE         pods from CSV lines arrival_s,mig|mps,profile|memory,runtime_s[,priority]
+  --seed LIST          generated traces, one per seed; the table shows medians [1]
+  --load L [0.8]  --hours H [8]  --mix NAME [default]  --runtime-median MIN [20]
+  --runtime-sigma S [1.0]  --burst F (the first 10 min of each hour F times busier) [1]
+  --batch-window S [10]  --reconfigure-delay S [60]  --write-trace FILE  --json
 
 Common flags:
   --catalog FILE   replace the built-in GPU catalog (YAML shaped like mig-catalog.yaml)
@@ -57,9 +71,32 @@ struct Args {
 };
 
 // Flags that take a value; every other "--x" is a boolean switch.
-const std::vector<std::string> kValueFlags = {"config",     "listen",  "tls-cert", "tls-key",
-                                              "kubeconfig", "catalog", "nodes",    "service",
-                                              "namespace",  "out",     "ip",       "dns"};
+const std::vector<std::string> kValueFlags = {"config",
+                                              "listen",
+                                              "tls-cert",
+                                              "tls-key",
+                                              "kubeconfig",
+                                              "catalog",
+                                              "nodes",
+                                              "service",
+                                              "namespace",
+                                              "out",
+                                              "ip",
+                                              "dns",
+                                              "cluster",
+                                              "trace",
+                                              "seed",
+                                              "load",
+                                              "hours",
+                                              "mix",
+                                              "runtime-median",
+                                              "runtime-sigma",
+                                              "burst",
+                                              "batch-window",
+                                              "reconfigure-delay",
+                                              "policy",
+                                              "rtx-replicas",
+                                              "write-trace"};
 
 Result<Args> parse_args(const std::vector<std::string>& argv) {
   Args a;
@@ -78,7 +115,7 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
         if (i + 1 >= argv.size()) return Error{"flag --" + name + " needs a value"};
         value = argv[++i];
       }
-      if (!takes_value && name != "help" && name != "version")
+      if (!takes_value && name != "help" && name != "version" && name != "json")
         return Error{"unknown flag --" + name};
       a.flags[name].push_back(value.value_or("true"));
     } else if (a.command.empty()) {
@@ -159,6 +196,10 @@ int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream
     return run_offline(a, in, out, err);
   if (a.command == "plan") return run_plan(a.positional, a.one("catalog"), in, out, err);
   if (a.command == "certs") return run_certs(a, out, err);
+  if (a.command == "simulate") {
+    if (!a.positional.empty()) return fail(err, "simulate takes no positional argument");
+    return run_simulate(a.flags, in, out, err);
+  }
   if (a.command == "serve") {
     ServeFlags flags;
     flags.config = a.one("config");
