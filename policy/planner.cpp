@@ -3,13 +3,17 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "policy/fit.h"
 #include "policy/intent.h"
 #include "policy/node_constraints.h"
+#include "policy/plan_demand.h"
 #include "policy/plan_mig.h"
 #include "policy/plan_mps.h"
 #include "policy/pod_demand.h"
@@ -19,6 +23,8 @@ namespace gpushare::policy {
 namespace {
 
 constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
+// A GPU no pod needs is relaid out only when demand values its new layout this much more.
+constexpr double kRebalanceMargin = 1.25;
 // Nodes named in one unplaced reason; the rest are counted.
 constexpr std::size_t kNodesInReason = 6;
 constexpr std::string_view kNvidiaPrefix = "nvidia.com/";
@@ -73,7 +79,11 @@ struct Pending {
   PodDemand demand;
   Intent intent;
   std::vector<std::pair<std::string, std::int64_t>> mig;  // nvidia.com/mig-* -> count
-  std::int64_t shared = 0;                                // nvidia.com/gpu.shared
+  std::vector<std::string> mig_profiles;  // the profile name of each `mig` resource ("" unknown)
+  // Which nodes kube-scheduler may put it on depends only on this (node_constraints.h); pods
+  // with equal keys share one row of NodeState::admits.
+  std::size_t constraint_class = 0;
+  std::int64_t shared = 0;  // nvidia.com/gpu.shared
   // Smallest first: memory, then compute (planner.h step 1).
   std::int64_t size_bytes = 0;
   std::int64_t size_compute = 0;
@@ -100,7 +110,8 @@ std::pair<std::int64_t, std::int64_t> profile_size(std::string_view profile) {
 }
 
 // nullopt: the pod asks for nothing gpushare manages.
-std::optional<Pending> read_pending(const PodView& pod, const PlanSettings& settings) {
+std::optional<Pending> read_pending(const PodView& pod, const PlanSettings& settings,
+                                    const Catalog& catalog) {
   Pending p;
   p.pod = &pod;
   p.key = pod.display_name();
@@ -130,6 +141,7 @@ std::optional<Pending> read_pending(const PodView& pod, const PlanSettings& sett
       p.shared = n;
     } else {
       p.mig.emplace_back(resource, n);
+      p.mig_profiles.push_back(catalog.profile_for_resource(resource).value_or(""));
       const auto [g, gb] = profile_size(resource.substr(kMigResourcePrefix.size()));
       p.size_bytes += gb * 1000000000 * n;
       p.size_compute += g * n;
@@ -170,9 +182,17 @@ struct NodeState {
   std::string mig_blocked;  // why no MIG action besides `blocked`
   std::string mps_blocked;
   NodeView fit_view;  // fit-relevant copy whose `used` grows as pending pods take capacity
-  // One char per pending pod (Pending::index): '1' when kube-scheduler could put it here as far
-  // as nodeSelector, node affinity and taints go (node_constraints.h). Computed once.
+  // One char per constraint class of pending pods (Pending::constraint_class): '1' when
+  // kube-scheduler could put such a pod here as far as nodeSelector, node affinity and taints go
+  // (node_constraints.h). Computed once.
   std::string admits;
+  // MIG (catalog model, MIG-capable): each GPU's layout now, when known (plan_demand.h), and the
+  // order in which its GPUs would be relaid out: least worth to the demand first.
+  std::optional<std::vector<ProfileCounts>> layout;
+  std::vector<int> change_order;
+  std::vector<double> gpu_value;
+  bool mig_capable = false;
+  std::string sizing_key;    // nodes with equal keys get equal proposals (see plan())
   std::size_t reserved = 0;  // pending pods counting on its free capacity
   std::optional<ActionKind> planned;
 };
@@ -238,6 +258,7 @@ NodeState read_node(const NodeView& node, const PlanInput& in, const Catalog& ca
   s.mig_on = mig_enabled(node);
   s.mps_on =
       label_of(node, gfd::kSharingStrategy) == "mps" || label_of(node, gfd::kMpsCapable) == "true";
+  s.mig_capable = s.model != nullptr && label_of(node, gfd::kMigCapable) == "true";
   s.fit_view = fit_copy(node);
 
   if (s.model == nullptr)
@@ -302,26 +323,20 @@ std::string node_gate(const NodeState& s, const PlanSettings& settings) {
 bool product_ok(const Pending& p, const NodeState& s) {
   // Its nodeSelector, required node affinity and tolerations: the scheduler will not put it
   // anywhere else.
-  if (s.admits[p.index] != '1') return false;
+  if (s.admits[p.constraint_class] != '1') return false;
   if (p.intent.gpu_products.empty()) return true;
   return std::any_of(p.intent.gpu_products.begin(), p.intent.gpu_products.end(),
                      [&](const std::string& w) { return w == s.product || w == s.raw_product; });
 }
 
-const MigProfile* model_profile(const GpuModel& model, const std::string& resource) {
-  for (const auto& p : model.profiles) {
-    if (p.resource_name() == resource) return &p;
-  }
-  return nullptr;
-}
-
 // The pod's MIG instances as profiles of the model; empty when the model lacks one.
 std::vector<const MigProfile*> instances_on(const GpuModel& model, const Pending& p) {
   std::vector<const MigProfile*> out;
-  for (const auto& [resource, n] : p.mig) {
-    const MigProfile* profile = model_profile(model, resource);
+  for (std::size_t i = 0; i < p.mig.size(); ++i) {
+    const MigProfile* profile =
+        p.mig_profiles[i].empty() ? nullptr : model.find_profile(p.mig_profiles[i]);
     if (profile == nullptr) return {};
-    out.insert(out.end(), static_cast<std::size_t>(n), profile);
+    out.insert(out.end(), static_cast<std::size_t>(p.mig[i].second), profile);
   }
   return out;
 }
@@ -333,6 +348,91 @@ MpsBatch with_pod(MpsBatch batch, const Pending& p) {
   return batch;
 }
 
+// A text that is equal for two pods exactly when kube-scheduler's node constraints treat them
+// alike: nodeSelector, required node affinity, tolerations.
+std::string constraint_key(const PodView& pod) {
+  std::string out;
+  for (const auto& [k, v] : pod.node_selector) out += k + '=' + v + ';';
+  out += '|';
+  if (pod.required_node_terms) {
+    out += '[';
+    for (const auto& term : *pod.required_node_terms) {
+      for (const auto* reqs : {&term.match_expressions, &term.match_fields}) {
+        for (const auto& r : *reqs) {
+          out += r.key + ' ' + r.op;
+          for (const auto& v : r.values) out += ' ' + v;
+          out += ';';
+        }
+        out += '/';
+      }
+      out += ',';
+    }
+    out += ']';
+  }
+  out += '|';
+  for (const auto& t : pod.tolerations) {
+    out += t.key + (t.exists ? "?" : "=") + t.value + ':' + t.effect + ';';
+  }
+  return out;
+}
+
+// Pods that fit exactly the same nodes in the existing-capacity pass.
+std::string alike_key(const Pending& p) {
+  std::string out = std::to_string(p.constraint_class) + '|';
+  for (const auto& [resource, n] : p.demand.resources)
+    out += resource + '=' + std::to_string(n) + ';';
+  out += '|' + std::to_string(p.intent.gpu_memory_bytes.value_or(-1)) + '|' +
+         std::to_string(p.intent.gpu_compute_percent.value_or(-1)) + '|' +
+         join(p.intent.gpu_products, ",");
+  return out;
+}
+
+// The node's per-GPU layout, each GPU's worth to the demand, and the order to relay them out in.
+void read_layout(NodeState& s, const PlanInput& in, const DemandSupply& ds) {
+  s.change_order.clear();
+  s.gpu_value.assign(static_cast<std::size_t>(std::max(0, s.gpus)), 0.0);
+  for (int g = 0; g < s.gpus; ++g) s.change_order.push_back(g);
+  if (!s.mig_capable || s.gpus <= 0) return;
+  s.layout = current_mig_layout(*s.view, *s.model, s.gpus, in.mig_configs);
+  if (s.layout) {
+    for (int g = 0; g < s.gpus; ++g)
+      s.gpu_value[static_cast<std::size_t>(g)] =
+          ds.value_of(*s.model, (*s.layout)[static_cast<std::size_t>(g)]);
+  } else {
+    // Unknown layout: what the node offers, spread over its GPUs.
+    ProfileCounts offered;
+    for (const auto& p : s.model->profiles) {
+      auto it = s.view->allocatable.find(p.resource_name());
+      if (it != s.view->allocatable.end() && it->second > 0)
+        offered[p.name] = static_cast<int>(it->second);
+    }
+    const double each = ds.value_of(*s.model, offered) / s.gpus;
+    for (auto& v : s.gpu_value) v = each;
+  }
+  std::stable_sort(s.change_order.begin(), s.change_order.end(), [&](int a, int b) {
+    return s.gpu_value[static_cast<std::size_t>(a)] < s.gpu_value[static_cast<std::size_t>(b)];
+  });
+}
+
+// Nodes with equal keys get equal proposals and rank alike in better() but for their names.
+std::string sizing_key(const NodeState& s, bool allow_disruption) {
+  std::string key = s.raw_product + '|' + std::to_string(s.gpus) + '|' + std::to_string(s.gpu_mib) +
+                    '|' + std::to_string(s.max_replicas) + '|' + (s.mig_on ? '1' : '0') +
+                    (s.mps_on ? '1' : '0') + (s.mig_capable ? '1' : '0') +
+                    (s.mig_blocked.empty() ? '1' : '0') + (s.mps_blocked.empty() ? '1' : '0') + '|';
+  if (s.layout) {
+    for (const auto& gpu : *s.layout) key += describe(gpu) + ';';
+  } else {
+    key += '?';
+    for (const auto& [resource, n] : s.view->allocatable)
+      key += resource + '=' + std::to_string(n) + ';';
+  }
+  // Same GPUs but other labels or taints: which pods may go there matters too.
+  key += '|' + s.admits;
+  if (allow_disruption) key += '|' + std::to_string(s.gpu_pods.size());
+  return key;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Proposals: one node sized as MIG or MPS for the demand still waiting.
 
@@ -340,14 +440,31 @@ struct Proposal {
   std::size_t node = 0;
   ActionKind kind = ActionKind::kMig;
   std::vector<std::size_t> served;  // indexes into the pending list, in demand order
-  std::vector<ProfileCounts> per_gpu;
-  int replicas = 0;
+  // kMig: the GPUs relaid out (NodeState::change_order's first ones) and, for each, the
+  // instances of the pods it serves; every other GPU keeps its layout.
+  std::vector<int> changed;
+  std::vector<ProfileCounts> assigned;
+  int replicas = 0;  // kMps
+  double cost = 0;   // worth to the demand of the instances the change takes away
 };
+
+// How much a (node, kind) goes against what the node is set up for: 0 MIG on a node in MIG
+// mode, or MPS on a GPU that cannot do MIG; 1 a MIG-capable node with MIG off; 2 a switch
+// between MPS and MIG. A switch costs the capacity of the other kind on the whole node and a
+// longer reconfiguration (nvidia.md 9), so it is the last resort, whatever the node's name.
+int disturbance(const NodeState& s, ActionKind kind) {
+  if (kind == ActionKind::kMig) return s.mig_on ? 0 : (s.mps_on ? 2 : 1);
+  if (!s.mig_capable) return 0;
+  return s.mig_on ? 2 : 1;
+}
 
 Proposal propose_mig(std::size_t n, const NodeState& s, const std::vector<Pending>& pending,
                      const std::vector<bool>& waiting) {
-  Proposal out{n, ActionKind::kMig, {}, {}, 0};
+  Proposal out{n, ActionKind::kMig, {}, {}, {}, 0, 0};
   std::vector<const MigProfile*> accepted;
+  // GPUs relaid out so far: only as many as the pods need, least valuable first (plan_demand.h);
+  // with an unknown layout every GPU is listed anew.
+  int changed = s.layout ? 0 : s.gpus;
   // The accepted instances only grow, so a request that did not fit once never fits later.
   std::set<std::vector<std::pair<std::string, std::int64_t>>> too_big;
   for (std::size_t i = 0; i < pending.size(); ++i) {
@@ -358,71 +475,213 @@ Proposal propose_mig(std::size_t n, const NodeState& s, const std::vector<Pendin
     if (extra.empty()) continue;
     std::vector<const MigProfile*> trial = accepted;
     trial.insert(trial.end(), extra.begin(), extra.end());
-    if (auto layout = assign_mig_instances(*s.model, s.gpus, trial)) {
+    bool fits = false;
+    for (int k = std::max(changed, 1); k <= s.gpus && !fits; ++k) {
+      if (auto layout = assign_mig_instances(*s.model, k, trial)) {
+        out.assigned = std::move(*layout);
+        changed = k;
+        fits = true;
+      }
+    }
+    if (fits) {
       accepted = std::move(trial);
-      out.per_gpu = std::move(*layout);
       out.served.push_back(i);
     } else {
       too_big.insert(p.mig);
     }
   }
+  if (out.served.empty()) return out;
+  out.changed.assign(s.change_order.begin(), s.change_order.begin() + changed);
+  for (int g : out.changed) out.cost += s.gpu_value[static_cast<std::size_t>(g)];
   return out;
 }
 
 Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pending>& pending,
                      const std::vector<bool>& waiting) {
-  Proposal out{n, ActionKind::kMps, {}, {}, 0};
-  MpsBatch batch;
+  // One replica size per node: each size the waiting pods' needs call for is tried, and the one
+  // that serves the most pods wins (ties: more replicas). Sizing for the largest pod of the
+  // batch would give every small pod a large share, and leave little room for the next ones.
+  std::vector<std::size_t> wanting;
+  std::set<std::pair<std::int64_t, int>> needs;  // (memory, compute) stated
   for (std::size_t i = 0; i < pending.size(); ++i) {
     const Pending& p = pending[i];
     if (!waiting[i] || p.kind != PodKind::kMps || !product_ok(p, s)) continue;
-    const MpsBatch trial = with_pod(batch, p);
-    if (auto r = mps_replicas_for(s.gpu_mib, s.gpus, s.max_replicas, trial)) {
-      batch = trial;
-      out.replicas = *r;
-      out.served.push_back(i);
+    wanting.push_back(i);
+    needs.emplace(p.intent.gpu_memory_bytes.value_or(0), p.intent.gpu_compute_percent.value_or(0));
+  }
+  Proposal best{n, ActionKind::kMps, {}, {}, {}, 0, 0};
+  std::set<int> tried;
+  for (const auto& [memory, compute] : needs) {
+    MpsBatch need;
+    need.memory_bytes = memory;
+    need.compute_percent = compute;
+    need.replicas = 1;
+    auto most = mps_replicas_for(s.gpu_mib, 1, s.max_replicas, need);
+    if (!most || !tried.insert(*most).second) continue;
+    Proposal out{n, ActionKind::kMps, {}, {}, {}, 0, 0};
+    MpsBatch batch;
+    for (std::size_t i : wanting) {
+      const MpsBatch trial = with_pod(batch, pending[i]);
+      auto r = mps_replicas_for(s.gpu_mib, s.gpus, s.max_replicas, trial);
+      if (r && *r >= *most) {
+        batch = trial;
+        out.replicas = *r;
+        out.served.push_back(i);
+      }
+    }
+    if (out.served.size() > best.served.size() ||
+        (out.served.size() == best.served.size() && out.replicas > best.replicas)) {
+      best = std::move(out);
     }
   }
-  return out;
+  // An MPS layout takes away every MIG instance of the node.
+  if (!best.served.empty() && s.mig_on) {
+    for (double v : s.gpu_value) best.cost += v;
+  }
+  return best;
 }
 
-bool switches_mode(const Proposal& p, const NodeState& s) {
-  return p.kind == ActionKind::kMig ? s.mps_on : s.mig_on;
+std::int32_t top_priority(const Proposal& p, const std::vector<Pending>& pending) {
+  std::int32_t out = std::numeric_limits<std::int32_t>::min();
+  for (std::size_t i : p.served) out = std::max(out, pending[i].pod->priority);
+  return out;
 }
 
 // Strictly better by planner.h step 4.
 bool better(const Proposal& a, const Proposal& b, const std::vector<Pending>& pending,
             const std::vector<NodeState>& nodes) {
+  const NodeState& na = nodes[a.node];
+  const NodeState& nb = nodes[b.node];
+  const std::int32_t pa = top_priority(a, pending);
+  const std::int32_t pb = top_priority(b, pending);
+  if (pa != pb) return pa > pb;
+  const std::size_t da = na.gpu_pods.size();
+  const std::size_t db = nb.gpu_pods.size();
+  if (da != db) return da < db;
+  const int ca = disturbance(na, a.kind);
+  const int cb = disturbance(nb, b.kind);
+  if (ca != cb) return ca < cb;
   std::map<std::int32_t, long, std::greater<>> diff;  // pods of a minus pods of b, by priority
   for (std::size_t i : a.served) ++diff[pending[i].pod->priority];
   for (std::size_t i : b.served) --diff[pending[i].pod->priority];
   for (const auto& [priority, d] : diff) {
     if (d != 0) return d > 0;
   }
-  const NodeState& na = nodes[a.node];
-  const NodeState& nb = nodes[b.node];
-  const std::size_t da = na.gpu_pods.size();
-  const std::size_t db = nb.gpu_pods.size();
-  if (da != db) return da < db;
+  if (std::abs(a.cost - b.cost) > 1e-9) return a.cost < b.cost;
+  if (a.changed.size() != b.changed.size()) return a.changed.size() < b.changed.size();
+  // MPS: the smallest GPU that serves the same pods keeps larger ones for larger requests.
+  if (a.kind == ActionKind::kMps && b.kind == ActionKind::kMps && na.gpu_mib != nb.gpu_mib)
+    return na.gpu_mib < nb.gpu_mib;
   if (na.gpus != nb.gpus) return na.gpus < nb.gpus;
   if (a.node != b.node) return a.node < b.node;  // nodes are sorted by name
-  const bool sa = switches_mode(a, na);
-  const bool sb = switches_mode(b, nb);
-  if (sa != sb) return !sa;
   return a.kind == ActionKind::kMig && b.kind == ActionKind::kMps;
 }
 
+std::string gpu_list(const std::vector<int>& gpus) {
+  std::vector<int> sorted = gpus;
+  std::sort(sorted.begin(), sorted.end());
+  std::string out;
+  for (int g : sorted) out += (out.empty() ? "" : ",") + std::to_string(g);
+  return out;
+}
+
+std::string worth(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+// Why this node and this layout, for `gpushare plan` readers and the controller's log.
+std::string why_this(const Proposal& prop, const NodeState& s, const std::vector<int>& relaid,
+                     int rebalanced) {
+  std::string out = "serves " + plural(prop.served.size(), "pod", "pods") + "; ";
+  if (prop.kind == ActionKind::kMig) {
+    if (!s.layout) {
+      out += "every GPU relaid out (its per-GPU layout is not known)";
+    } else if (static_cast<int>(relaid.size()) == s.gpus) {
+      out += "every GPU relaid out";
+    } else {
+      out += "relays out GPU " + gpu_list(relaid) + " of " + std::to_string(s.gpus) +
+             ", the others keep their layout";
+    }
+    if (rebalanced > 0) {
+      out += " (" + plural(static_cast<std::size_t>(rebalanced), "GPU", "GPUs") +
+             " no pod needs, relaid out to follow demand)";
+    }
+    out +=
+        "; the instances the pods' GPUs held were worth " + worth(prop.cost) + " to current demand";
+  } else {
+    out += std::to_string(prop.replicas) + " MPS replicas per GPU";
+  }
+  switch (disturbance(s, prop.kind)) {
+    case 0:
+      out += prop.kind == ActionKind::kMig ? "; the node is in MIG mode already"
+                                           : "; its GPUs cannot do MIG";
+      break;
+    case 1:
+      out += "; a MIG-capable node with MIG off";
+      break;
+    default:
+      out +=
+          "; switches the node between MPS and MIG (no node without a switch could serve "
+          "these pods)";
+  }
+  return out;
+}
+
 PlanAction make_action(const Proposal& prop, const NodeState& s,
-                       const std::vector<Pending>& pending, const PlanSettings& settings) {
+                       const std::vector<Pending>& pending, const PlanSettings& settings,
+                       DemandSupply& ds) {
   PlanAction a;
   a.node = s.view->name;
   a.kind = prop.kind;
   const std::string mig_label(gfd::kMigConfig);
   const std::string dp_label(kDevicePluginConfigLabel);
+  std::vector<int> relaid = prop.changed;
+  int rebalanced = 0;
   if (prop.kind == ActionKind::kMig) {
-    std::vector<ProfileCounts> per_gpu = prop.per_gpu;
+    const GpuModel& model = *s.model;
+    std::vector<ProfileCounts> per_gpu =
+        s.layout ? *s.layout : std::vector<ProfileCounts>(static_cast<std::size_t>(s.gpus));
+    // A GPU with no instance (MIG off, or on with nothing on it) offers nothing as it is.
+    for (int g = 0; g < s.gpus; ++g) {
+      if (per_gpu[static_cast<std::size_t>(g)].empty() &&
+          std::find(relaid.begin(), relaid.end(), g) == relaid.end()) {
+        relaid.push_back(g);
+      }
+    }
+    for (int g : relaid) {
+      ds.add_layout(model, per_gpu[static_cast<std::size_t>(g)], -1);
+      per_gpu[static_cast<std::size_t>(g)].clear();
+    }
+    for (std::size_t k = 0; k < prop.changed.size() && k < prop.assigned.size(); ++k) {
+      per_gpu[static_cast<std::size_t>(prop.changed[k])] = prop.assigned[k];
+      ds.add_layout(model, prop.assigned[k], +1);
+    }
     if (settings.fill_mig_leftover) {
-      for (auto& counts : per_gpu) counts = fill_mig_leftover(*s.model, std::move(counts));
+      for (int g : relaid) {
+        auto& counts = per_gpu[static_cast<std::size_t>(g)];
+        counts = fill_by_demand(model, std::move(counts), ds);
+      }
+    }
+    // The node is idle and paused for this change anyway (nvidia.md 5.3): a GPU no pod needs is
+    // relaid out too when a layout filled by demand is worth clearly more than what it holds.
+    if (settings.fill_mig_leftover && settings.rebalance_idle_gpus && s.layout) {
+      for (int g : s.change_order) {
+        if (std::find(relaid.begin(), relaid.end(), g) != relaid.end()) continue;
+        const ProfileCounts& old = per_gpu[static_cast<std::size_t>(g)];
+        DemandSupply without = ds;
+        without.add_layout(model, old, -1);
+        DemandSupply trial = without;
+        ProfileCounts fresh = fill_by_demand(model, {}, trial);
+        const double kept = layout_gain(model, old, without);
+        const double gained = layout_gain(model, fresh, without);
+        if (fresh == old || gained <= kept * kRebalanceMargin + 1e-9) continue;
+        ds = std::move(trial);
+        per_gpu[static_cast<std::size_t>(g)] = std::move(fresh);
+        relaid.push_back(g);
+        ++rebalanced;
+      }
     }
     a.mig_config = group_mig_devices(per_gpu);
     a.config_name = config_name(settings.config_name_prefix, a.mig_config);
@@ -430,6 +689,9 @@ PlanAction make_action(const Proposal& prop, const NodeState& s,
     a.steps = {{dp_label, std::string(kMigMixedDevicePluginConfig), "nvidia.com/mps.capable=false"},
                {mig_label, a.config_name, "nvidia.com/mig.config.state=success"}};
   } else {
+    if (s.layout && s.model != nullptr) {
+      for (const auto& gpu : *s.layout) ds.add_layout(*s.model, gpu, -1);
+    }
     a.device_plugin_config.resources = {MpsResource{std::string(kGpuResource), prop.replicas}};
     a.config_name = config_name(settings.config_name_prefix, a.device_plugin_config);
     const LabelStep mps_step{dp_label, a.config_name,
@@ -448,6 +710,7 @@ PlanAction make_action(const Proposal& prop, const NodeState& s,
   std::sort(a.serves.begin(), a.serves.end());
   a.disrupts = s.gpu_pods;  // non-empty only when allow_disruption let the node in
   std::sort(a.disrupts.begin(), a.disrupts.end());
+  a.why = why_this(prop, s, relaid, rebalanced);
   return a;
 }
 
@@ -701,12 +964,18 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     nodes.push_back(read_node(*n, in, catalog));
   }
 
-  // Running GPU pods per node.
+  // Running GPU pods per node, and the MIG resources running pods hold (demand, plan_demand.h).
+  std::map<std::string, std::int64_t> running_demand;
   for (const auto& pod : in.running) {
     if (pod.node_name.empty() || terminated(pod)) continue;
+    auto demand = pod_demand(pod);
+    if (demand) {
+      for (const auto& [resource, n] : demand->resources) {
+        if (starts_with(resource, kMigResourcePrefix)) running_demand[resource] += n;
+      }
+    }
     auto it = node_index.find(pod.node_name);
     if (it == node_index.end()) continue;
-    auto demand = pod_demand(pod);
     const bool uses_gpu =
         !demand || std::any_of(demand->resources.begin(), demand->resources.end(),
                                [](const auto& kv) { return starts_with(kv.first, kNvidiaPrefix); });
@@ -727,17 +996,41 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   std::vector<Pending> pending;
   for (const auto& pod : in.pending) {
     if (terminated(pod)) continue;
-    if (auto p = read_pending(pod, settings)) pending.push_back(std::move(*p));
+    if (auto p = read_pending(pod, settings, catalog)) pending.push_back(std::move(*p));
   }
   std::stable_sort(pending.begin(), pending.end(), demand_order);
   std::vector<bool> waiting(pending.size(), true);
-  for (std::size_t i = 0; i < pending.size(); ++i) pending[i].index = i;
+  // Pods with the same scheduling constraints may go to the same nodes: one admits row each.
+  std::map<std::string, std::size_t> constraint_classes;
+  std::vector<const PodView*> class_pod;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    pending[i].index = i;
+    auto [it, fresh] =
+        constraint_classes.emplace(constraint_key(*pending[i].pod), constraint_classes.size());
+    if (fresh) class_pod.push_back(pending[i].pod);
+    pending[i].constraint_class = it->second;
+  }
   for (auto& s : nodes) {
-    s.admits.assign(pending.size(), '0');
-    for (const Pending& p : pending) {
-      if (may_schedule_on(*p.pod, *s.view)) s.admits[p.index] = '1';
+    s.admits.assign(class_pod.size(), '0');
+    for (std::size_t c = 0; c < class_pod.size(); ++c) {
+      if (may_schedule_on(*class_pod[c], *s.view)) s.admits[c] = '1';
     }
   }
+
+  // Demand and supply of every MIG resource (plan_demand.h), and each MIG node's layout.
+  DemandSupply ds;
+  for (const auto& [resource, n] : running_demand) ds.add_demand(resource, static_cast<double>(n));
+  for (const Pending& p : pending) {
+    if (p.kind != PodKind::kMig) continue;
+    for (const auto& [resource, n] : p.mig) ds.add_demand(resource, static_cast<double>(n));
+  }
+  for (const auto& s : nodes) {
+    for (const auto& [resource, n] : s.view->allocatable) {
+      if (n > 0 && starts_with(resource, kMigResourcePrefix))
+        ds.add_supply(resource, static_cast<double>(n));
+    }
+  }
+  for (auto& s : nodes) read_layout(s, in, ds);
 
   // Step 2: capacity that exists. Nodes that cannot be repartitioned are used first.
   std::vector<std::size_t> existing_order(nodes.size());
@@ -745,26 +1038,49 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   std::stable_sort(existing_order.begin(), existing_order.end(), [&](std::size_t a, std::size_t b) {
     return !nodes[a].blocked.empty() && nodes[b].blocked.empty();
   });
+  // Per resource, the nodes that offer some of it free, in that order: most nodes offer none of
+  // what a pod asks for, and this keeps the pass near linear in pods + nodes.
+  std::map<std::string, std::vector<std::size_t>> offering;
+  for (std::size_t n : existing_order) {
+    const NodeState& s = nodes[n];
+    if (!s.gpu || s.view->unschedulable) continue;
+    for (const auto& [resource, count] : s.fit_view.allocatable) {
+      if (is_managed_resource(resource) && s.fit_view.free(resource) > 0)
+        offering[resource].push_back(n);
+    }
+  }
+  // Pods alike (same request, intent and constraints) that found no room: capacity only shrinks
+  // in this pass, so the next such pod finds none either.
+  std::set<std::string> no_room;
   for (std::size_t i = 0; i < pending.size(); ++i) {
     Pending& p = pending[i];
     if (p.kind != PodKind::kMig && p.kind != PodKind::kMps) continue;
     const std::vector<std::string> wanted = p.demand.managed_resources();
-    for (std::size_t n : existing_order) {
-      NodeState& s = nodes[n];
-      // Free units of what it asks for first: most nodes have none, and fit_node (which
-      // builds its reasons as text) would say no more slowly (BENCHMARKS.md, planner).
-      if (!s.gpu || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& r) {
-            return s.fit_view.free(r) < p.demand.count(r);
-          })) {
-        continue;
+    const std::string alike = alike_key(p);
+    if (no_room.count(alike) != 0) continue;
+    auto list = offering.find(wanted.front());
+    bool placed = false;
+    if (list != offering.end()) {
+      auto& candidates = list->second;
+      for (std::size_t k = 0; k < candidates.size() && !placed; ++k) {
+        NodeState& s = nodes[candidates[k]];
+        if (std::any_of(wanted.begin(), wanted.end(), [&](const std::string& r) {
+              return s.fit_view.free(r) < p.demand.count(r);
+            })) {
+          continue;
+        }
+        if (s.admits[p.constraint_class] != '1') continue;
+        if (!fit_node(p.demand, p.intent, s.fit_view, catalog).fits) continue;
+        for (const auto& resource : wanted) s.fit_view.used[resource] += p.demand.count(resource);
+        ++s.reserved;
+        waiting[i] = false;
+        placed = true;
       }
-      if (s.view->unschedulable || s.admits[i] != '1') continue;
-      if (!fit_node(p.demand, p.intent, s.fit_view, catalog).fits) continue;
-      for (const auto& resource : wanted) s.fit_view.used[resource] += p.demand.count(resource);
-      ++s.reserved;
-      waiting[i] = false;
-      break;
+      // Drop the nodes with none of it left, so later pods do not walk them again.
+      std::erase_if(candidates,
+                    [&](std::size_t n) { return nodes[n].fit_view.free(wanted.front()) <= 0; });
     }
+    if (!placed) no_room.insert(alike);
   }
   for (auto& s : nodes) {
     if (s.blocked.empty() && s.reserved > 0) {
@@ -775,57 +1091,58 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
 
   // Step 4: one action per node, the best (node, kind) first.
   Plan out;
-  // Proposals depend on the node only through what propose_* read, so equal nodes share one.
-  // A proposal stays valid while every pod it serves still waits: pods it skipped do not change
-  // its walk when they go.
-  std::map<std::string, Proposal> cache;
+  // Proposals depend on a node only through what propose_* and better() read of it, so nodes
+  // alike share one (sizing_key), and the first of them by name is the one to take. A proposal
+  // stays valid while every pod it serves still waits: pods it skipped do not change its walk
+  // when they go.
+  struct Group {
+    std::vector<std::size_t> nodes;  // by name
+    std::size_t next = 0;            // the first not yet planned
+    std::optional<Proposal> proposal[2];
+  };
+  std::vector<Group> groups;
+  std::map<std::string, std::size_t> group_of;
+  for (std::size_t n = 0; n < nodes.size(); ++n) {
+    NodeState& s = nodes[n];
+    if (!s.blocked.empty()) continue;
+    s.sizing_key = sizing_key(s, settings.allow_disruption);
+    auto [it, fresh] = group_of.emplace(s.sizing_key, groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].nodes.push_back(n);
+  }
   auto stale = [&](const Proposal& p) {
     return std::any_of(p.served.begin(), p.served.end(),
                        [&](std::size_t i) { return !waiting[i]; });
   };
-  // Which pods may go to a node depends on more than its GPUs when a pod narrows its nodes or
-  // a node has taints.
-  const bool any_constraint =
-      std::any_of(pending.begin(), pending.end(),
-                  [](const Pending& p) {
-                    return !p.pod->node_selector.empty() || p.pod->required_node_terms.has_value();
-                  }) ||
-      std::any_of(nodes.begin(), nodes.end(),
-                  [](const NodeState& s) { return !s.view->taints.empty(); });
-  auto signature = [&](const NodeState& s, ActionKind kind) {
-    std::string key =
-        std::string(to_string(kind)) + '|' + s.raw_product + '|' + std::to_string(s.gpus);
-    if (kind == ActionKind::kMps)
-      key += '|' + std::to_string(s.gpu_mib) + '|' + std::to_string(s.max_replicas);
-    // Same GPUs but other labels or taints: which pods may go there matters too.
-    if (any_constraint) key += '|' + s.admits;
-    return key;
-  };
   while (std::any_of(waiting.begin(), waiting.end(), [](bool w) { return w; })) {
     std::optional<Proposal> best;
-    for (std::size_t n = 0; n < nodes.size(); ++n) {
+    std::size_t best_group = 0;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      Group& group = groups[g];
+      if (group.next >= group.nodes.size()) continue;
+      const std::size_t n = group.nodes[group.next];
       const NodeState& s = nodes[n];
-      if (!s.blocked.empty() || s.planned) continue;
       for (ActionKind kind : {ActionKind::kMig, ActionKind::kMps}) {
         const bool mig = kind == ActionKind::kMig;
         if (!(mig ? s.mig_blocked : s.mps_blocked).empty()) continue;
-        const std::string key = signature(s, kind);
-        auto it = cache.find(key);
-        if (it == cache.end() || stale(it->second)) {
-          Proposal fresh =
-              mig ? propose_mig(n, s, pending, waiting) : propose_mps(n, s, pending, waiting);
-          it = cache.insert_or_assign(key, std::move(fresh)).first;
+        auto& cached = group.proposal[mig ? 0 : 1];
+        if (!cached || stale(*cached)) {
+          cached = mig ? propose_mig(n, s, pending, waiting) : propose_mps(n, s, pending, waiting);
         }
-        if (it->second.served.empty()) continue;
-        Proposal candidate = it->second;
+        if (cached->served.empty()) continue;
+        Proposal candidate = *cached;
         candidate.node = n;
-        if (!best || better(candidate, *best, pending, nodes)) best = std::move(candidate);
+        if (!best || better(candidate, *best, pending, nodes)) {
+          best = std::move(candidate);
+          best_group = g;
+        }
       }
     }
     if (!best) break;
     NodeState& s = nodes[best->node];
-    out.actions.push_back(make_action(*best, s, pending, settings));
+    out.actions.push_back(make_action(*best, s, pending, settings, ds));
     s.planned = best->kind;
+    ++groups[best_group].next;
     for (std::size_t i : best->served) waiting[i] = false;
   }
 

@@ -76,6 +76,9 @@ struct PlanSettings {
   std::map<std::string, std::string> node_selector;
   // Fill each GPU's unused MIG space (plan_mig.h). Off: only the instances pods ask for.
   bool fill_mig_leftover = true;
+  // With fill_mig_leftover: the GPUs of a node being relaid out that no pod needs are relaid
+  // out too when demand clearly values another layout more (plan_demand.h).
+  bool rebalance_idle_gpus = true;
 };
 
 // One entry of a mig-parted `mig-configs` list (nvidia.md 4.1).
@@ -105,7 +108,6 @@ struct PlanInput {
 
 enum class ActionKind { kMig, kMps };
 std::string_view to_string(ActionKind kind);
-
 
 // A device-plugin config (nvidia.md 1.2): version v1, MPS sharing, renamed resource.
 struct MpsResource {
@@ -138,6 +140,8 @@ struct PlanAction {
   std::vector<std::string> serves;                          // "ns/name", sorted
   std::vector<LabelStep> steps;                             // the order to apply `labels` in
   std::vector<std::string> disrupts;  // running pods to stop first (allow_disruption)
+  // Why this node and layout: the GPUs it relays out and what they held, how the node stands.
+  std::string why;
   friend bool operator==(const PlanAction&, const PlanAction&) = default;
 };
 

@@ -578,6 +578,9 @@ class Simulation {
       double wait = 0;
       if (p.state == PodState::kWaiting) {
         ++r.waiting;
+        ++r.waiting_by_request[p.spec->profile.empty()
+                                   ? "mps " + std::to_string(p.spec->mps_memory_bytes / kMiB) + "Mi"
+                                   : "mig " + p.spec->profile];
         wait = settings_.end_s - p.spec->arrival_s;
       } else {
         ++r.served;

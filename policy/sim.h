@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,8 @@ struct SimReport {
   std::size_t reconfigurations = 0;  // node changes started
   std::size_t plans = 0;             // planner calls (on-demand) or greedy passes
   std::vector<double> planner_ms;    // each planner call (empty without clock_ms)
+  // What still waits at end_s, by request ("mig 1g.24gb", "mps 8192Mi"): what to look at first.
+  std::map<std::string, std::size_t> waiting_by_request;
 };
 
 // `pods` sorted by arrival (parse_trace and generate_workload give them so).

@@ -121,7 +121,8 @@ ordered_json summary_json(const Summary& s) {
                     {"waitedOver5MinShare", r.long_wait_share},
                     {"gpuAllocated", r.gpu_allocated},
                     {"reconfigurations", r.reconfigurations},
-                    {"plans", r.plans}});
+                    {"plans", r.plans},
+                    {"waitingByRequest", r.waiting_by_request}});
   }
   const auto ms = s.planner_ms();
   return {{"policy", s.policy},

@@ -688,24 +688,35 @@ TEST(Planner, ANodeOffersMpsOrMigNeverBoth) {
 
 // ---- Fragmentation: a layout that leaves room for the next likely request wins.
 
-TEST(Planner, TwoSmallPodsKeepRoomForA3gOr4g) {
-  PlanInput in = input({h100()}, {mig_pod("a", "1g.10gb"), mig_pod("b", "1g.10gb")});
+TEST(Planner, LeftoverSpaceFollowsDemand) {
+  // Two 1g.10gb pods wait; a 3g.40gb pod runs elsewhere (on a busy node that offers the
+  // cluster's only 3g.40gb). The space the two pods leave goes to what pods ask for: the 3g.40gb
+  // that has one pod per instance, and 1g.10gb, not a 7g nobody asked for.
+  NodeView busy = h100("gpu-busy");
+  busy.labels["nvidia.com/mig.config"] = "custom";
+  busy.allocatable = {{"nvidia.com/mig-3g.40gb", 1}};
+  busy.used = {{"nvidia.com/mig-3g.40gb", 1}};
+  PodView running = mig_pod("r", "3g.40gb");
+  running.node_name = "gpu-busy";
+  running.phase = "Running";
+  PlanInput in =
+      input({busy, h100("gpu-idle")}, {mig_pod("a", "1g.10gb"), mig_pod("b", "1g.10gb")});
+  in.running = {running};
   const Plan plan = policy::plan(in, catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   const PlanAction& a = plan.actions[0];
+  EXPECT_EQ(a.node, "gpu-idle");
   const GpuModel& model = *catalog().model_for_product("NVIDIA-H100-80GB-HBM3");
   expect_valid_mig_config(a, model, 1);
-  EXPECT_EQ(total(a, "1g.10gb"), 2);
-  // The rest is one large instance, not more small ones: a 3g or 4g request finds room.
-  EXPECT_EQ(total(a, "3g.40gb") + total(a, "4g.40gb"), 1);
-  // Splitting the middle (1g at units 3 and 4) would leave neither a 3g nor a 4g.
-  auto middle = check_layout(model, {{"1g.10gb", 3, 1}, {"1g.10gb", 4, 1}});
-  ASSERT_TRUE(middle);
-  const Leftover split = leftover(model, *middle);
-  auto chosen = find_placement(model, {{"1g.10gb", 2}});
-  ASSERT_TRUE(chosen);
-  EXPECT_TRUE(more_useful(leftover(model, *chosen), split));
-  EXPECT_FALSE(can_hold(model, *middle, "3g.40gb") || can_hold(model, *middle, "4g.40gb"));
+  EXPECT_GE(total(a, "1g.10gb"), 2);
+  EXPECT_EQ(total(a, "3g.40gb"), 1);
+  EXPECT_EQ(total(a, "7g.80gb") + total(a, "4g.40gb") + total(a, "2g.20gb"), 0);
+
+  // Without the running 3g pod, only 1g.10gb is asked for: the GPU is all 1g.10gb.
+  in.running.clear();
+  const Plan only_small = policy::plan(in, catalog());
+  ASSERT_EQ(only_small.actions.size(), 1U);
+  EXPECT_EQ(total(only_small.actions[0], "1g.10gb"), 7);
 
   // Without filling, only the pods' instances are listed.
   in.settings.fill_mig_leftover = false;
@@ -714,19 +725,21 @@ TEST(Planner, TwoSmallPodsKeepRoomForA3gOr4g) {
   EXPECT_THAT(bare.actions[0].mig_config, ElementsAre(MigConfigEntry{{0}, true, {{"1g.10gb", 2}}}));
 }
 
-TEST(Planner, SmallPodsShareOneGpuAndLeaveTheOtherWhole) {
-  // Best fit: three 1g on GPU 0, GPU 1 stays one 7g (the next large request fits).
-  const Plan plan = policy::plan(
-      input({h100("gpu", 2)},
-            {mig_pod("a", "1g.10gb"), mig_pod("b", "1g.10gb"), mig_pod("c", "1g.10gb")}),
-      catalog());
+TEST(Planner, SmallPodsShareOneGpuAndAnEmptyGpuIsFilledToo) {
+  // Best fit puts the three 1g on GPU 0. GPU 1 has MIG off: as it is it offers nothing under
+  // MIG, so it is filled by demand as well rather than left empty.
+  PlanInput in = input({h100("gpu", 2)},
+                       {mig_pod("a", "1g.10gb"), mig_pod("b", "1g.10gb"), mig_pod("c", "1g.10gb")});
+  in.settings.fill_mig_leftover = false;
+  const Plan bare = policy::plan(in, catalog());
+  ASSERT_EQ(bare.actions.size(), 1U);
+  EXPECT_THAT(bare.actions[0].mig_config[0], (MigConfigEntry{{0}, true, {{"1g.10gb", 3}}}));
+  in.settings.fill_mig_leftover = true;
+  const Plan plan = policy::plan(in, catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   const PlanAction& a = plan.actions[0];
   expect_valid_mig_config(a, *catalog().model_for_product("NVIDIA-H100-80GB-HBM3"), 2);
-  ASSERT_EQ(a.mig_config.size(), 2U);
-  EXPECT_THAT(a.mig_config[0].devices, ElementsAre(0));
-  EXPECT_EQ(a.mig_config[0].mig_devices.at("1g.10gb"), 3);
-  EXPECT_THAT(a.mig_config[1], (MigConfigEntry{{1}, true, {{"7g.80gb", 1}}}));
+  EXPECT_EQ(total(a, "1g.10gb"), 14);
 }
 
 TEST(Planner, IdenticalGpusShareOneEntry) {

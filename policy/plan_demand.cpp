@@ -1,0 +1,177 @@
+#include "policy/plan_demand.h"
+
+#include <algorithm>
+
+#include "policy/fit.h"
+#include "policy/plan_mig.h"
+
+namespace gpushare::policy {
+namespace {
+
+double at(const std::map<std::string, double>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? 0 : it->second;
+}
+
+// Node-wide instances by profile name, from allocatable (what the device plugin offers now).
+ProfileCounts offered(const NodeView& node, const GpuModel& model) {
+  ProfileCounts out;
+  for (const auto& p : model.profiles) {
+    auto it = node.allocatable.find(p.resource_name());
+    if (it != node.allocatable.end() && it->second > 0) out[p.name] = static_cast<int>(it->second);
+  }
+  return out;
+}
+
+ProfileCounts totals_of(const std::vector<ProfileCounts>& per_gpu) {
+  ProfileCounts out;
+  for (const auto& gpu : per_gpu) {
+    for (const auto& [name, n] : gpu) {
+      if (n > 0) out[name] += n;
+    }
+  }
+  return out;
+}
+
+// Base profiles of the model, largest first (memory units, compute slices, catalog order): the
+// order ties between equal gains are broken in.
+std::vector<const MigProfile*> base_profiles(const GpuModel& model) {
+  std::vector<const MigProfile*> out;
+  for (const auto& p : model.profiles) {
+    if (!p.has_attribute()) out.push_back(&p);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const MigProfile* a, const MigProfile* b) {
+    if (a->memory_units != b->memory_units) return a->memory_units > b->memory_units;
+    return a->compute_slices > b->compute_slices;
+  });
+  return out;
+}
+
+}  // namespace
+
+double DemandSupply::demand(const std::string& resource) const { return at(demand_, resource); }
+double DemandSupply::supply(const std::string& resource) const { return at(supply_, resource); }
+
+double DemandSupply::gain(const std::string& resource) const {
+  return demand(resource) / (supply(resource) + 1);
+}
+
+double DemandSupply::loss(const std::string& resource) const {
+  return demand(resource) / std::max(1.0, supply(resource));
+}
+
+double DemandSupply::value_of(const GpuModel& model, const ProfileCounts& gpu) const {
+  double out = 0;
+  for (const auto& [name, n] : gpu) {
+    const MigProfile* p = model.find_profile(name);
+    if (p == nullptr || n <= 0) continue;
+    const std::string resource = p->resource_name();
+    const double d = demand(resource);
+    const double s = supply(resource);
+    for (int i = 0; i < n; ++i) out += d / std::max(1.0, s - i);
+  }
+  return out;
+}
+
+void DemandSupply::add_layout(const GpuModel& model, const ProfileCounts& gpu, double sign) {
+  for (const auto& [name, n] : gpu) {
+    const MigProfile* p = model.find_profile(name);
+    if (p != nullptr && n > 0) add_supply(p->resource_name(), sign * n);
+  }
+}
+
+std::optional<std::vector<ProfileCounts>> current_mig_layout(
+    const NodeView& node, const GpuModel& model, int gpus,
+    const std::map<std::string, std::vector<MigConfigEntry>>& mig_configs) {
+  if (gpus <= 0) return std::nullopt;
+  const ProfileCounts now = offered(node, model);
+  const std::string state = node.label(std::string(gfd::kMigConfigState));
+  if (state == "pending" || state == "rebooting") return std::nullopt;
+  // 1. The named config, where its content is known and the node offers exactly that.
+  if (auto it = mig_configs.find(node.label(std::string(gfd::kMigConfig)));
+      it != mig_configs.end()) {
+    std::vector<std::optional<ProfileCounts>> per_gpu(static_cast<std::size_t>(gpus));
+    for (const auto& entry : it->second) {
+      ProfileCounts counts;
+      bool ours = true;  // a device-filtered entry for another model lists other profiles
+      if (entry.mig_enabled) {
+        for (const auto& [name, n] : entry.mig_devices) {
+          if (model.find_profile(name) == nullptr) ours = false;
+          if (n > 0) counts[name] = n;
+        }
+      }
+      if (!ours) continue;
+      std::vector<int> devices = entry.devices;
+      if (devices.empty()) {
+        for (int g = 0; g < gpus; ++g) devices.push_back(g);
+      }
+      for (int g : devices) {
+        if (g >= 0 && g < gpus && !per_gpu[static_cast<std::size_t>(g)])
+          per_gpu[static_cast<std::size_t>(g)] = counts;
+      }
+    }
+    if (std::all_of(per_gpu.begin(), per_gpu.end(), [](const auto& g) { return g.has_value(); })) {
+      std::vector<ProfileCounts> out;
+      for (auto& g : per_gpu) out.push_back(std::move(*g));
+      if (totals_of(out) == now && std::all_of(out.begin(), out.end(), [&](const ProfileCounts& c) {
+            return c.empty() || placeable(model, c);
+          })) {
+        return out;
+      }
+    }
+  }
+  // 2. Node-wide counts spread evenly (no MIG resources: every GPU empty or MIG off).
+  ProfileCounts per;
+  for (const auto& [name, n] : now) {
+    if (n % gpus != 0) return std::nullopt;
+    per[name] = n / gpus;
+  }
+  if (!per.empty() && !placeable(model, per)) return std::nullopt;
+  return std::vector<ProfileCounts>(static_cast<std::size_t>(gpus), per);
+}
+
+ProfileCounts fill_by_demand(const GpuModel& model, ProfileCounts counts, DemandSupply& ds) {
+  const std::vector<const MigProfile*> base = base_profiles(model);
+  while (true) {
+    const MigProfile* best = nullptr;
+    double best_gain = 0;
+    for (const MigProfile* p : base) {
+      const double g = ds.gain(p->resource_name());
+      if (g <= best_gain) continue;
+      ProfileCounts next = counts;
+      ++next[p->name];
+      if (!placeable(model, next)) continue;
+      best = p;
+      best_gain = g;
+    }
+    if (best == nullptr) break;
+    ++counts[best->name];
+    ds.add_supply(best->resource_name(), 1);
+  }
+  ProfileCounts filled = fill_mig_leftover(model, counts);
+  for (const auto& [name, n] : filled) {
+    auto it = counts.find(name);
+    const int added = n - (it == counts.end() ? 0 : it->second);
+    if (added > 0) ds.add_supply(model.find_profile(name)->resource_name(), added);
+  }
+  return filled;
+}
+
+double layout_gain(const GpuModel& model, const ProfileCounts& gpu, const DemandSupply& ds) {
+  DemandSupply trial = ds;
+  double out = 0;
+  // Largest first, the order fill_by_demand's fallback would add them in; the sum does not
+  // depend on the order between profiles, only within one.
+  for (const auto& [name, n] : gpu) {
+    const MigProfile* p = model.find_profile(name);
+    if (p == nullptr) continue;
+    const std::string resource = p->resource_name();
+    for (int i = 0; i < n; ++i) {
+      out += trial.gain(resource);
+      trial.add_supply(resource, 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace gpushare::policy
