@@ -68,7 +68,7 @@ double DemandSupply::value_of(const GpuModel& model, const ProfileCounts& gpu) c
     const std::string resource = p->resource_name();
     const double d = demand(resource);
     const double s = supply(resource);
-    for (int i = 0; i < n; ++i) out += d / std::max(1.0, s - i);
+    for (int i = 0; i < n; ++i) out += std::min(1.0, d / std::max(1.0, s - i));
   }
   return out;
 }
@@ -78,6 +78,22 @@ void DemandSupply::add_layout(const GpuModel& model, const ProfileCounts& gpu, d
     const MigProfile* p = model.find_profile(name);
     if (p != nullptr && n > 0) add_supply(p->resource_name(), sign * n);
   }
+}
+
+double MpsDemand::fitting(std::int64_t share_bytes) const {
+  if (!sorted_) {
+    std::sort(needs_.begin(), needs_.end());
+    sorted_ = true;
+  }
+  return static_cast<double>(std::upper_bound(needs_.begin(), needs_.end(), share_bytes) -
+                             needs_.begin());
+}
+
+double MpsDemand::gain(std::int64_t share_bytes, int replicas, double supply_without) const {
+  const double d = fitting(share_bytes);
+  double out = 0;
+  for (int k = 1; k <= replicas; ++k) out += std::min(1.0, d / (std::max(0.0, supply_without) + k));
+  return out;
 }
 
 std::optional<std::vector<ProfileCounts>> current_mig_layout(
@@ -167,7 +183,7 @@ double layout_gain(const GpuModel& model, const ProfileCounts& gpu, const Demand
     if (p == nullptr) continue;
     const std::string resource = p->resource_name();
     for (int i = 0; i < n; ++i) {
-      out += trial.gain(resource);
+      out += std::min(1.0, trial.gain(resource));
       trial.add_supply(resource, 1);
     }
   }

@@ -6,10 +6,12 @@
 // asked for over their run time. Supply: the instances of the resource the cluster's nodes
 // offer (allocatable), busy or free.
 //
-// Value: an instance of profile p is worth demand(p) / (supply(p) + 1) when added (Jefferson's
-// apportionment: the next instance goes to the profile with the fewest instances per pod that
-// wants it) and demand(p) / supply(p) when taken away. A profile nobody asks for is worth 0:
-// relaying out a GPU that holds only such instances destroys nothing anyone uses.
+// Value: the next instance of profile p goes to the profile with the most pods per instance,
+// demand(p) / (supply(p) + 1) (Jefferson's apportionment). In pods, an instance added is worth
+// min(1, demand / (supply + 1)) and one taken away min(1, demand / supply): about the chance
+// that some pod uses it. A profile nobody asks for is worth 0: relaying out a GPU that holds
+// only such instances destroys nothing anyone uses. MPS replicas are valued the same way, with
+// the MPS pods whose gpu-memory fits a replica as demand and the cluster's replicas as supply.
 //
 // Current layouts: GFD publishes node-wide counts only (nvidia.md 3.3), so a node's per-GPU
 // layout comes from the mig-parted config its nvidia.com/mig.config label names, when the
@@ -18,6 +20,7 @@
 // is unknown, and an action relays out every GPU of the node (the pre-1.1 behaviour).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -49,6 +52,25 @@ class DemandSupply {
   std::map<std::string, double> supply_;
 };
 
+// MPS demand: the gpu-memory of every MPS pod (running and pending; 0 when unstated), and the
+// replicas the cluster offers.
+class MpsDemand {
+ public:
+  void add_need(std::int64_t memory_bytes) { needs_.push_back(memory_bytes); sorted_ = false; }
+  void add_supply(double replicas) { supply_ += replicas; }
+  double supply() const { return supply_; }
+  // Pods whose need a replica of `share_bytes` meets.
+  double fitting(std::int64_t share_bytes) const;
+  // In pods: what `replicas` replicas of `share_bytes` are worth when the cluster offers
+  // `supply_without` others.
+  double gain(std::int64_t share_bytes, int replicas, double supply_without) const;
+
+ private:
+  mutable std::vector<std::int64_t> needs_;
+  mutable bool sorted_ = true;
+  double supply_ = 0;
+};
+
 // A node's MIG layout per GPU, when it can be known (see above). `mig_configs` as in PlanInput.
 std::optional<std::vector<ProfileCounts>> current_mig_layout(
     const NodeView& node, const GpuModel& model, int gpus,
@@ -59,8 +81,8 @@ std::optional<std::vector<ProfileCounts>> current_mig_layout(
 // base profiles largest first (fill_mig_leftover), so no space is left out of the config.
 ProfileCounts fill_by_demand(const GpuModel& model, ProfileCounts counts, DemandSupply& ds);
 
-// The sum of gains of `gpu`'s instances added one by one to `ds` (left unchanged): what a layout
-// is worth to the demand, to compare two layouts for the same GPU.
+// In pods: what `gpu`'s instances are worth added one by one to `ds` (left unchanged), to
+// compare two layouts for the same GPU.
 double layout_gain(const GpuModel& model, const ProfileCounts& gpu, const DemandSupply& ds);
 
 }  // namespace gpushare::policy

@@ -348,6 +348,14 @@ MpsBatch with_pod(MpsBatch batch, const Pending& p) {
   return batch;
 }
 
+// The gpu-memory a running pod states (0 when none or unreadable): MPS demand.
+std::int64_t stated_memory(const PodView& pod, const PlanSettings& settings) {
+  auto it = pod.annotations.find(settings.annotation_prefix + "gpu-memory");
+  if (it == pod.annotations.end()) return 0;
+  auto q = parse_quantity(it->second);
+  return q ? q->ceil_units() : 0;
+}
+
 // A text that is equal for two pods exactly when kube-scheduler's node constraints treat them
 // alike: nodeSelector, required node affinity, tolerations.
 std::string constraint_key(const PodView& pod) {
@@ -436,34 +444,121 @@ std::string sizing_key(const NodeState& s, bool allow_disruption) {
 // ---------------------------------------------------------------------------------------------
 // Proposals: one node sized as MIG or MPS for the demand still waiting.
 
+// What the plan knows of demand and supply (plan_demand.h), kept current as actions are chosen.
+struct Market {
+  DemandSupply mig;
+  MpsDemand mps;
+  std::size_t version = 0;  // bumped by every chosen action
+};
+
 struct Proposal {
   std::size_t node = 0;
   ActionKind kind = ActionKind::kMig;
   std::vector<std::size_t> served;  // indexes into the pending list, in demand order
-  // kMig: the GPUs relaid out (NodeState::change_order's first ones) and, for each, the
-  // instances of the pods it serves; every other GPU keeps its layout.
+  // kMig: the GPUs the pods need relaid out (NodeState::change_order's first ones) and, for
+  // each, the instances of the pods it serves.
   std::vector<int> changed;
   std::vector<ProfileCounts> assigned;
   int replicas = 0;  // kMps
-  double cost = 0;   // worth to the demand of the instances the change takes away
+  // In pods (plan_demand.h): what the new capacity is worth to demand, and what the capacity it
+  // replaces was worth. Computed at Market::version `version`.
+  double gain = 0;
+  double cost = 0;
+  std::size_t version = 0;
 };
 
 // How much a (node, kind) goes against what the node is set up for: 0 MIG on a node in MIG
 // mode, or MPS on a GPU that cannot do MIG; 1 a MIG-capable node with MIG off; 2 a switch
-// between MPS and MIG. A switch costs the capacity of the other kind on the whole node and a
-// longer reconfiguration (nvidia.md 9), so it is the last resort, whatever the node's name.
+// between MPS and MIG, which also takes longer (nvidia.md 9).
 int disturbance(const NodeState& s, ActionKind kind) {
   if (kind == ActionKind::kMig) return s.mig_on ? 0 : (s.mps_on ? 2 : 1);
   if (!s.mig_capable) return 0;
   return s.mig_on ? 2 : 1;
 }
 
+// A MIG node's layout after the change: the GPUs the pods need hold their instances, filled by
+// demand; GPUs with nothing on them are filled too; other GPUs keep their layout unless demand
+// values a fresh layout clearly more (the node is idle and paused for the change anyway,
+// nvidia.md 5.3). `ds` is updated with the change.
+struct MigSizing {
+  std::vector<ProfileCounts> per_gpu;
+  std::vector<int> relaid;  // every GPU whose layout changes, in the order decided
+  int rebalanced = 0;       // of those, GPUs no pod needed
+  double gain = 0;
+  double cost = 0;
+};
+
+MigSizing size_mig(const NodeState& s, const std::vector<int>& changed,
+                   const std::vector<ProfileCounts>& assigned, DemandSupply& ds,
+                   const PlanSettings& settings) {
+  const GpuModel& model = *s.model;
+  MigSizing out;
+  out.per_gpu = s.layout ? *s.layout : std::vector<ProfileCounts>(static_cast<std::size_t>(s.gpus));
+  out.relaid = changed;
+  for (int g = 0; g < s.gpus; ++g) {
+    if (out.per_gpu[static_cast<std::size_t>(g)].empty() &&
+        std::find(out.relaid.begin(), out.relaid.end(), g) == out.relaid.end()) {
+      out.relaid.push_back(g);
+    }
+  }
+  for (int g : out.relaid) {
+    ds.add_layout(model, out.per_gpu[static_cast<std::size_t>(g)], -1);
+    out.per_gpu[static_cast<std::size_t>(g)].clear();
+  }
+  for (std::size_t k = 0; k < changed.size() && k < assigned.size(); ++k) {
+    out.per_gpu[static_cast<std::size_t>(changed[k])] = assigned[k];
+    ds.add_layout(model, assigned[k], +1);
+  }
+  if (settings.fill_mig_leftover) {
+    for (int g : out.relaid) {
+      auto& counts = out.per_gpu[static_cast<std::size_t>(g)];
+      counts = fill_by_demand(model, std::move(counts), ds);
+    }
+  }
+  if (settings.fill_mig_leftover && settings.rebalance_idle_gpus && s.layout) {
+    for (int g : s.change_order) {
+      if (std::find(out.relaid.begin(), out.relaid.end(), g) != out.relaid.end()) continue;
+      const ProfileCounts& old = out.per_gpu[static_cast<std::size_t>(g)];
+      DemandSupply without = ds;
+      without.add_layout(model, old, -1);
+      DemandSupply trial = without;
+      ProfileCounts fresh = fill_by_demand(model, {}, trial);
+      const double kept = layout_gain(model, old, without);
+      const double gained = layout_gain(model, fresh, without);
+      if (fresh == old || gained <= kept * kRebalanceMargin + 1e-9) continue;
+      ds = std::move(trial);
+      out.per_gpu[static_cast<std::size_t>(g)] = std::move(fresh);
+      out.relaid.push_back(g);
+      ++out.rebalanced;
+    }
+  }
+  // Worth of the new layouts, each GPU's instances added in turn to the supply without them.
+  DemandSupply base = ds;
+  for (int g : out.relaid) base.add_layout(model, out.per_gpu[static_cast<std::size_t>(g)], -1);
+  for (int g : out.relaid) {
+    const ProfileCounts& counts = out.per_gpu[static_cast<std::size_t>(g)];
+    out.gain += layout_gain(model, counts, base);
+    base.add_layout(model, counts, +1);
+    out.cost += s.gpu_value[static_cast<std::size_t>(g)];
+  }
+  return out;
+}
+
+void value_mig(Proposal& p, const NodeState& s, const Market& market, const PlanSettings& settings) {
+  DemandSupply trial = market.mig;
+  const MigSizing sized = size_mig(s, p.changed, p.assigned, trial, settings);
+  p.gain = sized.gain;
+  p.cost = sized.cost;
+  p.version = market.version;
+}
+
 Proposal propose_mig(std::size_t n, const NodeState& s, const std::vector<Pending>& pending,
-                     const std::vector<bool>& waiting) {
-  Proposal out{n, ActionKind::kMig, {}, {}, {}, 0, 0};
+                     const std::vector<bool>& waiting, const Market& market,
+                     const PlanSettings& settings) {
+  Proposal out{n, ActionKind::kMig, {}, {}, {}, 0, 0, 0, 0};
   std::vector<const MigProfile*> accepted;
-  // GPUs relaid out so far: only as many as the pods need, least valuable first (plan_demand.h);
-  // with an unknown layout every GPU is listed anew.
+  // GPUs relaid out for the pods so far: only as many as they need, least valuable first
+  // (plan_demand.h); with an unknown layout every GPU is listed anew.
   int changed = s.layout ? 0 : s.gpus;
   // The accepted instances only grow, so a request that did not fit once never fits later.
   std::set<std::vector<std::pair<std::string, std::int64_t>>> too_big;
@@ -492,15 +587,20 @@ Proposal propose_mig(std::size_t n, const NodeState& s, const std::vector<Pendin
   }
   if (out.served.empty()) return out;
   out.changed.assign(s.change_order.begin(), s.change_order.begin() + changed);
-  for (int g : out.changed) out.cost += s.gpu_value[static_cast<std::size_t>(g)];
+  value_mig(out, s, market, settings);
   return out;
 }
 
+std::int64_t current_replicas(const NodeState& s) {
+  auto it = s.view->allocatable.find(std::string(kSharedGpuResource));
+  return it == s.view->allocatable.end() ? 0 : it->second;
+}
+
 Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pending>& pending,
-                     const std::vector<bool>& waiting) {
-  // One replica size per node: each size the waiting pods' needs call for is tried, and the one
-  // that serves the most pods wins (ties: more replicas). Sizing for the largest pod of the
-  // batch would give every small pod a large share, and leave little room for the next ones.
+                     const std::vector<bool>& waiting, const Market& market) {
+  // One replica size per node. Each size the waiting pods' needs call for is tried, and the
+  // one whose replicas are worth most to MPS demand wins (then: serves more waiting pods, more
+  // replicas): sizing for the largest pod of a batch would give every small pod a large share.
   std::vector<std::size_t> wanting;
   std::set<std::pair<std::int64_t, int>> needs;  // (memory, compute) stated
   for (std::size_t i = 0; i < pending.size(); ++i) {
@@ -509,7 +609,9 @@ Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pendin
     wanting.push_back(i);
     needs.emplace(p.intent.gpu_memory_bytes.value_or(0), p.intent.gpu_compute_percent.value_or(0));
   }
-  Proposal best{n, ActionKind::kMps, {}, {}, {}, 0, 0};
+  const double own = static_cast<double>(current_replicas(s));
+  const double others = market.mps.supply() - own;
+  Proposal best{n, ActionKind::kMps, {}, {}, {}, 0, 0, 0, market.version};
   std::set<int> tried;
   for (const auto& [memory, compute] : needs) {
     MpsBatch need;
@@ -518,7 +620,7 @@ Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pendin
     need.replicas = 1;
     auto most = mps_replicas_for(s.gpu_mib, 1, s.max_replicas, need);
     if (!most || !tried.insert(*most).second) continue;
-    Proposal out{n, ActionKind::kMps, {}, {}, {}, 0, 0};
+    Proposal out{n, ActionKind::kMps, {}, {}, {}, 0, 0, 0, market.version};
     MpsBatch batch;
     for (std::size_t i : wanting) {
       const MpsBatch trial = with_pod(batch, pending[i]);
@@ -529,14 +631,24 @@ Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pendin
         out.served.push_back(i);
       }
     }
-    if (out.served.size() > best.served.size() ||
-        (out.served.size() == best.served.size() && out.replicas > best.replicas)) {
-      best = std::move(out);
-    }
+    if (out.served.empty()) continue;
+    out.gain = market.mps.gain(mps_share_bytes(s.gpu_mib, out.replicas), out.replicas * s.gpus,
+                               others);
+    const bool wins = best.served.empty() || out.gain > best.gain + 1e-9 ||
+                      (std::abs(out.gain - best.gain) <= 1e-9 &&
+                       (out.served.size() > best.served.size() ||
+                        (out.served.size() == best.served.size() && out.replicas > best.replicas)));
+    if (wins) best = std::move(out);
   }
-  // An MPS layout takes away every MIG instance of the node.
-  if (!best.served.empty() && s.mig_on) {
+  if (best.served.empty()) return best;
+  // What it replaces: every MIG instance of the node, or its current replicas.
+  if (s.mig_on) {
     for (double v : s.gpu_value) best.cost += v;
+  }
+  if (own > 0 && s.gpus > 0) {
+    const int replicas = static_cast<int>(own) / s.gpus;
+    if (replicas > 0)
+      best.cost += market.mps.gain(mps_share_bytes(s.gpu_mib, replicas), static_cast<int>(own), others);
   }
   return best;
 }
@@ -558,6 +670,11 @@ bool better(const Proposal& a, const Proposal& b, const std::vector<Pending>& pe
   const std::size_t da = na.gpu_pods.size();
   const std::size_t db = nb.gpu_pods.size();
   if (da != db) return da < db;
+  // What the new capacity is worth to demand minus what the capacity it replaces was worth,
+  // both in pods (plan_demand.h).
+  const double net_a = a.gain - a.cost;
+  const double net_b = b.gain - b.cost;
+  if (std::abs(net_a - net_b) > 1e-9) return net_a > net_b;
   const int ca = disturbance(na, a.kind);
   const int cb = disturbance(nb, b.kind);
   if (ca != cb) return ca < cb;
@@ -587,14 +704,14 @@ std::string gpu_list(const std::vector<int>& gpus) {
 
 std::string worth(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
+  std::snprintf(buf, sizeof buf, "%.1f", v);
   return buf;
 }
 
 // Why this node and this layout, for `gpushare plan` readers and the controller's log.
 std::string why_this(const Proposal& prop, const NodeState& s, const std::vector<int>& relaid,
                      int rebalanced) {
-  std::string out = "serves " + plural(prop.served.size(), "pod", "pods") + "; ";
+  std::string out = "serves " + plural(prop.served.size(), "waiting pod", "waiting pods") + "; ";
   if (prop.kind == ActionKind::kMig) {
     if (!s.layout) {
       out += "every GPU relaid out (its per-GPU layout is not known)";
@@ -606,13 +723,13 @@ std::string why_this(const Proposal& prop, const NodeState& s, const std::vector
     }
     if (rebalanced > 0) {
       out += " (" + plural(static_cast<std::size_t>(rebalanced), "GPU", "GPUs") +
-             " no pod needs, relaid out to follow demand)";
+             " no waiting pod needs, relaid out to follow demand)";
     }
-    out +=
-        "; the instances the pods' GPUs held were worth " + worth(prop.cost) + " to current demand";
   } else {
     out += std::to_string(prop.replicas) + " MPS replicas per GPU";
   }
+  out += "; worth " + worth(prop.gain) + " pods to demand, replacing capacity worth " +
+         worth(prop.cost);
   switch (disturbance(s, prop.kind)) {
     case 0:
       out += prop.kind == ActionKind::kMig ? "; the node is in MIG mode already"
@@ -622,76 +739,37 @@ std::string why_this(const Proposal& prop, const NodeState& s, const std::vector
       out += "; a MIG-capable node with MIG off";
       break;
     default:
-      out +=
-          "; switches the node between MPS and MIG (no node without a switch could serve "
-          "these pods)";
+      out += "; switches the node between MPS and MIG";
   }
   return out;
 }
 
 PlanAction make_action(const Proposal& prop, const NodeState& s,
                        const std::vector<Pending>& pending, const PlanSettings& settings,
-                       DemandSupply& ds) {
+                       Market& market) {
   PlanAction a;
   a.node = s.view->name;
   a.kind = prop.kind;
   const std::string mig_label(gfd::kMigConfig);
   const std::string dp_label(kDevicePluginConfigLabel);
-  std::vector<int> relaid = prop.changed;
+  std::vector<int> relaid;
   int rebalanced = 0;
   if (prop.kind == ActionKind::kMig) {
-    const GpuModel& model = *s.model;
-    std::vector<ProfileCounts> per_gpu =
-        s.layout ? *s.layout : std::vector<ProfileCounts>(static_cast<std::size_t>(s.gpus));
-    // A GPU with no instance (MIG off, or on with nothing on it) offers nothing as it is.
-    for (int g = 0; g < s.gpus; ++g) {
-      if (per_gpu[static_cast<std::size_t>(g)].empty() &&
-          std::find(relaid.begin(), relaid.end(), g) == relaid.end()) {
-        relaid.push_back(g);
-      }
-    }
-    for (int g : relaid) {
-      ds.add_layout(model, per_gpu[static_cast<std::size_t>(g)], -1);
-      per_gpu[static_cast<std::size_t>(g)].clear();
-    }
-    for (std::size_t k = 0; k < prop.changed.size() && k < prop.assigned.size(); ++k) {
-      per_gpu[static_cast<std::size_t>(prop.changed[k])] = prop.assigned[k];
-      ds.add_layout(model, prop.assigned[k], +1);
-    }
-    if (settings.fill_mig_leftover) {
-      for (int g : relaid) {
-        auto& counts = per_gpu[static_cast<std::size_t>(g)];
-        counts = fill_by_demand(model, std::move(counts), ds);
-      }
-    }
-    // The node is idle and paused for this change anyway (nvidia.md 5.3): a GPU no pod needs is
-    // relaid out too when a layout filled by demand is worth clearly more than what it holds.
-    if (settings.fill_mig_leftover && settings.rebalance_idle_gpus && s.layout) {
-      for (int g : s.change_order) {
-        if (std::find(relaid.begin(), relaid.end(), g) != relaid.end()) continue;
-        const ProfileCounts& old = per_gpu[static_cast<std::size_t>(g)];
-        DemandSupply without = ds;
-        without.add_layout(model, old, -1);
-        DemandSupply trial = without;
-        ProfileCounts fresh = fill_by_demand(model, {}, trial);
-        const double kept = layout_gain(model, old, without);
-        const double gained = layout_gain(model, fresh, without);
-        if (fresh == old || gained <= kept * kRebalanceMargin + 1e-9) continue;
-        ds = std::move(trial);
-        per_gpu[static_cast<std::size_t>(g)] = std::move(fresh);
-        relaid.push_back(g);
-        ++rebalanced;
-      }
-    }
-    a.mig_config = group_mig_devices(per_gpu);
+    MigSizing sized = size_mig(s, prop.changed, prop.assigned, market.mig, settings);
+    relaid = sized.relaid;
+    rebalanced = sized.rebalanced;
+    a.mig_config = group_mig_devices(sized.per_gpu);
     a.config_name = config_name(settings.config_name_prefix, a.mig_config);
     a.labels = {{mig_label, a.config_name}, {dp_label, std::string(kMigMixedDevicePluginConfig)}};
     a.steps = {{dp_label, std::string(kMigMixedDevicePluginConfig), "nvidia.com/mps.capable=false"},
                {mig_label, a.config_name, "nvidia.com/mig.config.state=success"}};
+    market.mps.add_supply(-static_cast<double>(current_replicas(s)));
   } else {
     if (s.layout && s.model != nullptr) {
-      for (const auto& gpu : *s.layout) ds.add_layout(*s.model, gpu, -1);
+      for (const auto& gpu : *s.layout) market.mig.add_layout(*s.model, gpu, -1);
     }
+    market.mps.add_supply(static_cast<double>(prop.replicas) * s.gpus -
+                          static_cast<double>(current_replicas(s)));
     a.device_plugin_config.resources = {MpsResource{std::string(kGpuResource), prop.replicas}};
     a.config_name = config_name(settings.config_name_prefix, a.device_plugin_config);
     const LabelStep mps_step{dp_label, a.config_name,
@@ -706,6 +784,7 @@ PlanAction make_action(const Proposal& prop, const NodeState& s,
       a.steps = {mps_step};
     }
   }
+  ++market.version;
   for (std::size_t i : prop.served) a.serves.push_back(pending[i].key);
   std::sort(a.serves.begin(), a.serves.end());
   a.disrupts = s.gpu_pods;  // non-empty only when allow_disruption let the node in
@@ -966,12 +1045,17 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
 
   // Running GPU pods per node, and the MIG resources running pods hold (demand, plan_demand.h).
   std::map<std::string, std::int64_t> running_demand;
+  std::vector<std::int64_t> running_mps_needs;
   for (const auto& pod : in.running) {
     if (pod.node_name.empty() || terminated(pod)) continue;
     auto demand = pod_demand(pod);
     if (demand) {
       for (const auto& [resource, n] : demand->resources) {
         if (starts_with(resource, kMigResourcePrefix)) running_demand[resource] += n;
+      }
+      if (const std::int64_t shared = demand->count(std::string(kSharedGpuResource)); shared > 0) {
+        const std::int64_t need = stated_memory(pod, settings);
+        for (std::int64_t k = 0; k < shared; ++k) running_mps_needs.push_back(need);
       }
     }
     auto it = node_index.find(pod.node_name);
@@ -1017,8 +1101,17 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     }
   }
 
-  // Demand and supply of every MIG resource (plan_demand.h), and each MIG node's layout.
-  DemandSupply ds;
+  // Demand and supply of every MIG resource and of MPS replicas (plan_demand.h), and each MIG
+  // node's layout.
+  Market market;
+  DemandSupply& ds = market.mig;
+  for (const auto need : running_mps_needs) market.mps.add_need(need);
+  for (const Pending& p : pending) {
+    if (p.kind == PodKind::kMps) {
+      for (std::int64_t k = 0; k < p.shared; ++k)
+        market.mps.add_need(p.intent.gpu_memory_bytes.value_or(0));
+    }
+  }
   for (const auto& [resource, n] : running_demand) ds.add_demand(resource, static_cast<double>(n));
   for (const Pending& p : pending) {
     if (p.kind != PodKind::kMig) continue;
@@ -1028,6 +1121,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     for (const auto& [resource, n] : s.view->allocatable) {
       if (n > 0 && starts_with(resource, kMigResourcePrefix))
         ds.add_supply(resource, static_cast<double>(n));
+      if (n > 0 && resource == kSharedGpuResource) market.mps.add_supply(static_cast<double>(n));
     }
   }
   for (auto& s : nodes) read_layout(s, in, ds);
@@ -1127,7 +1221,14 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
         if (!(mig ? s.mig_blocked : s.mps_blocked).empty()) continue;
         auto& cached = group.proposal[mig ? 0 : 1];
         if (!cached || stale(*cached)) {
-          cached = mig ? propose_mig(n, s, pending, waiting) : propose_mps(n, s, pending, waiting);
+          cached = mig ? propose_mig(n, s, pending, waiting, market, settings)
+                       : propose_mps(n, s, pending, waiting, market);
+        } else if (cached->version != market.version && !cached->served.empty()) {
+          // Same pods, but the supply moved: value it again.
+          if (mig)
+            value_mig(*cached, s, market, settings);
+          else
+            cached = propose_mps(n, s, pending, waiting, market);
         }
         if (cached->served.empty()) continue;
         Proposal candidate = *cached;
@@ -1140,7 +1241,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     }
     if (!best) break;
     NodeState& s = nodes[best->node];
-    out.actions.push_back(make_action(*best, s, pending, settings, ds));
+    out.actions.push_back(make_action(*best, s, pending, settings, market));
     s.planned = best->kind;
     ++groups[best_group].next;
     for (std::size_t i : best->served) waiting[i] = false;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <limits>
 #include <map>
@@ -454,8 +455,26 @@ class Simulation {
     }
   }
 
+  static std::string clock_text(double s) {
+    const long total = static_cast<long>(s);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm%02lds", total / 3600, total / 60 % 60, total % 60);
+    return buf;
+  }
+
+  static std::string config_text(const SimNode& n) {
+    if (!n.mig) return "mps " + std::to_string(n.mps_replicas) + " replicas";
+    std::map<ProfileCounts, int> gpus;
+    for (const auto& g : n.per_gpu) ++gpus[g];
+    std::string out = "mig";
+    for (const auto& [counts, k] : gpus) out += " " + std::to_string(k) + "x[" + describe(counts) + "]";
+    return out;
+  }
+
   void begin_change(std::size_t node, SimNode next, std::vector<std::size_t> serves) {
     NodeRun& n = nodes_[node];
+    changes_.push_back(clock_text(now_) + " " + n.node.name + " " + config_text(n.node) + " -> " +
+                       config_text(next) + " (serves " + std::to_string(serves.size()) + ")");
     n.marked = true;
     n.serves = std::move(serves);
     for (std::size_t id : n.serves) pods_[id].served_until = kNever;
@@ -602,6 +621,7 @@ class Simulation {
     r.reconfigurations = reconfigurations_;
     r.plans = plans_;
     r.planner_ms = planner_ms_;
+    r.changes = changes_;
     return r;
   }
 
@@ -626,6 +646,7 @@ class Simulation {
   std::size_t reconfigurations_ = 0;
   std::size_t plans_ = 0;
   std::vector<double> planner_ms_;
+  std::vector<std::string> changes_;
 };
 
 }  // namespace

@@ -43,6 +43,7 @@ Simulate flags (defaults in brackets):
   --load L [0.8]  --hours H [8]  --mix NAME [default]  --runtime-median MIN [20]
   --runtime-sigma S [1.0]  --burst F (the first 10 min of each hour F times busier) [1]
   --batch-window S [10]  --reconfigure-delay S [60]  --write-trace FILE  --json
+  --changes            list every node change each policy made (first trace)
 
 Common flags:
   --catalog FILE   replace the built-in GPU catalog (YAML shaped like mig-catalog.yaml)
@@ -115,7 +116,8 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
         if (i + 1 >= argv.size()) return Error{"flag --" + name + " needs a value"};
         value = argv[++i];
       }
-      if (!takes_value && name != "help" && name != "version" && name != "json")
+      if (!takes_value && name != "help" && name != "version" && name != "json" &&
+          name != "changes")
         return Error{"unknown flag --" + name};
       a.flags[name].push_back(value.value_or("true"));
     } else if (a.command.empty()) {

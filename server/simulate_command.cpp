@@ -323,6 +323,12 @@ int run_simulate(const SimulateFlags& flags, std::istream& in, std::ostream& out
   }
   out << (traces.size() > 1 ? " (medians over the traces)" : "") << "\n";
   print_table(summaries, out);
+  if (one(flags, "changes")) {
+    for (const auto& s : summaries) {
+      out << "\n" << s.policy << ": node changes (first trace)\n";
+      for (const auto& c : s.runs.front().changes) out << "  " << c << "\n";
+    }
+  }
   return 0;
 }
 
