@@ -1,12 +1,16 @@
 #include "policy/plan_demand.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 
 #include "policy/fit.h"
 #include "policy/plan_mig.h"
 
 namespace gpushare::policy {
 namespace {
+
+double kHeadroom = std::getenv("TUNE_H") ? std::atof(std::getenv("TUNE_H")) : 1.5;
 
 double at(const std::map<std::string, double>& m, const std::string& key) {
   auto it = m.find(key);
@@ -49,7 +53,13 @@ std::vector<const MigProfile*> base_profiles(const GpuModel& model) {
 
 }  // namespace
 
-double DemandSupply::demand(const std::string& resource) const { return at(demand_, resource); }
+double DemandSupply::demand(const std::string& resource) const {
+  // Square-root staffing: a pool of d pods' worth of work needs about d + k*sqrt(d) servers to
+  // keep waits short, relatively more for small pools; without it a rare large profile gets
+  // too few instances, and its pods queue behind one another.
+  const double d = at(demand_, resource);
+  return d + kHeadroom * std::sqrt(d);
+}
 double DemandSupply::supply(const std::string& resource) const { return at(supply_, resource); }
 
 double DemandSupply::gain(const std::string& resource) const {
@@ -90,7 +100,8 @@ double MpsDemand::fitting(std::int64_t share_bytes) const {
 }
 
 double MpsDemand::gain(std::int64_t share_bytes, int replicas, double supply_without) const {
-  const double d = fitting(share_bytes);
+  const double fit = fitting(share_bytes);
+  const double d = fit + kHeadroom * std::sqrt(fit);
   double out = 0;
   for (int k = 1; k <= replicas; ++k) out += std::min(1.0, d / (std::max(0.0, supply_without) + k));
   return out;

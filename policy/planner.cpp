@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -24,7 +25,7 @@ namespace {
 
 constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
 // A GPU no pod needs is relaid out only when demand values its new layout this much more.
-constexpr double kRebalanceMargin = 1.25;
+const double kRebalanceMargin = std::getenv("TUNE_M") ? std::atof(std::getenv("TUNE_M")) : 1.25;
 // Nodes named in one unplaced reason; the rest are counted.
 constexpr std::size_t kNodesInReason = 6;
 constexpr std::string_view kNvidiaPrefix = "nvidia.com/";

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <limits>
 #include <map>
@@ -230,16 +231,23 @@ class Simulation {
     return true;
   }
 
-  // Binpack: the fewest free units of the resource; MPS: the smallest share that holds it first.
+  // gpushare's extender with its default policy (score.h, binpack): a node that already holds a
+  // GPU pod scores 6 + floor(4 (U + 1) / A), an idle one 2 + floor(3 (U + 1) / A); the highest
+  // score wins, then the fuller node, then the first by name. Idle nodes stay idle while busy
+  // ones have room: that is what lets the controller find nodes to repartition.
   int choose_node(const PodRun& p) const {
     int best = -1;
-    std::tuple<std::int64_t, std::int64_t> best_key{};
+    std::tuple<int, double> best_key{};
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
       const NodeRun& n = nodes_[i];
       if (!fits(n, p)) continue;
-      const std::int64_t free = free_of(n, p.resource);
-      std::tuple<std::int64_t, std::int64_t> key{p.spec->profile.empty() ? share_mib(n) : 0, free};
-      if (best < 0 || key < best_key) {
+      const double a = static_cast<double>(n.allocatable.at(p.resource));
+      const double u = a - static_cast<double>(free_of(n, p.resource));
+      const double fill = (u + 1) / a;
+      const int score = n.running > 0 ? 6 + static_cast<int>(std::floor(4 * fill))
+                                      : 2 + static_cast<int>(std::floor(3 * fill));
+      std::tuple<int, double> key{score, fill};
+      if (best < 0 || key > best_key) {
         best = static_cast<int>(i);
         best_key = key;
       }
@@ -415,6 +423,12 @@ class Simulation {
     in.mig_configs = mig_configs_;
     const double t0 = settings_.clock_ms ? settings_.clock_ms() : 0;
     const Plan plan = policy::plan(in, catalog_);
+    if (std::getenv("SIMDEBUG") && now_ > std::atof(std::getenv("SIMDEBUG"))) {
+      int idle = 0;
+      for (const auto& n : nodes_) idle += (n.running == 0 && !n.marked);
+      std::fprintf(stderr, "%s pending=%zu idle=%d actions=%zu\n", clock_text(now_).c_str(), pending.size(), idle, plan.actions.size());
+      for (const auto& u : plan.unplaced) std::fprintf(stderr, "   %s: %s\n", u.pod.c_str(), u.reason.substr(0, 300).c_str());
+    }
     if (settings_.clock_ms) planner_ms_.push_back(settings_.clock_ms() - t0);
     for (const auto& action : plan.actions) {
       auto node = std::find_if(nodes_.begin(), nodes_.end(),
