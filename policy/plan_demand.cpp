@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "policy/fit.h"
 #include "policy/plan_mig.h"
@@ -10,7 +9,7 @@
 namespace gpushare::policy {
 namespace {
 
-double kHeadroom = std::getenv("TUNE_H") ? std::atof(std::getenv("TUNE_H")) : 1.5;
+constexpr double kHeadroom = 1.5;
 
 double at(const std::map<std::string, double>& m, const std::string& key) {
   auto it = m.find(key);

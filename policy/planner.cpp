@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -25,7 +24,7 @@ namespace {
 
 constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
 // A GPU no pod needs is relaid out only when demand values its new layout this much more.
-const double kRebalanceMargin = std::getenv("TUNE_M") ? std::atof(std::getenv("TUNE_M")) : 1.25;
+constexpr double kRebalanceMargin = 1.25;
 // Nodes named in one unplaced reason; the rest are counted.
 constexpr std::size_t kNodesInReason = 6;
 constexpr std::string_view kNvidiaPrefix = "nvidia.com/";
@@ -599,9 +598,10 @@ std::int64_t current_replicas(const NodeState& s) {
 
 Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pending>& pending,
                      const std::vector<bool>& waiting, const Market& market) {
-  // One replica size per node. Each size the waiting pods' needs call for is tried, and the
-  // one whose replicas are worth most to MPS demand wins (then: serves more waiting pods, more
-  // replicas): sizing for the largest pod of a batch would give every small pod a large share.
+  // One replica size per node. Each size the waiting pods' needs call for is tried; the one
+  // that serves the most waiting pods wins, then the one whose replicas are worth most to MPS
+  // demand, then more replicas. Sizing for the largest pod of a batch would give every small
+  // pod a large share.
   std::vector<std::size_t> wanting;
   std::set<std::pair<std::int64_t, int>> needs;  // (memory, compute) stated
   for (std::size_t i = 0; i < pending.size(); ++i) {
@@ -635,10 +635,11 @@ Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pendin
     if (out.served.empty()) continue;
     out.gain = market.mps.gain(mps_share_bytes(s.gpu_mib, out.replicas), out.replicas * s.gpus,
                                others);
-    const bool wins = best.served.empty() || out.gain > best.gain + 1e-9 ||
-                      (std::abs(out.gain - best.gain) <= 1e-9 &&
-                       (out.served.size() > best.served.size() ||
-                        (out.served.size() == best.served.size() && out.replicas > best.replicas)));
+    const bool wins =
+        best.served.empty() || out.served.size() > best.served.size() ||
+        (out.served.size() == best.served.size() &&
+         (out.gain > best.gain + 1e-9 ||
+          (std::abs(out.gain - best.gain) <= 1e-9 && out.replicas > best.replicas)));
     if (wins) best = std::move(out);
   }
   if (best.served.empty()) return best;
@@ -671,20 +672,23 @@ bool better(const Proposal& a, const Proposal& b, const std::vector<Pending>& pe
   const std::size_t da = na.gpu_pods.size();
   const std::size_t db = nb.gpu_pods.size();
   if (da != db) return da < db;
-  // What the new capacity is worth to demand minus what the capacity it replaces was worth,
-  // both in pods (plan_demand.h).
-  const double net_a = a.gain - a.cost;
-  const double net_b = b.gain - b.cost;
-  if (std::abs(net_a - net_b) > 1e-9) return net_a > net_b;
-  const int ca = disturbance(na, a.kind);
-  const int cb = disturbance(nb, b.kind);
-  if (ca != cb) return ca < cb;
+  // More waiting pods served (by priority): one node changed instead of two.
   std::map<std::int32_t, long, std::greater<>> diff;  // pods of a minus pods of b, by priority
   for (std::size_t i : a.served) ++diff[pending[i].pod->priority];
   for (std::size_t i : b.served) --diff[pending[i].pod->priority];
   for (const auto& [priority, d] : diff) {
     if (d != 0) return d > 0;
   }
+  // Then the node already set up for this kind (an RTX for MPS, not an H100 in MIG mode),
+  // then what the new capacity is worth to demand minus what the capacity it replaces was
+  // worth, both in pods (plan_demand.h): the change that costs least capacity others use,
+  // whatever the node's name.
+  const int ca = disturbance(na, a.kind);
+  const int cb = disturbance(nb, b.kind);
+  if (ca != cb) return ca < cb;
+  const double net_a = a.gain - a.cost;
+  const double net_b = b.gain - b.cost;
+  if (std::abs(net_a - net_b) > 1e-9) return net_a > net_b;
   if (std::abs(a.cost - b.cost) > 1e-9) return a.cost < b.cost;
   if (a.changed.size() != b.changed.size()) return a.changed.size() < b.changed.size();
   // MPS: the smallest GPU that serves the same pods keeps larger ones for larger requests.

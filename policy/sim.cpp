@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <limits>
 #include <map>
@@ -423,12 +422,6 @@ class Simulation {
     in.mig_configs = mig_configs_;
     const double t0 = settings_.clock_ms ? settings_.clock_ms() : 0;
     const Plan plan = policy::plan(in, catalog_);
-    if (std::getenv("SIMDEBUG") && now_ > std::atof(std::getenv("SIMDEBUG"))) {
-      int idle = 0;
-      for (const auto& n : nodes_) idle += (n.running == 0 && !n.marked);
-      std::fprintf(stderr, "%s pending=%zu idle=%d actions=%zu\n", clock_text(now_).c_str(), pending.size(), idle, plan.actions.size());
-      for (const auto& u : plan.unplaced) std::fprintf(stderr, "   %s: %s\n", u.pod.c_str(), u.reason.substr(0, 300).c_str());
-    }
     if (settings_.clock_ms) planner_ms_.push_back(settings_.clock_ms() - t0);
     for (const auto& action : plan.actions) {
       auto node = std::find_if(nodes_.begin(), nodes_.end(),

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "codec/mig_parted.h"
 #include "kube/configmap_entry.h"
 #include "kube/json_util.h"
 #include "kube/lease.h"
@@ -143,6 +144,7 @@ ConfigNames KubeApiOps::config_names() {
   names.mig_parted.emplace();
   if (doc && doc->is_object() && kube::member(*doc, "mig-configs").is_object()) {
     for (const auto& [k, v] : (*doc)["mig-configs"].items()) names.mig_parted->insert(k);
+    names.mig_configs = codec::decode_mig_configs((*doc)["mig-configs"]);
   }
   return names;
 }

@@ -11,6 +11,7 @@ policy::PlanInput to_policy_input(const PlanInput& input, const policy::PlanSett
   for (const auto& pod : input.pending) out.pending.push_back(pod.view);
   out.mig_config_names = input.config_names.mig_parted;
   out.device_plugin_config_names = input.config_names.device_plugin;
+  out.mig_configs = input.config_names.mig_configs;
   out.settings = settings;
   return out;
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "kube/decode.h"
 #include "kube/events.h"
+#include "policy/planner.h"
 #include "policy/result.h"
 #include "policy/views.h"
 #include "repartition/action.h"
@@ -32,6 +34,9 @@ using NodeMutation = std::function<bool(NodeEdit&)>;
 struct ConfigNames {
   std::optional<std::set<std::string>> mig_parted;
   std::optional<std::set<std::string>> device_plugin;
+  // The mig-parted configs' content where readable: the planner takes each node's per-GPU
+  // layout from the config its nvidia.com/mig.config names (policy/plan_demand.h).
+  std::map<std::string, std::vector<policy::MigConfigEntry>> mig_configs;
 };
 
 enum class EvictOutcome {

@@ -15,7 +15,10 @@
 #include <set>
 #include <sstream>
 
+#include "codec/json_fields.h"
+#include "codec/mig_parted.h"
 #include "codec/objects.h"
+#include "kube/configmap_entry.h"
 #include "policy/catalog.h"
 #include "policy/planner.h"
 #include "policy/pod_demand.h"
@@ -55,6 +58,7 @@ Result<std::vector<const json*>> items_of(const json& doc, const std::string& ke
 struct ConfigNames {
   std::optional<std::set<std::string>> mig_parted;
   std::optional<std::set<std::string>> device_plugin;
+  std::map<std::string, std::vector<policy::MigConfigEntry>> mig_configs;
 };
 
 Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
@@ -88,6 +92,12 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
             return Error{where + ".data.config.yaml: mig-configs: expected a map"};
           mig_parted = true;
           for (const auto& entry : configs) mig_names.insert(entry.first.as<std::string>());
+          if (auto as_json = kube::yaml_to_json(text->get<std::string>()); as_json) {
+            for (auto& [name, entries] :
+                 codec::decode_mig_configs(codec::member(*as_json, "mig-configs"))) {
+              out.mig_configs.insert_or_assign(name, std::move(entries));
+            }
+          }
         }
       } catch (const YAML::Exception& e) {
         return Error{where + ".data.config.yaml: " + e.what()};
@@ -152,6 +162,7 @@ Result<policy::PlanInput> read_plan_input(const json& doc) {
   if (!names) return Error{names.error()};
   input.mig_config_names = std::move(names->mig_parted);
   input.device_plugin_config_names = std::move(names->device_plugin);
+  input.mig_configs = std::move(names->mig_configs);
   return input;
 }
 
@@ -209,6 +220,7 @@ ordered_json render(const policy::Plan& plan) {
     }
     action["steps"] = std::move(steps);
     if (!a.disrupts.empty()) action["disrupts"] = a.disrupts;
+    if (!a.why.empty()) action["why"] = a.why;
     actions.push_back(std::move(action));
   }
   ordered_json unplaced = ordered_json::array();
