@@ -59,6 +59,18 @@ double DemandSupply::demand(const std::string& resource) const {
   const double d = at(demand_, resource);
   return d + kHeadroom * std::sqrt(d);
 }
+void DemandSupply::add_demand(const std::string& resource, double pods) {
+  demand_[resource] += pods;
+  observed_[resource] += pods;
+}
+
+double DemandSupply::observed_pods(const GpuModel& model) const {
+  double out = 0;
+  for (const auto& p : model.profiles) out += at(observed_, p.resource_name());
+  return out;
+}
+
+
 double DemandSupply::supply(const std::string& resource) const { return at(supply_, resource); }
 
 double DemandSupply::gain(const std::string& resource) const {

@@ -35,8 +35,11 @@ namespace gpushare::policy {
 
 class DemandSupply {
  public:
-  void add_demand(const std::string& resource, double pods) { demand_[resource] += pods; }
+  void add_demand(const std::string& resource, double pods);
   void add_supply(const std::string& resource, double instances) { supply_[resource] += instances; }
+  // Pods (running and pending) that ask for some profile of the model: how much the demand
+  // figures rest on.
+  double observed_pods(const GpuModel& model) const;
   double demand(const std::string& resource) const;
   double supply(const std::string& resource) const;
   // Worth of one more instance / of one instance taken away (see above).
@@ -49,6 +52,7 @@ class DemandSupply {
 
  private:
   std::map<std::string, double> demand_;
+  std::map<std::string, double> observed_;  // pods, without the headroom
   std::map<std::string, double> supply_;
 };
 

@@ -23,6 +23,10 @@ namespace gpushare::policy {
 namespace {
 
 constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
+// GPUs no pod needs are relaid out only when the demand figures rest on at least this many pods
+// of the model (running and waiting): one waiting pod is no evidence for a whole node, and the
+// layouts there were chosen by someone (the operator's all-balanced, or earlier plans).
+constexpr double kRebalanceEvidence = 8;
 // A GPU no pod needs is relaid out only when demand values its new layout this much more.
 constexpr double kRebalanceMargin = 1.25;
 // Nodes named in one unplaced reason; the rest are counted.
@@ -515,7 +519,8 @@ MigSizing size_mig(const NodeState& s, const std::vector<int>& changed,
       counts = fill_by_demand(model, std::move(counts), ds);
     }
   }
-  if (settings.fill_mig_leftover && settings.rebalance_idle_gpus && s.layout) {
+  if (settings.fill_mig_leftover && settings.rebalance_idle_gpus && s.layout &&
+      ds.observed_pods(model) >= kRebalanceEvidence) {
     for (int g : s.change_order) {
       if (std::find(out.relaid.begin(), out.relaid.end(), g) != out.relaid.end()) continue;
       const ProfileCounts& old = out.per_gpu[static_cast<std::size_t>(g)];
