@@ -70,7 +70,6 @@ double DemandSupply::observed_pods(const GpuModel& model) const {
   return out;
 }
 
-
 double DemandSupply::supply(const std::string& resource) const { return at(supply_, resource); }
 
 double DemandSupply::gain(const std::string& resource) const {

@@ -60,7 +60,10 @@ class DemandSupply {
 // replicas the cluster offers.
 class MpsDemand {
  public:
-  void add_need(std::int64_t memory_bytes) { needs_.push_back(memory_bytes); sorted_ = false; }
+  void add_need(std::int64_t memory_bytes) {
+    needs_.push_back(memory_bytes);
+    sorted_ = false;
+  }
   void add_supply(double replicas) { supply_ += replicas; }
   double supply() const { return supply_; }
   // Pods whose need a replica of `share_bytes` meets.

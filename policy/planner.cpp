@@ -469,6 +469,11 @@ struct Proposal {
   double gain = 0;
   double cost = 0;
   std::size_t version = 0;
+  // Waiting pods it does not serve that no other unplanned node could serve.
+  std::size_t strands = 0;
+  // GPUs the change must relay out: the pods' and those with nothing on them (MIG), or every
+  // GPU (MPS). GPUs relaid out only to follow demand are not counted: they are a bonus.
+  int touched = 0;
 };
 
 // How much a (node, kind) goes against what the node is set up for: 0 MIG on a node in MIG
@@ -549,7 +554,8 @@ MigSizing size_mig(const NodeState& s, const std::vector<int>& changed,
   return out;
 }
 
-void value_mig(Proposal& p, const NodeState& s, const Market& market, const PlanSettings& settings) {
+void value_mig(Proposal& p, const NodeState& s, const Market& market,
+               const PlanSettings& settings) {
   DemandSupply trial = market.mig;
   const MigSizing sized = size_mig(s, p.changed, p.assigned, trial, settings);
   p.gain = sized.gain;
@@ -592,6 +598,14 @@ Proposal propose_mig(std::size_t n, const NodeState& s, const std::vector<Pendin
   }
   if (out.served.empty()) return out;
   out.changed.assign(s.change_order.begin(), s.change_order.begin() + changed);
+  out.touched = static_cast<int>(out.changed.size());
+  if (s.layout) {
+    for (int g = 0; g < s.gpus; ++g) {
+      if ((*s.layout)[static_cast<std::size_t>(g)].empty() &&
+          std::find(out.changed.begin(), out.changed.end(), g) == out.changed.end())
+        ++out.touched;
+    }
+  }
   value_mig(out, s, market, settings);
   return out;
 }
@@ -638,16 +652,16 @@ Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pendin
       }
     }
     if (out.served.empty()) continue;
-    out.gain = market.mps.gain(mps_share_bytes(s.gpu_mib, out.replicas), out.replicas * s.gpus,
-                               others);
-    const bool wins =
-        best.served.empty() || out.served.size() > best.served.size() ||
-        (out.served.size() == best.served.size() &&
-         (out.gain > best.gain + 1e-9 ||
-          (std::abs(out.gain - best.gain) <= 1e-9 && out.replicas > best.replicas)));
+    out.gain =
+        market.mps.gain(mps_share_bytes(s.gpu_mib, out.replicas), out.replicas * s.gpus, others);
+    const bool wins = best.served.empty() || out.served.size() > best.served.size() ||
+                      (out.served.size() == best.served.size() &&
+                       (out.gain > best.gain + 1e-9 ||
+                        (std::abs(out.gain - best.gain) <= 1e-9 && out.replicas > best.replicas)));
     if (wins) best = std::move(out);
   }
   if (best.served.empty()) return best;
+  best.touched = s.gpus;
   // What it replaces: every MIG instance of the node, or its current replicas.
   if (s.mig_on) {
     for (double v : s.gpu_value) best.cost += v;
@@ -655,9 +669,22 @@ Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pendin
   if (own > 0 && s.gpus > 0) {
     const int replicas = static_cast<int>(own) / s.gpus;
     if (replicas > 0)
-      best.cost += market.mps.gain(mps_share_bytes(s.gpu_mib, replicas), static_cast<int>(own), others);
+      best.cost +=
+          market.mps.gain(mps_share_bytes(s.gpu_mib, replicas), static_cast<int>(own), others);
   }
   return best;
+}
+
+// Whether some layout of the node could serve the pod alone.
+bool could_host(const NodeState& s, const Pending& p) {
+  if (!product_ok(p, s)) return false;
+  if (p.kind == PodKind::kMig)
+    return s.mig_blocked.empty() && s.model != nullptr && !instances_on(*s.model, p).empty() &&
+           assign_mig_instances(*s.model, s.gpus, instances_on(*s.model, p)).has_value();
+  if (p.kind == PodKind::kMps)
+    return s.mps_blocked.empty() &&
+           mps_replicas_for(s.gpu_mib, s.gpus, s.max_replicas, with_pod(MpsBatch{}, p)).has_value();
+  return false;
 }
 
 std::int32_t top_priority(const Proposal& p, const std::vector<Pending>& pending) {
@@ -684,6 +711,9 @@ bool better(const Proposal& a, const Proposal& b, const std::vector<Pending>& pe
   for (const auto& [priority, d] : diff) {
     if (d != 0) return d > 0;
   }
+  // Then the one that leaves no waiting pod without a node (the only H20 for an H20 profile
+  // is not spent on MPS pods an H100 could take).
+  if (a.strands != b.strands) return a.strands < b.strands;
   // Then the node already set up for this kind (an RTX for MPS, not an H100 in MIG mode),
   // then what the new capacity is worth to demand minus what the capacity it replaces was
   // worth, both in pods (plan_demand.h): the change that costs least capacity others use,
@@ -691,6 +721,9 @@ bool better(const Proposal& a, const Proposal& b, const std::vector<Pending>& pe
   const int ca = disturbance(na, a.kind);
   const int cb = disturbance(nb, b.kind);
   if (ca != cb) return ca < cb;
+  // Then the smaller change: fewer GPUs relaid out (a 1-GPU node for one small pod, not an
+  // 8-GPU one).
+  if (a.touched != b.touched) return a.touched < b.touched;
   const double net_a = a.gain - a.cost;
   const double net_b = b.gain - b.cost;
   if (std::abs(net_a - net_b) > 1e-9) return net_a > net_b;
@@ -1218,6 +1251,30 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     return std::any_of(p.served.begin(), p.served.end(),
                        [&](std::size_t i) { return !waiting[i]; });
   };
+  // Which groups could serve each waiting pod at all, and on how many unplanned nodes: a pod
+  // that only one node can serve must not lose that node to pods others could serve.
+  std::vector<std::vector<std::size_t>> hosts(pending.size());
+  std::vector<std::size_t> support(pending.size(), 0);
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      if (could_host(nodes[groups[g].nodes.front()], pending[i])) {
+        hosts[i].push_back(g);
+        support[i] += groups[g].nodes.size();
+      }
+    }
+  }
+  // Waiting pods that only the next node of group g could still serve.
+  auto lonely_on = [&](std::size_t g, const Proposal& p) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (!waiting[i] || support[i] != 1 || hosts[i].empty()) continue;
+      if (std::find(hosts[i].begin(), hosts[i].end(), g) == hosts[i].end()) continue;
+      if (std::find(p.served.begin(), p.served.end(), i) == p.served.end()) ++out;
+    }
+    return out;
+  };
+  const bool any_lonely =
+      std::any_of(support.begin(), support.end(), [](std::size_t n) { return n <= 1; });
   while (std::any_of(waiting.begin(), waiting.end(), [](bool w) { return w; })) {
     std::optional<Proposal> best;
     std::size_t best_group = 0;
@@ -1243,6 +1300,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
         if (cached->served.empty()) continue;
         Proposal candidate = *cached;
         candidate.node = n;
+        if (any_lonely) candidate.strands = lonely_on(g, candidate);
         if (!best || better(candidate, *best, pending, nodes)) {
           best = std::move(candidate);
           best_group = g;
@@ -1255,6 +1313,9 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     s.planned = best->kind;
     ++groups[best_group].next;
     for (std::size_t i : best->served) waiting[i] = false;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (std::find(hosts[i].begin(), hosts[i].end(), best_group) != hosts[i].end()) --support[i];
+    }
   }
 
   // Step 5: every pod still waiting, with its reason.

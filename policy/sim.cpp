@@ -474,7 +474,8 @@ class Simulation {
     std::map<ProfileCounts, int> gpus;
     for (const auto& g : n.per_gpu) ++gpus[g];
     std::string out = "mig";
-    for (const auto& [counts, k] : gpus) out += " " + std::to_string(k) + "x[" + describe(counts) + "]";
+    for (const auto& [counts, k] : gpus)
+      out += " " + std::to_string(k) + "x[" + describe(counts) + "]";
     return out;
   }
 

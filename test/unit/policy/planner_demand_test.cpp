@@ -1,0 +1,350 @@
+// The planner's demand-aware rules (planner.h step 4, plan_demand.h): relay out only the GPUs
+// the pods need, fill from demand, choose nodes by the capacity their change costs rather than
+// by name, and an oracle: on small clusters the planner serves as many waiting pods as an
+// exhaustive search over every layout of every idle node.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "policy/catalog.h"
+#include "policy/layout.h"
+#include "policy/plan_demand.h"
+#include "policy/plan_mps.h"
+#include "policy/planner.h"
+#include "test/unit/policy/plan_builders.h"
+
+namespace gpushare::policy {
+namespace {
+
+using namespace ::gpushare::policy::testing;  // NOLINT(google-build-using-namespace)
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const GpuModel& h20_model() { return *catalog().model_for_product("NVIDIA-H20"); }
+const GpuModel& h100_model() { return *catalog().model_for_product("NVIDIA-H100-80GB-HBM3"); }
+
+// An idle node at the GPU Operator's all-balanced on every GPU, as GFD and the plugin show it.
+NodeView balanced(NodeView n, const GpuModel& model, int gpus) {
+  n.labels["nvidia.com/mig.config"] = "all-balanced";
+  n.labels["nvidia.com/gpu.replicas"] = "0";
+  n.allocatable.clear();
+  for (const auto& [profile, count] : model.balanced) {
+    const std::string resource = mig_resource_for_profile(profile);
+    n.allocatable[resource] = static_cast<std::int64_t>(count) * gpus;
+    n.labels[resource + ".count"] = std::to_string(count * gpus);
+  }
+  return n;
+}
+
+ProfileCounts balanced_gpu(const GpuModel& model) {
+  return ProfileCounts(model.balanced.begin(), model.balanced.end());
+}
+
+// ---- shared/cases/planner: the two minimal inputs of issue 9 (goldens in fixtures/plan/).
+
+TEST(PlannerDemand, OnePodRelaysOutOneGpuOfABalancedH20) {
+  const NodeView node = balanced(h20("h20-000", 8), h20_model(), 8);
+  const Plan plan = policy::plan(input({node}, {mig_pod("p", "1g.24gb")}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  const PlanAction& a = plan.actions[0];
+  expect_valid_mig_config(a, h20_model(), 8);
+  // GPU 0 for the pod; GPUs 1-7 keep 2 x 1g.12gb, 2g.24gb, 3g.48gb each, listed with exactly
+  // those counts so mig-parted leaves them alone (nvidia.md 4.2).
+  ASSERT_EQ(a.mig_config.size(), 2U);
+  EXPECT_THAT(a.mig_config[0].devices, ElementsAre(0));
+  EXPECT_GE(a.mig_config[0].mig_devices.at("1g.24gb"), 1);
+  EXPECT_THAT(a.mig_config[1].devices, ElementsAre(1, 2, 3, 4, 5, 6, 7));
+  EXPECT_EQ(a.mig_config[1].mig_devices, balanced_gpu(h20_model()));
+  EXPECT_THAT(a.why, HasSubstr("relays out GPU 0 of 8"));
+}
+
+TEST(PlannerDemand, MpsPodGoesToTheGpuThatCannotDoMigWhateverTheNames) {
+  const NodeView h100_node = balanced(h100("a-h100", 8), h100_model(), 8);
+  NodeView rtx = idle_rtx4090("z-rtx4090");
+  for (bool rtx_first : {false, true}) {
+    NodeView r = rtx;
+    r.name = rtx_first ? "a-rtx4090" : "z-rtx4090";
+    const Plan plan = policy::plan(input({h100_node, r}, {mps_pod("small", "2Gi")}), catalog());
+    ASSERT_EQ(plan.actions.size(), 1U);
+    EXPECT_EQ(plan.actions[0].node, r.name) << "rtx first: " << rtx_first;
+    EXPECT_EQ(plan.actions[0].kind, ActionKind::kMps);
+  }
+}
+
+// ---- Current layouts (plan_demand.h).
+
+TEST(PlannerDemand, CurrentLayoutComesFromTheNamedConfigWhenItMatchesTheNode) {
+  const GpuModel& model = h100_model();
+  NodeView n = h100("gpu", 2);
+  n.labels["nvidia.com/mig.config"] = "custom";
+  n.allocatable = {
+      {"nvidia.com/mig-3g.40gb", 3}, {"nvidia.com/mig-1g.10gb", 2}, {"nvidia.com/mig-2g.20gb", 1}};
+  std::map<std::string, std::vector<MigConfigEntry>> configs = {
+      {"custom",
+       {MigConfigEntry{{0}, true, {{"3g.40gb", 2}}},
+        MigConfigEntry{{1}, true, {{"1g.10gb", 2}, {"2g.20gb", 1}, {"3g.40gb", 1}}}}}};
+  auto layout = current_mig_layout(n, model, 2, configs);
+  ASSERT_TRUE(layout);
+  EXPECT_EQ((*layout)[0], (ProfileCounts{{"3g.40gb", 2}}));
+  EXPECT_EQ((*layout)[1], (ProfileCounts{{"1g.10gb", 2}, {"2g.20gb", 1}, {"3g.40gb", 1}}));
+
+  // The node offers something else (the config changed under it): not trusted; the counts do
+  // not spread evenly either, so the layout is unknown.
+  n.allocatable["nvidia.com/mig-3g.40gb"] = 2;
+  EXPECT_FALSE(current_mig_layout(n, model, 2, configs));
+  // Being reconfigured: unknown.
+  n.labels["nvidia.com/mig.config.state"] = "pending";
+  EXPECT_FALSE(current_mig_layout(n, model, 2, configs));
+}
+
+TEST(PlannerDemand, CurrentLayoutFallsBackToEvenCounts) {
+  const GpuModel& model = h20_model();
+  auto layout = current_mig_layout(balanced(h20("gpu", 4), model, 4), model, 4, {});
+  ASSERT_TRUE(layout);
+  EXPECT_EQ(layout->size(), 4U);
+  for (const auto& gpu : *layout) EXPECT_EQ(gpu, balanced_gpu(model));
+  // MIG off: every GPU empty.
+  auto off = current_mig_layout(h20("gpu", 2), model, 2, {});
+  ASSERT_TRUE(off);
+  EXPECT_EQ(*off, std::vector<ProfileCounts>(2));
+}
+
+TEST(PlannerDemand, UnknownLayoutRelaysOutEveryGpu) {
+  NodeView n = h100("gpu", 2);
+  n.labels["nvidia.com/mig.config"] = "someone-elses";
+  n.allocatable = {{"nvidia.com/mig-7g.80gb", 1}, {"nvidia.com/mig-1g.10gb", 7}};
+  const Plan plan = policy::plan(input({n}, {mig_pod("p", "3g.40gb")}), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  expect_valid_mig_config(plan.actions[0], h100_model(), 2);
+  EXPECT_THAT(plan.actions[0].why, HasSubstr("per-GPU layout is not known"));
+}
+
+// ---- Filling and rebalancing from demand.
+
+TEST(PlannerDemand, FillFollowsDemandAgainstSupply) {
+  const GpuModel& model = h100_model();
+  DemandSupply ds;
+  // 10 pods want 1g.10gb and 14 instances exist; 3 want 3g.40gb and none exist.
+  ds.add_demand("nvidia.com/mig-1g.10gb", 10);
+  ds.add_supply("nvidia.com/mig-1g.10gb", 14);
+  ds.add_demand("nvidia.com/mig-3g.40gb", 3);
+  const ProfileCounts filled = fill_by_demand(model, {}, ds);
+  EXPECT_EQ(filled.at("3g.40gb"), 2);
+  EXPECT_EQ(ds.supply("nvidia.com/mig-3g.40gb"), 2);
+  // Worth in pods: an instance nobody asks for is worth nothing; one of a scarce profile ~1.
+  EXPECT_EQ(layout_gain(model, {{"7g.80gb", 1}}, ds), 0);
+  DemandSupply empty;
+  empty.add_demand("nvidia.com/mig-3g.40gb", 5);
+  EXPECT_DOUBLE_EQ(layout_gain(model, {{"3g.40gb", 2}}, empty), 2.0);
+}
+
+TEST(PlannerDemand, IdleGpusFollowDemandOnlyWithEnoughEvidence) {
+  const NodeView idle = balanced(h20("h20-idle", 8), h20_model(), 8);
+  // A busy H20 runs 12 pods of 1g.24gb; 1 more waits. GPUs of the idle node that no waiting pod
+  // needs are relaid out when demand clearly values 1g.24gb more than their balanced layout.
+  NodeView busy = h20("h20-busy", 8);
+  busy.labels["nvidia.com/mig.config"] = "custom";
+  busy.allocatable = {{"nvidia.com/mig-1g.24gb", 32}};
+  std::vector<PodView> bound;
+  for (int i = 0; i < 12; ++i)
+    bound.push_back(running(mig_pod("r" + std::to_string(i), "1g.24gb"), "h20-busy"));
+  // A 4g.48gb pod waits (no node offers one); the busy node is no candidate.
+  Plan plan = policy::plan(input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  EXPECT_EQ(plan.actions[0].node, "h20-idle");
+  EXPECT_THAT(plan.actions[0].why, HasSubstr("no waiting pod needs, relaid out to follow demand"));
+
+  // With 2 running pods (under the evidence threshold) only the pod's GPU changes.
+  bound.resize(2);
+  plan = policy::plan(input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  EXPECT_THAT(plan.actions[0].why, HasSubstr("relays out GPU 0 of 8"));
+
+  // And the knob turns it off.
+  bound.resize(12);
+  PlanInput in = input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound);
+  in.settings.rebalance_idle_gpus = false;
+  plan = policy::plan(in, catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  EXPECT_THAT(plan.actions[0].why, HasSubstr("relays out GPU 0 of 8"));
+}
+
+TEST(PlannerDemand, NodeWhoseCapacityIsUsedLessIsChangedFirst) {
+  // Two idle H100s: one all-balanced (whose profiles 20 running pods use), one all-1g.20gb that
+  // nobody uses. A 7g pod goes to the second: its change costs no capacity anyone uses.
+  NodeView used = balanced(h100("a-balanced", 1), h100_model(), 1);
+  NodeView unused = h100("b-unused", 1);
+  unused.labels["nvidia.com/mig.config"] = "all-1g.20gb";
+  unused.allocatable = {{"nvidia.com/mig-1g.20gb", 4}};
+  NodeView busy = balanced(h100("c-busy", 8), h100_model(), 8);
+  std::vector<PodView> bound;
+  for (int i = 0; i < 20; ++i) {
+    const char* profile = i % 2 == 0 ? "1g.10gb" : (i % 4 == 1 ? "2g.20gb" : "3g.40gb");
+    bound.push_back(running(mig_pod("r" + std::to_string(i), profile), "c-busy"));
+  }
+  const Plan plan =
+      policy::plan(input({used, unused, busy}, {mig_pod("big", "7g.80gb")}, bound), catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  EXPECT_EQ(plan.actions[0].node, "b-unused");
+}
+
+TEST(PlannerDemand, MpsReplicaSizeServesTheMostWaitingPods) {
+  // One RTX (1 GPU): three 2 GiB pods and one 10 GiB pod wait. Sizing for the 10 GiB pod (2
+  // replicas) would serve 2 pods; 11 replicas serve the three small ones.
+  const Plan plan =
+      policy::plan(input({idle_rtx4090()}, {mps_pod("a", "2Gi"), mps_pod("b", "2Gi"),
+                                            mps_pod("c", "2Gi"), mps_pod("big", "10Gi")}),
+                   catalog());
+  ASSERT_EQ(plan.actions.size(), 1U);
+  EXPECT_EQ(plan.actions[0].device_plugin_config.resources.at(0).replicas, 11);
+  EXPECT_THAT(plan.actions[0].serves, ElementsAre("ml/a", "ml/b", "ml/c"));
+}
+
+// ---- Oracle: on small clusters, as many waiting pods served as any layout could serve.
+
+// Every option one idle single-GPU node has: nothing, each maximal MIG layout, each MPS size.
+struct NodeOption {
+  ProfileCounts mig;
+  int replicas = 0;
+  std::int64_t share_bytes = 0;
+};
+
+std::vector<NodeOption> options_for(const NodeView& n) {
+  std::vector<NodeOption> out = {NodeOption{}};
+  const std::string product = n.label("nvidia.com/gpu.product");
+  const GpuModel* model = catalog().model_for_product(product);
+  const std::int64_t mib = std::stoll(n.label("nvidia.com/gpu.memory"));
+  if (model != nullptr) {
+    EnumerateOptions opts;
+    opts.maximal_only = true;
+    for (auto& layout : reachable_layouts(*model, opts)) out.push_back({layout, 0, 0});
+  }
+  for (int r = 2; r <= 48; ++r) out.push_back({{}, r, mps_share_bytes(mib, r)});
+  return out;
+}
+
+struct Want {
+  std::string profile;      // MIG
+  std::int64_t memory = 0;  // MPS
+};
+
+// Most pods one choice of options serves: MIG pods by profile counts; MPS pods largest need
+// first onto the largest shares (optimal for one replica per pod).
+int served_by(const std::vector<const NodeOption*>& choice, const std::vector<Want>& wants) {
+  std::map<std::string, int> capacity;
+  std::vector<std::int64_t> shares;
+  for (const NodeOption* o : choice) {
+    for (const auto& [p, n] : o->mig) capacity[p] += n;
+    for (int k = 0; k < o->replicas; ++k) shares.push_back(o->share_bytes);
+  }
+  int served = 0;
+  std::vector<std::int64_t> needs;
+  for (const auto& w : wants) {
+    if (!w.profile.empty()) {
+      if (capacity[w.profile] > 0) {
+        --capacity[w.profile];
+        ++served;
+      }
+    } else {
+      needs.push_back(w.memory);
+    }
+  }
+  std::sort(needs.rbegin(), needs.rend());
+  std::sort(shares.rbegin(), shares.rend());
+  std::size_t s = 0;
+  for (std::int64_t need : needs) {
+    if (s < shares.size() && shares[s] >= need) {
+      ++s;
+      ++served;
+    }
+  }
+  return served;
+}
+
+int oracle(const std::vector<NodeView>& nodes, const std::vector<Want>& wants) {
+  std::vector<std::vector<NodeOption>> options;
+  for (const auto& n : nodes) options.push_back(options_for(n));
+  std::vector<const NodeOption*> choice(nodes.size());
+  int best = 0;
+  std::function<void(std::size_t)> walk = [&](std::size_t i) {
+    if (i == nodes.size()) {
+      best = std::max(best, served_by(choice, wants));
+      return;
+    }
+    for (const auto& o : options[i]) {
+      choice[i] = &o;
+      walk(i + 1);
+    }
+  };
+  walk(0);
+  return best;
+}
+
+TEST(PlannerDemand, ServesAsManyWaitingPodsAsExhaustiveSearch) {
+  const std::vector<std::string> h100_profiles = {"1g.10gb", "1g.20gb", "2g.20gb",
+                                                  "3g.40gb", "4g.40gb", "7g.80gb"};
+  const std::vector<std::string> h20_profiles = {"1g.12gb", "1g.24gb", "2g.24gb",
+                                                 "3g.48gb", "4g.48gb", "7g.96gb"};
+  const std::vector<std::string> memories = {"2Gi", "4Gi", "8Gi", "12Gi", "30Gi"};
+  std::mt19937 rng(9);
+  for (int round = 0; round < 60; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::vector<NodeView> nodes;
+    const int node_count = 1 + static_cast<int>(rng() % 2);
+    for (int i = 0; i < node_count; ++i) {
+      const std::string name = "n" + std::to_string(i);
+      switch (rng() % 3) {
+        case 0:
+          nodes.push_back(h100(name));
+          break;
+        case 1:
+          nodes.push_back(h20(name));
+          break;
+        default:
+          nodes.push_back(idle_rtx4090(name));
+      }
+    }
+    std::vector<PodView> pods;
+    std::vector<Want> wants;
+    const int pod_count = 1 + static_cast<int>(rng() % 6);
+    for (int i = 0; i < pod_count; ++i) {
+      const std::string name = "p" + std::to_string(i);
+      switch (rng() % 3) {
+        case 0: {
+          const std::string& p = h100_profiles[rng() % h100_profiles.size()];
+          pods.push_back(mig_pod(name, p));
+          wants.push_back({p, 0});
+          break;
+        }
+        case 1: {
+          const std::string& p = h20_profiles[rng() % h20_profiles.size()];
+          pods.push_back(mig_pod(name, p));
+          wants.push_back({p, 0});
+          break;
+        }
+        default: {
+          const std::string& m = memories[rng() % memories.size()];
+          pods.push_back(mps_pod(name, m));
+          wants.push_back({"", std::stoll(m) * 1024 * kMiB});
+        }
+      }
+    }
+    const Plan plan = policy::plan(input(nodes, pods), catalog());
+    std::size_t served = 0;
+    for (const auto& a : plan.actions) served += a.serves.size();
+    std::string shown;
+    for (const auto& n : nodes) shown += n.name + "=" + n.label("nvidia.com/gpu.product") + " ";
+    for (const auto& w : wants)
+      shown += w.profile.empty() ? std::to_string(w.memory / kMiB) + "Mi " : w.profile + " ";
+    EXPECT_EQ(static_cast<int>(served), oracle(nodes, wants)) << shown;
+  }
+}
+
+}  // namespace
+}  // namespace gpushare::policy
