@@ -274,12 +274,14 @@ int run_simulate(const SimulateFlags& flags, std::istream& in, std::ostream& out
   if (!delay) return fail(err, delay.error());
   settings.batch_window_s = *batch;
   settings.reconfigure_s = *delay;
+  // A generated trace ends at --hours; a trace file, at --hours when given, else when its last
+  // pod would end had it started on arrival.
   double end_s = 0;
   for (const auto& t : traces) {
-    if (!t.empty()) end_s = std::max(end_s, t.back().arrival_s);
+    for (const auto& pod : t) end_s = std::max(end_s, pod.arrival_s + pod.runtime_s);
   }
-  settings.end_s = one(flags, "trace") ? std::ceil(end_s) + 1 : spec.hours * 3600;
-  if (auto h = one(flags, "hours"); h && one(flags, "trace")) settings.end_s = *hours * 3600;
+  settings.end_s =
+      one(flags, "trace") && !one(flags, "hours") ? std::ceil(end_s) + 1 : spec.hours * 3600;
   const auto started = std::chrono::steady_clock::now();
   settings.clock_ms = [started] {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
