@@ -9,13 +9,12 @@
 // layout's placeable(): some legal placement exists.
 //
 // Leftover: mig-parted creates exactly the listed instances, so space left out of the config is
-// lost until the next repartition, which needs the node idle again (nvidia.md 4.2 and 5.3). So
-// each GPU's leftover is filled with base profiles, largest first (memory units, then compute
-// slices, then catalog order), as many of each as still place. The free capacity is then
-// offered as the largest instances the space allows, which is what layout's more_useful ranks
-// first, and a GPU no pod asked for becomes one whole-GPU instance (7g / 4g). Why not the
-// profile pods ask for most: every pending pod that fits on the node is already served by it,
-// so filling with "more of the same" only splits space that a larger later request could use.
+// lost until the next repartition, which needs the node idle again (nvidia.md 4.2 and 5.3). The
+// planner fills it from demand (plan_demand.h fill_by_demand); fill_mig_leftover below, base
+// profiles largest first (memory units, then compute slices, then catalog order), is what takes
+// the space no wanted profile fits, so that the largest instances the space allows are offered.
+// (Before the planner knew demand it filled everything that way; the simulator showed that
+// keeps handing out 7g instances nobody asked for while the profiles pods wait for run out.)
 #pragma once
 
 #include <optional>

@@ -87,6 +87,7 @@ struct Pending {
   // Which nodes kube-scheduler may put it on depends only on this (node_constraints.h); pods
   // with equal keys share one row of NodeState::admits.
   std::size_t constraint_class = 0;
+  std::string alike;        // alike_key(): pods with equal keys fit, and are reasoned about, alike
   std::int64_t shared = 0;  // nvidia.com/gpu.shared
   // Smallest first: memory, then compute (planner.h step 1).
   std::int64_t size_bytes = 0;
@@ -390,7 +391,8 @@ std::string constraint_key(const PodView& pod) {
 
 // Pods that fit exactly the same nodes in the existing-capacity pass.
 std::string alike_key(const Pending& p) {
-  std::string out = std::to_string(p.constraint_class) + '|';
+  std::string out = std::to_string(static_cast<int>(p.kind)) + '|' + p.error + '|' +
+                    std::to_string(p.constraint_class) + '|';
   for (const auto& [resource, n] : p.demand.resources)
     out += resource + '=' + std::to_string(n) + ';';
   out += '|' + std::to_string(p.intent.gpu_memory_bytes.value_or(-1)) + '|' +
@@ -1136,6 +1138,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
         constraint_classes.emplace(constraint_key(*pending[i].pod), constraint_classes.size());
     if (fresh) class_pod.push_back(pending[i].pod);
     pending[i].constraint_class = it->second;
+    pending[i].alike = alike_key(pending[i]);
   }
   for (auto& s : nodes) {
     s.admits.assign(class_pod.size(), '0');
@@ -1193,8 +1196,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     Pending& p = pending[i];
     if (p.kind != PodKind::kMig && p.kind != PodKind::kMps) continue;
     const std::vector<std::string> wanted = p.demand.managed_resources();
-    const std::string alike = alike_key(p);
-    if (no_room.count(alike) != 0) continue;
+    if (no_room.count(p.alike) != 0) continue;
     auto list = offering.find(wanted.front());
     bool placed = false;
     if (list != offering.end()) {
@@ -1212,12 +1214,12 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
         ++s.reserved;
         waiting[i] = false;
         placed = true;
+        // A node with none of it left is dropped, so later pods do not walk it again.
+        if (s.fit_view.free(wanted.front()) <= 0)
+          candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(k));
       }
-      // Drop the nodes with none of it left, so later pods do not walk them again.
-      std::erase_if(candidates,
-                    [&](std::size_t n) { return nodes[n].fit_view.free(wanted.front()) <= 0; });
     }
-    if (!placed) no_room.insert(alike);
+    if (!placed) no_room.insert(p.alike);
   }
   for (auto& s : nodes) {
     if (s.blocked.empty() && s.reserved > 0) {
@@ -1255,7 +1257,14 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   // that only one node can serve must not lose that node to pods others could serve.
   std::vector<std::vector<std::size_t>> hosts(pending.size());
   std::vector<std::size_t> support(pending.size(), 0);
+  std::map<std::string, std::size_t> hosts_of_kind;  // alike key -> first pod of that kind
   for (std::size_t i = 0; i < pending.size(); ++i) {
+    auto [kind, fresh] = hosts_of_kind.emplace(pending[i].alike, i);
+    if (!fresh) {
+      hosts[i] = hosts[kind->second];
+      support[i] = support[kind->second];
+      continue;
+    }
     for (std::size_t g = 0; g < groups.size(); ++g) {
       if (could_host(nodes[groups[g].nodes.front()], pending[i])) {
         hosts[i].push_back(g);
@@ -1319,9 +1328,14 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   }
 
   // Step 5: every pod still waiting, with its reason.
+  std::map<std::string, std::string> reasons;
   for (std::size_t i = 0; i < pending.size(); ++i) {
     const Pending& p = pending[i];
-    if (waiting[i]) out.unplaced.push_back({p.key, unplaced_reason(p, nodes, catalog)});
+    if (!waiting[i]) continue;
+    // Pods alike get the same reason: computed once per kind (it walks every node).
+    auto [it, fresh] = reasons.try_emplace(p.alike);
+    if (fresh) it->second = unplaced_reason(p, nodes, catalog);
+    out.unplaced.push_back({p.key, it->second});
   }
   return out;
 }

@@ -19,11 +19,25 @@
 //     MPS needs the GPU's memory (gpu.memory label, else the catalog's figure). A pod is only
 //     ever sized onto a node kube-scheduler could put it on (node_constraints.h: nodeSelector,
 //     required node affinity, taints); steps 2 and 4 alike.
-//  4. Each candidate node is sized for the remaining demand, as MIG (plan_mig.h) and as MPS
-//     (plan_mps.h); each walks the demand in order and takes every pod that still fits. The
-//     (node, kind) that serves the most demand wins: more pods of the highest priority, then of
-//     the next, ...; ties: fewer disrupted pods, fewer GPUs (keep big nodes free), node name, no
-//     MPS<->MIG switch, MIG before MPS. One action per node; repeat until no node serves anything.
+//  4. Each candidate node is sized for the remaining demand, as MIG and as MPS; nodes alike
+//     (same GPUs, layout, labels that matter) are sized once. The sizing knows demand and
+//     supply (plan_demand.h: pods running or waiting per MIG profile and per MPS share, against
+//     the instances and replicas the cluster offers) and each node's per-GPU layout (from the
+//     mig-parted config its mig.config names, or its GFD counts spread evenly):
+//     - MIG (plan_mig.h): the pods' instances go onto as few GPUs as hold them, the least
+//       valuable to demand first; those GPUs are filled from demand (the next instance to the
+//       profile with the most pods per instance), and every other GPU keeps its layout, listed
+//       with its exact counts so mig-parted skips it. Since the node is paused for the change
+//       anyway, a GPU no pod needs is relaid out too when demand rests on 8+ pods of the model
+//       and values a fresh layout 25% more than what the GPU holds (rebalance_idle_gpus).
+//     - MPS (plan_mps.h): each replica size the waiting pods' needs call for is tried; the one
+//       serving the most waiting pods wins, then the one worth most to MPS demand.
+//     The (node, kind) that wins: it serves the highest priority; fewer disrupted pods; more
+//     pods served, by priority; it strands no waiting pod that only this node could serve;
+//     the node set up for the kind (MPS on a GPU without MIG, MIG on a node in MIG mode, a
+//     switch last); fewer GPUs relaid out; more worth to demand minus the worth of the capacity
+//     replaced; then fewer GPUs, the node's name. One action per node; repeat until no node
+//     serves anything. Each action says why (PlanAction::why).
 //  5. Every pod still waiting gets a reason a person can act on: which nodes could have served
 //     it and why each did not.
 //

@@ -101,6 +101,75 @@ p::PlanInput cluster(int nodes, int pods) {
   return in;
 }
 
+// A cluster that has been repartitioned for a while: MIG nodes at one of several layouts
+// (all-balanced and per-GPU mixes, known from the mig-parted configs), a third of them busy with
+// pods of their profiles, RTX nodes at MPS, and pending pods of every kind. Nodes alike are
+// sized once, so this is what growth with many distinct nodes looks like.
+p::PlanInput repartitioned_cluster(int nodes, int pods) {
+  const auto& catalog = p::Catalog::builtin();
+  p::PlanInput in = cluster(0, pods);
+  const p::GpuModel* h100 = catalog.model_for_product("NVIDIA-H100-80GB-HBM3");
+  const std::vector<p::ProfileCounts> layouts = {{{"1g.10gb", 2}, {"2g.20gb", 1}, {"3g.40gb", 1}},
+                                                 {{"1g.20gb", 4}},
+                                                 {{"3g.40gb", 1}, {"4g.40gb", 1}},
+                                                 {{"7g.80gb", 1}},
+                                                 {{"1g.10gb", 7}},
+                                                 {{"2g.20gb", 3}, {"1g.10gb", 1}}};
+  for (int i = 0; i < nodes; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "gpu-%05d", i);
+    p::NodeView n = gpu_node(name, "NVIDIA-H100-80GB-HBM3", 8, 81559, true);
+    if (i % 5 == 4) {
+      n = gpu_node(name, "NVIDIA-GeForce-RTX-4090", 8, 24564, false);
+      n.allocatable = {{"nvidia.com/gpu.shared", 32}};
+      n.labels["nvidia.com/gpu.replicas"] = "4";
+      n.labels["nvidia.com/mps.capable"] = "true";
+      in.nodes.push_back(std::move(n));
+      continue;
+    }
+    // Each node: two of the layouts over its 8 GPUs, chosen by its index.
+    const auto& a = layouts[static_cast<std::size_t>(i) % layouts.size()];
+    const auto& b = layouts[static_cast<std::size_t>(i / 7) % layouts.size()];
+    std::vector<p::MigConfigEntry> entries = {{{0, 1, 2, 3}, true, a}, {{4, 5, 6, 7}, true, b}};
+    const std::string config = "custom-" + std::to_string(i % 6) + "-" + std::to_string(i / 7 % 6);
+    in.mig_configs[config] = entries;
+    n.labels["nvidia.com/mig.config"] = config;
+    n.allocatable.clear();
+    for (const auto* half : {&a, &b}) {
+      for (const auto& [profile, count] : *half)
+        n.allocatable[h100->find_profile(profile)->resource_name()] += 4 * count;
+    }
+    if (i % 3 == 0) {
+      const auto& [profile, count] = *a.begin();
+      const std::string resource = h100->find_profile(profile)->resource_name();
+      p::PodView busy;
+      busy.namespace_name = "ml";
+      busy.name = std::string("run-") + name;
+      busy.node_name = name;
+      busy.phase = "Running";
+      p::ContainerView c;
+      c.name = "main";
+      c.limits[resource] = c.requests[resource] = "1";
+      busy.containers.push_back(c);
+      in.running.push_back(busy);
+      n.used[resource] = 1;
+    }
+    in.nodes.push_back(std::move(n));
+  }
+  return in;
+}
+
+std::vector<double> time_plans(const p::PlanInput& in, int rounds, p::Plan& plan) {
+  std::vector<double> ms;
+  for (int r = 0; r < rounds; ++r) {
+    auto t0 = Clock::now();
+    plan = p::plan(in, p::Catalog::builtin());
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,6 +192,19 @@ int main(int argc, char** argv) {
     const std::size_t p99 = std::min(ms.size() - 1, (ms.size() * 99 + 99) / 100 - 1);
     std::printf("%-8d %-8d %-10.1f %-10.1f %-10.1f %-8zu %-8zu\n", nodes, pods, ms[ms.size() / 2],
                 ms[p99], ms.back(), plan.actions.size(), plan.unplaced.size());
+  }
+  std::printf("\nrepartitioned cluster (distinct layouts, a third busy), pending = nodes\n");
+  std::printf("%-8s %-8s %-10s %-10s %-8s %-14s\n", "nodes", "pending", "p50_ms", "max_ms",
+              "actions", "x per doubling");
+  double last = 0;
+  for (int nodes : {500, 1000, 2000, 4000, 8000}) {
+    p::Plan plan;
+    const auto ms = time_plans(repartitioned_cluster(nodes, nodes), rounds, plan);
+    const double p50 = ms[ms.size() / 2];
+    std::printf("%-8d %-8d %-10.1f %-10.1f %-8zu %-14s\n", nodes, nodes, p50, ms.back(),
+                plan.actions.size(),
+                last > 0 ? std::to_string(p50 / last).substr(0, 4).c_str() : "-");
+    last = p50;
   }
   return 0;
 }
