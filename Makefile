@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
-.PHONY: all deps build test unit e2e check-generated check-format test-sanitize demo lint format clean bench
+.PHONY: all deps build test unit e2e check-generated check-format test-sanitize demo lint format clean bench simulate-bench
 
 all: build
 
@@ -50,6 +50,12 @@ demo: build
 
 bench: build
 	scripts/bench.sh
+
+# The repartitioning matrix of BENCHMARKS.md (issue 9): 20 and 200 nodes, three loads, three
+# mixes, seeds 1-3 (about half an hour on 2 cores). make test runs a small piece of it as a
+# unit test (policy/sim_test.cpp).
+simulate-bench: build
+	scripts/simulate-matrix.py --nodes 20,200 --jobs $(JOBS)
 
 lint:
 	scripts/lint.sh

@@ -41,6 +41,20 @@ p::NodeView gpu_node(const std::string& name, const std::string& product, int gp
   return n;
 }
 
+p::PodView running_pod(const std::string& name, const std::string& node,
+                       const std::string& resource, int count) {
+  p::PodView pod;
+  pod.namespace_name = "ml";
+  pod.name = name;
+  pod.node_name = node;
+  pod.phase = "Running";
+  p::ContainerView c;
+  c.name = "main";
+  c.limits[resource] = c.requests[resource] = std::to_string(count);
+  pod.containers.push_back(c);
+  return pod;
+}
+
 p::PodView pending_pod(int i) {
   static const char* kMig[] = {"nvidia.com/mig-1g.10gb", "nvidia.com/mig-3g.40gb",
                                "nvidia.com/mig-1g.12gb", "nvidia.com/mig-3g.48gb",
@@ -81,16 +95,7 @@ p::PlanInput cluster(int nodes, int pods) {
         break;
       default: {
         n = gpu_node(name, "NVIDIA-H100-80GB-HBM3", 8, 81559, true);
-        p::PodView busy;
-        busy.namespace_name = "ml";
-        busy.name = std::string("train-") + name;
-        busy.node_name = name;
-        busy.phase = "Running";
-        p::ContainerView c;
-        c.name = "main";
-        c.limits["nvidia.com/gpu"] = c.requests["nvidia.com/gpu"] = "8";
-        busy.containers.push_back(c);
-        in.running.push_back(busy);
+        in.running.push_back(running_pod(std::string("train-") + name, name, "nvidia.com/gpu", 8));
         n.used["nvidia.com/gpu"] = 8;
       }
     }
@@ -142,16 +147,7 @@ p::PlanInput repartitioned_cluster(int nodes, int pods) {
     if (i % 3 == 0) {
       const auto& [profile, count] = *a.begin();
       const std::string resource = h100->find_profile(profile)->resource_name();
-      p::PodView busy;
-      busy.namespace_name = "ml";
-      busy.name = std::string("run-") + name;
-      busy.node_name = name;
-      busy.phase = "Running";
-      p::ContainerView c;
-      c.name = "main";
-      c.limits[resource] = c.requests[resource] = "1";
-      busy.containers.push_back(c);
-      in.running.push_back(busy);
+      in.running.push_back(running_pod(std::string("run-") + name, name, resource, 1));
       n.used[resource] = 1;
     }
     in.nodes.push_back(std::move(n));

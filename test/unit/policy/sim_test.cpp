@@ -29,6 +29,15 @@ std::vector<SimNode> cluster(int nodes) {
   return c ? *c : std::vector<SimNode>{};
 }
 
+std::vector<SimPod> workload(const std::vector<SimNode>& nodes, double hours, double load) {
+  WorkloadSpec spec;
+  spec.hours = hours;
+  spec.load = load;
+  auto pods = generate_workload(spec, nodes, catalog());
+  EXPECT_TRUE(pods) << pods.error();
+  return pods ? *pods : std::vector<SimPod>{};
+}
+
 SimSettings short_run(double hours) {
   SimSettings s;
   s.end_s = hours * 3600;
@@ -225,14 +234,10 @@ TEST(Sim, NoNodeWithRunningPodsIsChanged) {
 
 TEST(Sim, BooksBalance) {
   const auto nodes = cluster(10);
-  WorkloadSpec spec;
-  spec.hours = 2;
-  spec.load = 0.9;
-  auto pods = generate_workload(spec, nodes, catalog());
-  ASSERT_TRUE(pods);
+  const auto pods = workload(nodes, 2, 0.9);
   for (SimPolicy p : {SimPolicy::kStatic, SimPolicy::kOnDemand, SimPolicy::kGreedy}) {
-    const SimReport r = run(nodes, *pods, p, short_run(2));
-    EXPECT_EQ(r.pods, pods->size()) << to_string(p);
+    const SimReport r = run(nodes, pods, p, short_run(2));
+    EXPECT_EQ(r.pods, pods.size()) << to_string(p);
     EXPECT_EQ(r.served + r.waiting, r.pods) << to_string(p);
     std::size_t by_request = 0;
     for (const auto& [k, n] : r.waiting_by_request) by_request += n;
@@ -246,12 +251,9 @@ TEST(Sim, BooksBalance) {
 
 TEST(Sim, SameInputSameReport) {
   const auto nodes = cluster(10);
-  WorkloadSpec spec;
-  spec.hours = 1;
-  auto pods = generate_workload(spec, nodes, catalog());
-  ASSERT_TRUE(pods);
-  const SimReport a = run(nodes, *pods, SimPolicy::kOnDemand, short_run(1));
-  const SimReport b = run(nodes, *pods, SimPolicy::kOnDemand, short_run(1));
+  const auto pods = workload(nodes, 1, 0.8);
+  const SimReport a = run(nodes, pods, SimPolicy::kOnDemand, short_run(1));
+  const SimReport b = run(nodes, pods, SimPolicy::kOnDemand, short_run(1));
   EXPECT_EQ(a.served, b.served);
   EXPECT_EQ(a.changes, b.changes);
   EXPECT_DOUBLE_EQ(a.wait_mean_s, b.wait_mean_s);
@@ -261,13 +263,9 @@ TEST(Sim, OnDemandServesWhatStaticLeavesWaiting) {
   // The default mix asks for profiles all-balanced lacks: static leaves them waiting for ever,
   // repartitioning serves them (a short smoke of what BENCHMARKS.md measures at length).
   const auto nodes = cluster(10);
-  WorkloadSpec spec;
-  spec.hours = 2;
-  spec.load = 0.6;
-  auto pods = generate_workload(spec, nodes, catalog());
-  ASSERT_TRUE(pods);
-  const SimReport fixed = run(nodes, *pods, SimPolicy::kStatic, short_run(2));
-  const SimReport on_demand = run(nodes, *pods, SimPolicy::kOnDemand, short_run(2));
+  const auto pods = workload(nodes, 2, 0.6);
+  const SimReport fixed = run(nodes, pods, SimPolicy::kStatic, short_run(2));
+  const SimReport on_demand = run(nodes, pods, SimPolicy::kOnDemand, short_run(2));
   EXPECT_GT(fixed.waiting, 0U);
   EXPECT_LT(on_demand.waiting, fixed.waiting);
   EXPECT_LT(on_demand.wait_mean_s, fixed.wait_mean_s);
