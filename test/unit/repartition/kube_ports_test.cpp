@@ -112,6 +112,12 @@ TEST(KubeApiOps, EntriesGoToTheirConfigMapsAndAreListed) {
   auto names = f.ops.config_names();
   EXPECT_EQ(names.mig_parted, (std::set<std::string>{"all-disabled", "gpushare-mig"}));
   EXPECT_EQ(names.device_plugin, (std::set<std::string>{"gpushare-mps"}));
+  // And the content, for the planner's per-GPU layouts ("devices: all" reads as no devices).
+  ASSERT_EQ(names.mig_configs.count("gpushare-mig"), 1U);
+  EXPECT_EQ(names.mig_configs.at("gpushare-mig"),
+            (std::vector<policy::MigConfigEntry>{{{0}, true, {{"3g.48gb", 2}}}}));
+  EXPECT_EQ(names.mig_configs.at("all-disabled"),
+            (std::vector<policy::MigConfigEntry>{{{}, false, {}}}));
   auto cm = f.store.get("/api/v1/namespaces/gpu-operator/configmaps/custom-mig-parted-config");
   ASSERT_TRUE(cm);
   EXPECT_TRUE((*cm)["data"].contains("config.yaml"));
