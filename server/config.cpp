@@ -281,6 +281,8 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
             return Section(n, p)
                 .on("enabled", [&](N v, P q) { return boolean(v, q, r.enabled); })
                 .on("allowDisruption", [&](N v, P q) { return boolean(v, q, r.allow_disruption); })
+                .on("rebalanceIdleGpus",
+                    [&](N v, P q) { return boolean(v, q, r.rebalance_idle_gpus); })
                 .on("batchWindow",
                     [&](N v, P q) { return duration(v, q, r.batch_window, Seconds(0)); })
                 .on("propagationDelay",

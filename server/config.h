@@ -52,6 +52,9 @@ struct RepartitionConfig {
   bool enabled = false;
   // Off by default: only nodes without running GPU pods are changed (CONTRACT section 5).
   bool allow_disruption = false;
+  // A node being relaid out for waiting pods also relays out its GPUs no pod needs when demand
+  // clearly values another layout (policy/plan_demand.h); off: only the pods' GPUs change.
+  bool rebalance_idle_gpus = true;
   Seconds batch_window{10};
   Seconds propagation_delay{60};  // ConfigMap volume refresh (nvidia.md 1.5)
   Seconds apply_timeout{600};

@@ -93,6 +93,7 @@ std::shared_ptr<repartition::Repartitioner> start_repartitioner(const ServerConf
                          config.gpu_operator.mig_parted_config_map};
   policy::PlanSettings plan_settings;
   plan_settings.allow_disruption = rc.allow_disruption;
+  plan_settings.rebalance_idle_gpus = rc.rebalance_idle_gpus;
   plan_settings.annotation_prefix = config.annotation_prefix;
   plan_settings.node_selector = rc.node_selector;
   auto r = std::make_shared<repartition::Repartitioner>(

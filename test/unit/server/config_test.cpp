@@ -31,7 +31,7 @@ catalog: /etc/gpushare/catalog.yaml
 cluster: {kubeconfig: /kube/config}
 gpuOperator: {namespace: nvidia, devicePluginConfigMap: dp, migPartedConfigMap: mp}
 scheduling: {defaultPlacement: spread}
-repartition: {enabled: true, allowDisruption: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
+repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
 )");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->listen_host, "127.0.0.1");
@@ -45,6 +45,7 @@ repartition: {enabled: true, allowDisruption: false, batchWindow: 5s, propagatio
   EXPECT_EQ(c->gpu_operator.namespace_name, "nvidia");
   EXPECT_EQ(c->default_placement, policy::PlacementPolicy::kSpread);
   EXPECT_TRUE(c->repartition.enabled);
+  EXPECT_FALSE(c->repartition.rebalance_idle_gpus);
   EXPECT_EQ(c->repartition.propagation_delay, Seconds(60));
   EXPECT_EQ(c->repartition.apply_timeout, Seconds(600));
   EXPECT_EQ(c->repartition.node_selector, (std::map<std::string, std::string>{
@@ -73,6 +74,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"BadPort", "listen: \"0.0.0.0:99999\"", "port must be"},
         Bad{"BadLevel", "log: {level: loud}", "log.level: \"loud\""},
         Bad{"BadFormat", "log: {format: xml}", "log.format"},
+        Bad{"BadRebalance", "repartition: {rebalanceIdleGpus: sometimes}",
+            "repartition.rebalanceIdleGpus"},
         Bad{"BadDuration", "limits: {readTimeout: 10 seconds}", "limits.readTimeout"},
         Bad{"ZeroTimeout", "limits: {readTimeout: 0s}", "limits.readTimeout"},
         Bad{"BadBody", "limits: {maxBodyBytes: lots}", "limits.maxBodyBytes"},
