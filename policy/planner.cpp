@@ -27,8 +27,16 @@ constexpr std::int64_t kMiB = std::int64_t{1024} * 1024;
 // of the model (running and waiting): one waiting pod is no evidence for a whole node, and the
 // layouts there were chosen by someone (the operator's all-balanced, or earlier plans).
 constexpr double kRebalanceEvidence = 8;
-// A GPU no pod needs is relaid out only when demand values its new layout this much more.
-constexpr double kRebalanceMargin = 1.25;
+// A GPU no pod needs is relaid out only when demand values its new layout this much more. Kept
+// small: on the simulated clusters (BENCHMARKS.md, issue 9) 1.25 left idle GPUs in layouts the
+// mix had moved away from, while 1.0-1.1 served more pods; 1.1 keeps a margin against relaying
+// a GPU out for a gain within the demand figures' noise.
+constexpr double kRebalanceMargin = 1.1;
+// A waiting MIG pod counts this many times in the demand mix, a running one once. Running pods
+// show the mix as it was when they were placed; waiting pods show it now and are what the plan
+// is for. With 1 the layouts lagged a shifting mix (small profiles early, large later) and the
+// simulated clusters left more pods waiting than with 2 (BENCHMARKS.md, issue 9).
+constexpr double kPendingWeight = 2;
 // Nodes named in one unplaced reason; the rest are counted.
 constexpr std::size_t kNodesInReason = 6;
 constexpr std::string_view kNvidiaPrefix = "nvidia.com/";
@@ -1161,7 +1169,9 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   for (const auto& [resource, n] : running_demand) ds.add_demand(resource, static_cast<double>(n));
   for (const Pending& p : pending) {
     if (p.kind != PodKind::kMig) continue;
-    for (const auto& [resource, n] : p.mig) ds.add_demand(resource, static_cast<double>(n));
+    for (const auto& [resource, n] : p.mig) {
+      ds.add_demand(resource, kPendingWeight * static_cast<double>(n));
+    }
   }
   for (const auto& s : nodes) {
     for (const auto& [resource, n] : s.view->allocatable) {
