@@ -114,6 +114,7 @@ void containers(const json& spec, const char* key, bool init, const std::string&
     view.name = string_member(c, "name", cpath);
     view.init = init;
     view.index = i;
+    view.restartable = init && string_member(c, "restartPolicy", cpath) == "Always";
     if (const json* res = object_member(c, "resources", cpath)) {
       view.limits = quantity_map(*res, "limits", cpath + ".resources");
       view.requests = quantity_map(*res, "requests", cpath + ".resources");

@@ -1,9 +1,8 @@
 #include "kube/decode.h"
 
-#include <algorithm>
-
 #include "codec/scheduling.h"
 #include "kube/json_util.h"
+#include "policy/pod_demand.h"
 
 namespace gpushare::kube {
 namespace {
@@ -31,43 +30,6 @@ StringMap quantity_map(const nlohmann::json& object) {
     }
   }
   return out;
-}
-
-void add(ResourceCounts& into, const ResourceCounts& from) {
-  for (const auto& [name, n] : from) into[name] += n;
-}
-
-void raise_to(ResourceCounts& into, const ResourceCounts& from) {
-  for (const auto& [name, n] : from) into[name] = std::max(into[name], n);
-}
-
-// One container's nvidia.com/* requests. A missing request falls back to the limit, as the
-// apiserver defaults it for extended resources (and as a pod seen before defaulting needs).
-Result<ResourceCounts> gpu_requests(const policy::ContainerView& c, const std::string& where) {
-  ResourceCounts out;
-  auto take = [&](const StringMap& from, const char* field, bool only_missing) -> std::string {
-    for (const auto& [name, text] : from) {
-      if (!is_gpu_resource(name) || (only_missing && c.requests.count(name) > 0)) continue;
-      auto n = parse_count(text);
-      if (!n) {
-        return where + ".resources." + field + "[" + name + "]: \"" + text +
-               "\" is not a whole number";
-      }
-      out[name] = *n;
-    }
-    return {};
-  };
-  if (std::string e = take(c.requests, "requests", false); !e.empty()) {
-    return Result<ResourceCounts>::fail(e);
-  }
-  if (std::string e = take(c.limits, "limits", true); !e.empty()) {
-    return Result<ResourceCounts>::fail(e);
-  }
-  return out;
-}
-
-bool restartable(const nlohmann::json& container) {
-  return string_member(container, "restartPolicy") == "Always";
 }
 
 }  // namespace
@@ -122,14 +84,8 @@ Result<PodRecord> decode_pod(const nlohmann::json& pod) {
   if (priority.is_number_integer()) v.priority = priority.get<std::int32_t>();
   out.terminated = v.phase == "Succeeded" || v.phase == "Failed";
 
-  // The scheduler's rule (k8s.io/component-helpers resource.PodRequests): regular containers
-  // add up; a sidecar (init container with restartPolicy Always) adds to them and to every
-  // later init container's peak; the pod needs the larger of the running sum and any peak.
-  ResourceCounts running;
-  ResourceCounts sidecars;
-  ResourceCounts init_peak;
   for (const char* list : {"initContainers", "containers"}) {
-    bool init = std::string_view(list) == "initContainers";
+    const bool init = std::string_view(list) == "initContainers";
     const nlohmann::json& containers = member(spec, list);
     if (!containers.is_array()) continue;
     for (std::size_t i = 0; i < containers.size(); ++i) {
@@ -139,30 +95,16 @@ Result<PodRecord> decode_pod(const nlohmann::json& pod) {
       view.name = string_member(c, "name");
       view.init = init;
       view.index = i;
+      view.restartable = init && string_member(c, "restartPolicy") == "Always";
       view.limits = quantity_map(member(resources, "limits"));
       view.requests = quantity_map(member(resources, "requests"));
-      std::string where = "pod " + v.namespace_name + "/" + v.name + ": spec." + list + "[" +
-                          std::to_string(i) + "]";
-      auto requests = gpu_requests(view, where);
-      if (!requests) return Result<PodRecord>::fail(requests.error());
-      if (!init) {
-        add(running, *requests);
-      } else if (restartable(c)) {
-        add(running, *requests);
-        add(sidecars, *requests);
-        raise_to(init_peak, sidecars);
-      } else {
-        ResourceCounts peak = *requests;
-        add(peak, sidecars);
-        raise_to(init_peak, peak);
-      }
       v.containers.push_back(std::move(view));
     }
   }
-  raise_to(running, init_peak);
-  for (const auto& [name, n] : running) {
-    if (n > 0) out.gpu_requests.emplace(name, n);
-  }
+  // What the pod holds on its node: policy's rule, the one the extender and the planner read.
+  auto demand = policy::pod_demand(v);
+  if (!demand) return Result<PodRecord>::fail("pod " + out.key() + ": " + demand.error());
+  out.gpu_requests = std::move(demand->resources);
 
   const nlohmann::json& conditions = member(status, "conditions");
   if (conditions.is_array()) {

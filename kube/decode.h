@@ -33,8 +33,8 @@ struct PodRecord {
   bool terminated = false;     // phase Succeeded or Failed: holds nothing any more
   bool unschedulable = false;  // condition PodScheduled=False with reason Unschedulable
   std::string unschedulable_message;
-  // What the pod holds on its node while it runs, nvidia.com/* only, computed as the
-  // scheduler does: max(sum over containers and sidecars, each init container's peak).
+  // What the pod holds on its node while it runs, nvidia.com/* only: policy::pod_demand, the
+  // scheduler's rule (sidecars included), the one the extender and the planner read too.
   ResourceCounts gpu_requests;
 
   std::string key() const { return view.namespace_name + "/" + view.name; }

@@ -18,8 +18,11 @@ namespace gpushare::policy {
 bool is_managed_resource(std::string_view resource);
 
 struct PodDemand {
-  // nvidia.com/* resource -> effective count, as the scheduler counts it:
-  // max(largest init container, sum of app containers). Only counts > 0 are kept.
+  // nvidia.com/* resource -> effective count, as the scheduler counts it
+  // (k8s.io/component-helpers resource.PodRequests): app containers and sidecars add up; each
+  // ordinary init container peaks at its own amount plus the sidecars started before it; the pod
+  // needs the larger of the two. Only counts > 0 are kept. The extender, the planner and the
+  // watch cache's `used` all read this one rule.
   std::map<std::string, std::int64_t> resources;
 
   // Asks for at least one gpushare-managed resource.
@@ -32,8 +35,6 @@ struct PodDemand {
 // A container's amount is its request when present, else its limit (for extended resources the
 // apiserver requires both to be equal, and defaults the request to the limit). Quantities are
 // rounded up to whole units. Errors name the container, the resource and the text.
-// Restartable (sidecar) init containers are counted like other init containers: PodView does
-// not carry restartPolicy, and GPU sidecars are not a case gpushare serves.
 Result<PodDemand> pod_demand(const PodView& pod);
 
 }  // namespace gpushare::policy

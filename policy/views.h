@@ -15,9 +15,10 @@ using StringMap = std::map<std::string, std::string>;
 
 struct ContainerView {
   std::string name;
-  bool init = false;      // from spec.initContainers
-  std::size_t index = 0;  // position in spec.containers or spec.initContainers
-  StringMap limits;       // resource name -> quantity text, exactly as received
+  bool init = false;         // from spec.initContainers
+  bool restartable = false;  // an init container with restartPolicy: Always (a sidecar)
+  std::size_t index = 0;     // position in spec.containers or spec.initContainers
+  StringMap limits;          // resource name -> quantity text, exactly as received
   StringMap requests;
 };
 

@@ -214,6 +214,24 @@ TEST_F(CacheTest, UsedCountsNonTerminatedPodsWithTheInitContainerRule) {
   EXPECT_EQ(cache.counters().lists, 2u);
 }
 
+TEST_F(CacheTest, TheExtenderBusyNodeFixtureHoldsWhatItsPodsHold) {
+  // test/fixtures/extender: the H20 node and the pods bound to it (two running 1g.12gb pods, a
+  // finished 3g.48gb pod, a pending one whose init and main container each ask for one
+  // 1g.24gb): what the extender's filter then reads as `used` (Filter.BusyNodeFromTheCache...).
+  json node = json::parse(gpushare::testing::read_fixture("extender/nodes/h20-mig.json"));
+  json pods = json::parse(gpushare::testing::read_fixture("extender/pods/h20-busy.json"));
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {node}));
+  std::vector<json> items(pods["items"].begin(), pods["items"].end());
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", items));
+  start();
+  const auto view = cache_->node("gpu-h20");
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->used, (std::map<std::string, std::int64_t>{{"nvidia.com/mig-1g.12gb", 2},
+                                                             {"nvidia.com/mig-1g.24gb", 1}}));
+  EXPECT_EQ(view->free("nvidia.com/mig-1g.12gb"), 0);
+  EXPECT_EQ(view->free("nvidia.com/mig-3g.48gb"), 1);
+}
+
 TEST_F(CacheTest, WatchEventsMoveUsedAndNotify) {
   cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
   cluster_.list(ObjectKind::kPod, 200, list_of("20", {pod("a", "n1", "Running", {{k1g, "1"}})}));

@@ -182,13 +182,18 @@ TEST(DecodePod, TerminatedPhases) {
   }
 }
 
-TEST(DecodePod, BadGpuQuantityNamesTheContainer) {
+TEST(DecodePod, BadGpuQuantityNamesThePodAndTheContainer) {
   auto json = fixture("pod_unschedulable.json");
-  json["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/mig-3g.40gb"] = "0.5";
+  json["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/mig-3g.40gb"] = "lots";
   auto pod = decode_pod(json);
   ASSERT_FALSE(pod.ok());
-  EXPECT_NE(pod.error().find("spec.containers[0].resources.requests[nvidia.com/mig-3g.40gb]"),
-            std::string::npos)
+  const std::string name = json["metadata"]["namespace"].get<std::string>() + "/" +
+                           json["metadata"]["name"].get<std::string>();
+  const std::string container = json["spec"]["containers"][0]["name"];
+  EXPECT_EQ(pod.error().rfind("pod " + name + ": container \"" + container +
+                                  "\": nvidia.com/mig-3g.40gb=\"lots\" is not a quantity",
+                              0),
+            0U)
       << pod.error();
 }
 

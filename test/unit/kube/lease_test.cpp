@@ -109,13 +109,32 @@ TEST(Lease, StepsDownWhenTheApiserverIsGonePastTheDeadline) {
   EXPECT_TRUE(a.try_acquire_or_renew(kT0 + std::chrono::seconds(11)));  // still ours: renew
 }
 
-TEST(Lease, OnlyOneOfTwoRacingCreatorsLeads) {
+TEST(Lease, LosingTheCreateRaceDoesNotLead) {
+  // Both replicas read 404; "a" creates the Lease between b's read and b's create, so b's create
+  // meets 409 AlreadyExists. b must not lead, and a's Lease stays as a wrote it.
+  Fixture f;
+  nlohmann::json held = {
+      {"apiVersion", "coordination.k8s.io/v1"},
+      {"kind", "Lease"},
+      {"metadata", {{"name", "repart"}, {"namespace", "gs"}}},
+      {"spec",
+       {{"holderIdentity", "a"}, {"leaseDurationSeconds", 15}, {"renewTime", micro_time(kT0)}}}};
+  f.store.race_next_create(held);
+  LeaderElector b(f.client(), options("b"));
+  EXPECT_FALSE(b.try_acquire_or_renew(kT0));
+  EXPECT_FALSE(b.is_leader());
+  EXPECT_EQ((*f.store.get(kPath))["spec"]["holderIdentity"], "a");
+  EXPECT_EQ(f.store.writes(), 1);  // a's create only
+  // The next round b reads a's fresh Lease and still does not lead.
+  EXPECT_FALSE(b.try_acquire_or_renew(kT0 + std::chrono::seconds(1)));
+}
+
+TEST(Lease, OnlyOneOfTwoCreatorsLeads) {
   Fixture f;
   LeaderElector a(f.client(), options("a"));
   LeaderElector b(f.client(), options("b"));
-  bool ra = a.try_acquire_or_renew(kT0);
-  bool rb = b.try_acquire_or_renew(kT0);
-  EXPECT_NE(ra, rb);
+  EXPECT_TRUE(a.try_acquire_or_renew(kT0));
+  EXPECT_FALSE(b.try_acquire_or_renew(kT0));
 }
 
 TEST(Lease, ThreadAcquiresAndStops) {

@@ -8,7 +8,9 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "test/unit/kube/fake_apiserver.h"
 
@@ -40,6 +42,12 @@ class ObjectStore {
     std::lock_guard lock(mu_);
     races_ = n;
     race_change_ = std::move(change);
+  }
+  // Before answering the next POST, another writer creates `object` under the posted name (a
+  // racing creator that read the same 404), so the POST meets 409 AlreadyExists.
+  void race_next_create(nlohmann::json object) {
+    std::lock_guard lock(mu_);
+    create_race_ = std::move(object);
   }
   int writes() const {
     std::lock_guard lock(mu_);
@@ -80,6 +88,10 @@ class ObjectStore {
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     if (req.method == "POST") {
       std::string path = req.path + "/" + body["metadata"]["name"].get<std::string>();
+      if (create_race_) {
+        store(path, *std::exchange(create_race_, std::nullopt));
+        ++writes_;
+      }
       if (objects_.count(path) != 0) return r.send(409, status(409, "AlreadyExists"));
       ++writes_;
       store(path, body);
@@ -112,6 +124,7 @@ class ObjectStore {
   int races_ = 0;
   bool down_ = false;
   std::function<void(nlohmann::json&)> race_change_;
+  std::optional<nlohmann::json> create_race_;
 };
 
 }  // namespace gpushare::kube::testing

@@ -56,7 +56,9 @@ TEST(Planner, IdleH20GetsAMigLayoutForA3g48gbPod) {
 TEST(Planner, ConfigNameIsDerivedFromTheContent) {
   MigConfigEntry e{{0}, true, {{"1g.12gb", 2}, {"3g.48gb", 1}}};
   const std::string name = config_name("gpushare-", std::vector<MigConfigEntry>{e});
-  EXPECT_EQ(name, config_name("gpushare-", std::vector<MigConfigEntry>{e}));
+  // FNV-1a 64 of "mig-parted:" + the canonical text below, in hex: a name any replica (and any
+  // version of gpushare) derives alike, so the ConfigMap key survives restarts and failovers.
+  EXPECT_EQ(name, "gpushare-86dab9ab6df8d496");
   EXPECT_EQ(canonical_text(std::vector<MigConfigEntry>{e}),
             R"([{"devices":[0],"mig-devices":{"1g.12gb":2,"3g.48gb":1},"mig-enabled":true}])");
   MigConfigEntry other = e;

@@ -72,7 +72,8 @@ class HttpsServer : public ::testing::Test {
     tls_ = std::make_unique<TlsStore>(config_.tls.cert_file, config_.tls.key_file);
     ASSERT_TRUE(tls_->load().ok());
     service_ = std::make_unique<Service>(policy::Catalog::builtin(), cluster_, ServiceSettings{});
-    http_ = std::make_unique<HttpServer>(config_, *tls_, metrics_, *service_, [] { return true; });
+    http_ = std::make_unique<HttpServer>(config_, *tls_, metrics_, *service_,
+                                         [this] { return cluster_ready_.load(); });
     auto port = http_->bind();
     ASSERT_TRUE(port.ok()) << port.error();
     port_ = *port;
@@ -154,6 +155,7 @@ class HttpsServer : public ::testing::Test {
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
   int port_ = 0;
+  std::atomic<bool> cluster_ready_{true};
   CURL* curl_ = nullptr;
 };
 
@@ -248,7 +250,17 @@ TEST_F(HttpsServer, MetricsCountRequestsAndDecisions) {
             std::string::npos);
 }
 
-TEST_F(HttpsServer, ReadyzFollowsCertificatesAndCluster) {
+TEST_F(HttpsServer, ReadyzFollowsTheCluster) {
+  HttpReply ready = call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body, "ok\n");
+  cluster_ready_ = false;
+  HttpReply unsynced = call("GET", "/readyz");
+  EXPECT_EQ(unsynced.status, 503);
+  EXPECT_EQ(unsynced.body, "cluster cache not synced\n");
+  // Liveness does not follow readiness: a replica that lost the cluster is not restarted.
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  cluster_ready_ = true;
   EXPECT_EQ(call("GET", "/readyz").status, 200);
 }
 

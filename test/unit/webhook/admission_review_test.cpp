@@ -165,7 +165,45 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, AdmissionFixture, ::testing::ValuesIn(fixture_cases()), test_name);
 
-TEST(AdmissionFixtures, CoverTheContractCases) { EXPECT_GE(fixture_cases().size(), 20u); }
+TEST(AdmissionFixtures, EveryInputHasItsExpectationAndTheContractCasesAreThere) {
+  // An input without its .expected.json would never run: fixture_cases() lists expectations.
+  const std::vector<std::string> cases = fixture_cases();
+  for (const auto& entry :
+       std::filesystem::directory_iterator(testing::fixture_path("admission"))) {
+    const std::string file = entry.path().filename().string();
+    if (!file.ends_with(".json") || file.ends_with(".expected.json")) continue;
+    const std::string name = file.substr(0, file.size() - 5);
+    EXPECT_TRUE(std::binary_search(cases.begin(), cases.end(), name))
+        << file << " has no " << name << ".expected.json";
+  }
+  // One case at least for each admission rule of CONTRACT.md section 3 and for each answer shape.
+  for (const char* required :
+       {"no-intent-cpu-only", "no-intent-plain-gpu", "update-operation", "not-a-pod",
+        "mps-annotation", "mps-two-gpus-denied", "shared-two-no-annotations-denied",
+        "mig-profile-1g12gb", "gpu-product-h20-memory-20gi", "init-container-gpu",
+        "unknown-key-denied", "reinvocation-idempotent"}) {
+    EXPECT_TRUE(std::binary_search(cases.begin(), cases.end(), required)) << required;
+  }
+  int denied = 0;
+  int patched = 0;
+  int unchanged = 0;
+  for (const auto& name : cases) {
+    const json expected =
+        json::parse(testing::read_fixture("admission/" + name + ".expected.json"));
+    if (!expected.at("allowed").get<bool>()) {
+      ++denied;
+      EXPECT_FALSE(expected.value("messageContains", json::array()).empty())
+          << name << ": a denial must say what its message contains";
+    } else if (expected.value("patch", true)) {
+      ++patched;
+    } else {
+      ++unchanged;
+    }
+  }
+  EXPECT_GT(denied, 0);
+  EXPECT_GT(patched, 0);
+  EXPECT_GT(unchanged, 0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Hand-written inputs.
@@ -610,7 +648,15 @@ TEST(AdmissionReviewRespond, DenialShape) {
   EXPECT_EQ(response["allowed"], false);
   EXPECT_EQ(response["status"]["code"], 403);
   EXPECT_EQ(response["status"]["reason"], "Forbidden");
-  EXPECT_EQ(response["status"]["message"], r.decision.message);
+  // The message a user reads in `kubectl apply`: the container, what it asked for, the rule and
+  // what to do instead.
+  EXPECT_EQ(
+      response["status"]["message"],
+      "container \"main\" asks for 3 nvidia.com/gpu.shared (nvidia.com/gpu: 3 mapped to MPS): "
+      "MPS shared GPUs are limited to 1 per container, since the device plugin cannot give "
+      "one container several replicas. Ask for 1, or for more memory use "
+      "gpushare.io/gpu-memory or a MIG profile (gpushare.io/mig-profile)");
+  EXPECT_EQ(r.decision.message, response["status"]["message"]);
   EXPECT_FALSE(response.contains("patch"));
   EXPECT_FALSE(response.contains("patchType"));
   EXPECT_TRUE(r.patch.empty());

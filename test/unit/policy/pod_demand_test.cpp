@@ -1,7 +1,11 @@
-// policy::pod_demand: what GPU resources a pod asks for (tested here: unit_policy is shared).
+// policy::pod_demand: what GPU resources a pod asks for, as the scheduler counts them.
+#include "policy/pod_demand.h"
+
 #include <gtest/gtest.h>
 
-#include "policy/pod_demand.h"
+#include <cstdint>
+#include <string>
+#include <vector>
 
 namespace gpushare::policy {
 namespace {
@@ -29,6 +33,53 @@ TEST(PodDemand, EffectiveIsMaxOfLargestInitAndSumOfContainers) {
   EXPECT_EQ(d->count("nvidia.com/gpu.shared"), 1);  // only an init container asks
   pod.containers.push_back(container("c", false, {{"nvidia.com/mig-1g.12gb", "2"}}));
   EXPECT_EQ(pod_demand(pod)->count("nvidia.com/mig-1g.12gb"), 4);  // 1 + 1 + 2 > 3
+}
+
+TEST(PodDemand, SidecarsRunBesideLaterInitContainersAndTheApp) {
+  // The scheduler's rule (k8s.io/component-helpers resource.PodRequests) for restartPolicy:
+  // Always init containers: a sidecar adds to the app containers and to every init container
+  // after it, not to those before it.
+  auto sidecar = [](std::string name, std::string n, std::size_t index) {
+    ContainerView c = container(std::move(name), true, {{"nvidia.com/gpu", std::move(n)}});
+    c.restartable = true;
+    c.index = index;
+    return c;
+  };
+  auto init = [](std::string name, std::string n, std::size_t index) {
+    ContainerView c = container(std::move(name), true, {{"nvidia.com/gpu", std::move(n)}});
+    c.index = index;
+    return c;
+  };
+  const ContainerView app = container("app", false, {{"nvidia.com/gpu", "1"}});
+  const ContainerView big_app = container("app", false, {{"nvidia.com/gpu", "4"}});
+  struct Case {
+    const char* what;
+    std::vector<ContainerView> containers;
+    std::int64_t want;
+  };
+  const std::vector<Case> cases = {
+      {"sidecar then init: the init peaks at 2 + 1",
+       {sidecar("s", "1", 0), init("i", "2", 1), app},
+       3},
+      {"the app and the sidecar run together",
+       {sidecar("s", "1", 0), init("i", "2", 1), big_app},
+       5},
+      {"init before the sidecar: no overlap", {init("i", "2", 0), sidecar("s", "1", 1), app}, 2},
+      {"order is the spec's index, not the list's",
+       {init("i", "2", 1), sidecar("s", "1", 0), app},
+       3},
+      {"two sidecars add up", {sidecar("s1", "1", 0), sidecar("s2", "2", 1), app}, 4},
+      {"without restartPolicy the same init containers only peak",
+       {init("s", "1", 0), init("i", "2", 1), app},
+       2},
+  };
+  for (const auto& c : cases) {
+    PodView pod;
+    pod.containers = c.containers;
+    auto d = pod_demand(pod);
+    ASSERT_TRUE(d) << c.what << ": " << d.error();
+    EXPECT_EQ(d->count("nvidia.com/gpu"), c.want) << c.what;
+  }
 }
 
 TEST(PodDemand, RequestWinsOverLimitAndOtherResourcesAreIgnored) {

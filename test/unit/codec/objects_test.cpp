@@ -1,17 +1,32 @@
-// codec/objects.h on the extender's fixtures: Node and Pod JSON to policy views.
+// codec/objects.h on the extender's node fixtures and hand-written objects: Node and Pod JSON to
+// policy views, NodeLists, and the depth-bounded parser.
+#include "codec/objects.h"
+
 #include <gtest/gtest.h>
 
-#include "codec/objects.h"
-#include "extender/extender.h"
-#include "test/unit/extender/helpers.h"
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
 
-namespace gpushare::extender {
+#include "test/support/fixtures.h"
+
+namespace gpushare::codec {
 namespace {
 
 using nlohmann::json;
-using namespace gpushare::extender::testing;
-using codec::decode_node_list;
-using codec::parse_json;
+
+// test/fixtures/extender/nodes/<file>
+json node_json(const std::string& file) {
+  return json::parse(gpushare::testing::read_fixture("extender/nodes/" + file));
+}
+
+policy::NodeView node_view(const std::string& file) {
+  auto v = decode_node(node_json(file));
+  if (!v) throw std::runtime_error(file + ": " + v.error());
+  return std::move(v).value();
+}
 
 TEST(DecodeNode, ReadsGfdLabelsAndNvidiaAllocatableOnly) {
   const policy::NodeView n = node_view("h20-mig.json");
@@ -101,13 +116,6 @@ TEST(DecodeNodeList, NodeListOrBareArray) {
   EXPECT_EQ(bad.error(), "NodeList.items[1]: expected object, got number");
 }
 
-TEST(NodeSourceFrom, LooksUpByName) {
-  NodeSource source = node_source_from(all_nodes());
-  ASSERT_TRUE(source("gpu-4090"));
-  EXPECT_EQ(source("gpu-4090")->allocatable.at("nvidia.com/gpu.shared"), 4);
-  EXPECT_FALSE(source("nope"));
-}
-
 TEST(ParseJson, DepthBoundAndStringsDoNotCount) {
   EXPECT_TRUE(parse_json("\"" + std::string(1000, '[') + "\""));
   EXPECT_FALSE(parse_json(std::string(65, '[') + std::string(65, ']')));
@@ -115,4 +123,4 @@ TEST(ParseJson, DepthBoundAndStringsDoNotCount) {
 }
 
 }  // namespace
-}  // namespace gpushare::extender
+}  // namespace gpushare::codec
