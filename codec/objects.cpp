@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "codec/json.h"
 #include "codec/scheduling.h"
 #include "policy/quantity.h"
 
@@ -51,21 +52,14 @@ void expect(const json& v, json::value_t type, const std::string& path) {
   if (!ok) fail(path, std::string("expected ") + json(type).type_name() + ", got " + v.type_name());
 }
 
-// The member `key` of object `obj`, or nullptr when absent or null.
-const json* member(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 const json* object_member(const json& obj, const char* key, const std::string& path) {
-  const json* v = member(obj, key);
+  const json* v = present_member(obj, key);
   if (v != nullptr) expect(*v, json::value_t::object, path + "." + key);
   return v;
 }
 
 std::string string_member(const json& obj, const char* key, const std::string& path) {
-  const json* v = member(obj, key);
+  const json* v = present_member(obj, key);
   if (v == nullptr) return {};
   expect(*v, json::value_t::string, path + "." + key);
   return v->get<std::string>();
@@ -102,7 +96,7 @@ policy::StringMap quantity_map(const json& obj, const char* key, const std::stri
 
 void containers(const json& spec, const char* key, bool init, const std::string& path,
                 policy::PodView& pod) {
-  const json* list = member(spec, key);
+  const json* list = present_member(spec, key);
   if (list == nullptr) return;
   const std::string list_path = path + "." + key;
   expect(*list, json::value_t::array, list_path);
@@ -141,7 +135,7 @@ policy::PodView pod_view(const json& pod, const std::string& path) {
     view.node_name = string_member(*spec, "nodeName", spath);
     view.node_selector = string_map(*spec, "nodeSelector", spath);
     decode_pod_constraints(*spec, view);
-    if (const json* prio = member(*spec, "priority")) {
+    if (const json* prio = present_member(*spec, "priority")) {
       // nlohmann narrows silently; a priority is an int32 in the API, so check the range.
       const bool fits = prio->is_number_unsigned()
                             ? prio->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT32_MAX)
@@ -168,7 +162,7 @@ policy::NodeView node_view(const json& node, const std::string& path) {
   view.labels = string_map(*meta, "labels", mpath);
   view.annotations = string_map(*meta, "annotations", mpath);
   if (const json* spec = object_member(node, "spec", path)) {
-    if (const json* u = member(*spec, "unschedulable")) {
+    if (const json* u = present_member(*spec, "unschedulable")) {
       expect(*u, json::value_t::boolean, path + ".spec.unschedulable");
       view.unschedulable = u->get<bool>();
     }
@@ -188,42 +182,7 @@ policy::NodeView node_view(const json& node, const std::string& path) {
   return view;
 }
 
-// Deepest nesting of arrays/objects, outside strings. Linear and allocation-free, so a hostile
-// body is refused before a recursive structure is built from it.
-int nesting_depth(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 }  // namespace
-
-Result<json> parse_json(std::string_view text) {
-  if (nesting_depth(text) > kMaxJsonDepth) {
-    return Error{"JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
-  }
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::exception& e) {  // parse_error carries the byte position
-    return Error{std::string("not JSON: ") + e.what()};
-  }
-}
 
 Result<policy::PodView> decode_pod(const json& pod, std::string_view path) {
   try {
@@ -246,7 +205,7 @@ Result<std::vector<policy::NodeView>> decode_node_list(const json& list, std::st
   const json* items = &list;
   std::string items_path = p;
   if (list.is_object()) {
-    items = member(list, "items");
+    items = present_member(list, "items");
     items_path = p + ".items";
     if (items == nullptr) return std::vector<policy::NodeView>{};
   }

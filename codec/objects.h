@@ -14,12 +14,6 @@
 
 namespace gpushare::codec {
 
-// Deepest array/object nesting accepted; a NodeList inside ExtenderArgs needs about 10.
-inline constexpr int kMaxJsonDepth = 64;
-
-// One JSON document, depth-bounded before nlohmann sees it. Never throws.
-Result<nlohmann::json> parse_json(std::string_view text);
-
 // `path` prefixes error messages: "Pod.spec.containers[1].resources.limits: expected object, got
 // string". Containers: init containers first (init = true), then containers.
 // Quantities keep their text; a JSON number (hand-written input) becomes its decimal text.

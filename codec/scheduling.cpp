@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "codec/json_fields.h"
+#include "codec/json.h"
 
 namespace gpushare::codec {
 namespace {

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "codec/json.h"
 #include "codec/objects.h"
 #include "policy/fit.h"
 #include "policy/pod_demand.h"
@@ -56,7 +57,7 @@ const json* find_key(const json& obj, std::string_view key) {
 }
 
 Result<Request> decode_request(std::string_view body) {
-  auto parsed = parse_json(body);
+  auto parsed = parse_json(body, "an ExtenderArgs JSON object");
   if (!parsed) return Error{parsed.error()};
   Request req;
   req.doc = std::move(parsed).value();

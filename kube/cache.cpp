@@ -6,9 +6,12 @@
 #include <random>
 #include <utility>
 
-#include "kube/json_util.h"
+#include "codec/json.h"
 
 namespace gpushare::kube {
+
+using codec::member;
+using codec::string_member;
 namespace {
 
 const char* kind_name(ObjectKind kind) { return kind == ObjectKind::kNode ? "nodes" : "pods"; }

@@ -2,10 +2,13 @@
 
 #include <utility>
 
+#include "codec/json.h"
 #include "kube/client_impl.h"
-#include "kube/json_util.h"
 
 namespace gpushare::kube {
+
+using codec::member;
+using codec::string_member;
 namespace {
 
 std::string_view patch_content_type(PatchType type) {

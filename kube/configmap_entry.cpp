@@ -6,10 +6,13 @@
 #include <random>
 #include <thread>
 
-#include "kube/json_util.h"
+#include "codec/json.h"
 #include "kube/lease.h"
 
 namespace gpushare::kube {
+
+using codec::member;
+using codec::string_member;
 namespace {
 
 using Clock = std::chrono::system_clock;

@@ -1,10 +1,13 @@
 #include "kube/decode.h"
 
+#include "codec/json.h"
 #include "codec/scheduling.h"
-#include "kube/json_util.h"
 #include "policy/pod_demand.h"
 
 namespace gpushare::kube {
+
+using codec::member;
+using codec::string_member;
 namespace {
 
 using policy::StringMap;

@@ -8,9 +8,12 @@
 #include <ctime>
 #include <random>
 
-#include "kube/json_util.h"
+#include "codec/json.h"
 
 namespace gpushare::kube {
+
+using codec::member;
+using codec::string_member;
 
 using Clock = std::chrono::system_clock;
 

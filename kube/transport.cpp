@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "kube/json_util.h"
+#include "codec/json.h"
 
 namespace gpushare::kube {
+
+using codec::string_member;
 namespace {
 
 constexpr std::size_t kMaxIdleHandles = 8;

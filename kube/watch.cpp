@@ -3,11 +3,14 @@
 // reassembled here before parsing.
 #include <optional>
 
+#include "codec/json.h"
 #include "kube/client.h"
 #include "kube/client_impl.h"
-#include "kube/json_util.h"
 
 namespace gpushare::kube {
+
+using codec::member;
+using codec::string_member;
 namespace {
 
 class EventLines : public StreamSink {

@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "codec/json.h"
 #include "codec/mig_parted.h"
 #include "kube/configmap_entry.h"
-#include "kube/json_util.h"
 #include "kube/lease.h"
 
 namespace gpushare::repartition {
@@ -20,18 +20,18 @@ StringMap string_map(const nlohmann::json& object) {
 }
 
 bool is_our_taint(const nlohmann::json& taint) {
-  return kube::string_member(taint, "key") == kTaintKey &&
-         kube::string_member(taint, "effect") == "NoSchedule";
+  return codec::string_member(taint, "key") == kTaintKey &&
+         codec::string_member(taint, "effect") == "NoSchedule";
 }
 
 }  // namespace
 
 NodeEdit node_edit_of(const nlohmann::json& node) {
   NodeEdit edit;
-  const auto& metadata = kube::member(node, "metadata");
-  edit.labels = string_map(kube::member(metadata, "labels"));
-  edit.annotations = string_map(kube::member(metadata, "annotations"));
-  const auto& taints = kube::member(kube::member(node, "spec"), "taints");
+  const auto& metadata = codec::member(node, "metadata");
+  edit.labels = string_map(codec::member(metadata, "labels"));
+  edit.annotations = string_map(codec::member(metadata, "annotations"));
+  const auto& taints = codec::member(codec::member(node, "spec"), "taints");
   if (taints.is_array()) {
     for (const auto& t : taints) edit.tainted = edit.tainted || is_our_taint(t);
   }
@@ -42,7 +42,7 @@ void apply_node_edit(nlohmann::json& node, const NodeEdit& edit) {
   node["metadata"]["labels"] = edit.labels;
   node["metadata"]["annotations"] = edit.annotations;
   nlohmann::json taints = nlohmann::json::array();
-  const auto& old = kube::member(kube::member(node, "spec"), "taints");
+  const auto& old = codec::member(codec::member(node, "spec"), "taints");
   if (old.is_array()) {
     for (const auto& t : old) {
       if (!is_our_taint(t)) taints.push_back(t);
@@ -132,7 +132,7 @@ ConfigNames KubeApiOps::config_names() {
   const std::string base = "/api/v1/namespaces/" + maps_.namespace_name + "/configmaps/";
   if (auto dp = client_->get(base + maps_.device_plugin); dp) {
     names.device_plugin.emplace();
-    for (const auto& [k, v] : kube::member(*dp, "data").items()) names.device_plugin->insert(k);
+    for (const auto& [k, v] : codec::member(*dp, "data").items()) names.device_plugin->insert(k);
   } else if (dp.is(kube::ErrorKind::kNotFound)) {
     names.device_plugin.emplace();  // known to be empty
   }
@@ -140,9 +140,9 @@ ConfigNames KubeApiOps::config_names() {
   if (mig.is(kube::ErrorKind::kNotFound)) names.mig_parted.emplace();
   if (!mig) return names;
   auto doc =
-      kube::yaml_to_json(kube::string_member(kube::member(*mig, "data"), kube::kMigPartedKey));
+      kube::yaml_to_json(codec::string_member(codec::member(*mig, "data"), kube::kMigPartedKey));
   names.mig_parted.emplace();
-  if (doc && doc->is_object() && kube::member(*doc, "mig-configs").is_object()) {
+  if (doc && doc->is_object() && codec::member(*doc, "mig-configs").is_object()) {
     for (const auto& [k, v] : (*doc)["mig-configs"].items()) names.mig_parted->insert(k);
     names.mig_configs = codec::decode_mig_configs((*doc)["mig-configs"]);
   }

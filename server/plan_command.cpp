@@ -15,7 +15,7 @@
 #include <set>
 #include <sstream>
 
-#include "codec/json_fields.h"
+#include "codec/json.h"
 #include "codec/mig_parted.h"
 #include "codec/objects.h"
 #include "kube/configmap_entry.h"
@@ -245,7 +245,7 @@ int run_plan(const std::vector<std::string>& positional,
   if (!catalog) return fail(err, catalog.error());
   auto text = read_input(positional, in);
   if (!text) return fail(err, text.error());
-  auto doc = codec::parse_json(*text);
+  auto doc = codec::parse_json(*text, "{\"nodes\": [...], \"pods\": [...]}");
   if (!doc) return fail(err, doc.error());
   auto input = read_plan_input(*doc);
   if (!input) return fail(err, input.error());

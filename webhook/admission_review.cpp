@@ -4,13 +4,17 @@
 #include <utility>
 
 #include "codec/base64.h"
+#include "codec/json.h"
 #include "codec/objects.h"
 #include "webhook/json_patch.h"
-#include "webhook/json_util.h"
 
 namespace gpushare::webhook {
 namespace {
 
+using codec::dump_json;
+using codec::present_member;
+using codec::truncate_for_message;
+using codec::valid_utf8;
 using nlohmann::json;
 using nlohmann::ordered_json;
 
@@ -20,20 +24,14 @@ struct DecodeError {
 
 [[noreturn]] void fail(const std::string& message) { throw DecodeError{message}; }
 
-std::string got(const json& value) { return "got " + std::string(json_type_name(value)); }
-
-const json* member(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return nullptr;
-  return &*it;
-}
+std::string got(const json& value) { return "got " + std::string(value.type_name()); }
 
 std::string json_quoted(std::string_view text) {
   return dump_json(json(truncate_for_message(text, 100)));
 }
 
 std::string optional_string(const json& object, const char* key, const std::string& path) {
-  const json* value = member(object, key);
+  const json* value = present_member(object, key);
   if (value == nullptr) return {};
   if (!value->is_string()) fail(path + ": expected string, " + got(*value));
   return value->get<std::string>();
@@ -64,25 +62,25 @@ GroupVersionKind gvk_of_object(const json& object) {
 }
 
 AdmissionRequest decode(std::string_view body) {
-  Result<json> parsed = parse_json_bounded(body);
+  Result<json> parsed = codec::parse_json(body, "an AdmissionReview JSON object");
   if (!parsed) fail(parsed.error());
   json& root = parsed.value();
   if (!root.is_object()) fail("expected a JSON object (an AdmissionReview), " + got(root));
 
-  const json* api_version = member(root, "apiVersion");
+  const json* api_version = present_member(root, "apiVersion");
   if (api_version == nullptr) fail("apiVersion: missing, expected admission.k8s.io/v1");
   if (!api_version->is_string() ||
       api_version->get_ref<const std::string&>() != kAdmissionApiVersion) {
     fail("apiVersion: expected admission.k8s.io/v1, got " +
          (api_version->is_string() ? json_quoted(api_version->get_ref<const std::string&>())
-                                   : std::string(json_type_name(*api_version))));
+                                   : std::string(api_version->type_name())));
   }
-  const json* kind = member(root, "kind");
+  const json* kind = present_member(root, "kind");
   if (kind == nullptr) fail("kind: missing, expected AdmissionReview");
   if (!kind->is_string() || kind->get_ref<const std::string&>() != kAdmissionReviewKind) {
     fail("kind: expected AdmissionReview, got " +
          (kind->is_string() ? json_quoted(kind->get_ref<const std::string&>())
-                            : std::string(json_type_name(*kind))));
+                            : std::string(kind->type_name())));
   }
 
   auto request_it = root.find("request");
@@ -91,7 +89,7 @@ AdmissionRequest decode(std::string_view body) {
   if (!request.is_object()) fail("request: expected object, " + got(request));
 
   AdmissionRequest out;
-  const json* uid = member(request, "uid");
+  const json* uid = present_member(request, "uid");
   if (uid == nullptr) fail("request.uid: missing");
   if (!uid->is_string()) fail("request.uid: expected string, " + got(*uid));
   out.uid = uid->get<std::string>();
@@ -101,7 +99,7 @@ AdmissionRequest decode(std::string_view body) {
          std::to_string(out.uid.size()) + ")");
   }
 
-  const json* operation = member(request, "operation");
+  const json* operation = present_member(request, "operation");
   if (operation == nullptr) fail("request.operation: missing");
   if (!operation->is_string()) fail("request.operation: expected string, " + got(*operation));
   out.operation = operation->get<std::string>();
@@ -114,7 +112,7 @@ AdmissionRequest decode(std::string_view body) {
   out.namespace_name = optional_string(request, "namespace", "request.namespace");
   out.name = optional_string(request, "name", "request.name");
   out.sub_resource = optional_string(request, "subResource", "request.subResource");
-  if (const json* dry_run = member(request, "dryRun")) {
+  if (const json* dry_run = present_member(request, "dryRun")) {
     if (!dry_run->is_boolean()) fail("request.dryRun: expected boolean, " + got(*dry_run));
     out.dry_run = dry_run->get<bool>();
   }
@@ -126,7 +124,7 @@ AdmissionRequest decode(std::string_view body) {
     (std::string_view(key) == "object" ? out.object : out.old_object) = std::move(*it);
   }
 
-  if (const json* gvk = member(request, "kind")) {
+  if (const json* gvk = present_member(request, "kind")) {
     out.kind = decode_gvk(*gvk, "request.kind");
   } else {
     // Hand-written input may leave request.kind out: take the object's own apiVersion/kind.

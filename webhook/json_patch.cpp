@@ -3,11 +3,13 @@
 #include <map>
 #include <string>
 
-#include "webhook/json_util.h"
+#include "codec/json.h"
 
 namespace gpushare::webhook {
 namespace {
 
+using codec::escape_pointer_token;
+using codec::present_member;
 using nlohmann::json;
 
 json op_remove(const std::string& path) { return json{{"op", "remove"}, {"path", path}}; }
@@ -16,18 +18,12 @@ json op_add(const std::string& path, json value) {
   return json{{"op", "add"}, {"path", path}, {"value", std::move(value)}};
 }
 
-const json* member(const json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
 void render_renames(const json& pod_json, const policy::PodView& pod,
                     const policy::AdmissionDecision& decision, json& ops) {
   // Working copies of the resource maps touched so far, keyed by their pointer, so that a
   // second rename of the same key (or to a key renamed before) sees the state after earlier ops.
   std::map<std::string, json> maps;
-  const json* spec = member(pod_json, "spec");
+  const json* spec = present_member(pod_json, "spec");
   if (spec == nullptr) return;
   for (const policy::ResourceRename& rename : decision.renames) {
     if (rename.container >= pod.containers.size() || rename.from == rename.to ||
@@ -36,9 +32,9 @@ void render_renames(const json& pod_json, const policy::PodView& pod,
     }
     const policy::ContainerView& view = pod.containers[rename.container];
     const char* list_key = view.init ? "initContainers" : "containers";
-    const json* list = member(*spec, list_key);
+    const json* list = present_member(*spec, list_key);
     if (list == nullptr || !list->is_array() || view.index >= list->size()) continue;
-    const json* resources = member((*list)[view.index], "resources");
+    const json* resources = present_member((*list)[view.index], "resources");
     if (resources == nullptr) continue;
     std::string base =
         "/spec/" + std::string(list_key) + "/" + std::to_string(view.index) + "/resources/";
@@ -46,7 +42,7 @@ void render_renames(const json& pod_json, const policy::PodView& pod,
       std::string map_path = base + map_key;
       auto state = maps.find(map_path);
       if (state == maps.end()) {
-        const json* original = member(*resources, map_key);
+        const json* original = present_member(*resources, map_key);
         if (original == nullptr || !original->is_object()) continue;
         state = maps.emplace(map_path, *original).first;
       }
@@ -65,14 +61,14 @@ void render_renames(const json& pod_json, const policy::PodView& pod,
 void render_annotation(const json& pod_json, const policy::AdmissionDecision& decision, json& ops) {
   const std::string& key = decision.annotation_key;
   if (key.empty()) return;
-  const json* metadata = member(pod_json, "metadata");
+  const json* metadata = present_member(pod_json, "metadata");
   if (metadata == nullptr || metadata->is_null()) {
     ops.push_back(
         op_add("/metadata", json{{"annotations", json{{key, decision.annotation_value}}}}));
     return;
   }
   if (!metadata->is_object()) return;  // not a Pod as decoded; nothing applies
-  const json* annotations = member(*metadata, "annotations");
+  const json* annotations = present_member(*metadata, "annotations");
   if (annotations == nullptr || annotations->is_null()) {
     ops.push_back(op_add("/metadata/annotations", json{{key, decision.annotation_value}}));
     return;

@@ -271,8 +271,8 @@ TEST(Filter, PayloadReturnsOnlyInputObjects) {
 
 TEST(Filter, MalformedBodiesAre400WithAnError) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"", "not JSON"},
-      {"{", "not JSON"},
+      {"", "empty body: expected an ExtenderArgs JSON object"},
+      {"{", "not JSON at byte 2: syntax error while parsing object key"},
       {"[]", "ExtenderArgs: expected object"},
       {R"({"Nodes":null,"NodeNames":["a"]})", "ExtenderArgs.Pod: missing or null"},
       {R"({"Pod":null,"NodeNames":["a"]})", "ExtenderArgs.Pod: missing or null"},

@@ -12,15 +12,16 @@
 #include <vector>
 
 #include "codec/base64.h"
+#include "codec/json.h"
 #include "codec/objects.h"
 #include "test/support/fixtures.h"
 #include "test/support/json_patch.h"
 #include "webhook/json_patch.h"
-#include "webhook/json_util.h"
 
 namespace gpushare::webhook {
 namespace {
 
+using codec::dump_json;
 using nlohmann::json;
 
 MutateResult mutate(std::string_view body, const policy::ClusterView& cluster = {}) {
@@ -745,16 +746,6 @@ TEST(RenderPatch, AnnotationCases) {
             "/metadata/annotations/a~0b~1c");
   d.outcome = policy::AdmissionOutcome::kDenied;
   EXPECT_EQ(ops_for(json{{"metadata", {{"name", "p"}}}}), json::array());
-}
-
-TEST(JsonUtil, EscapePointerToken) {
-  EXPECT_EQ(escape_pointer_token("nvidia.com/gpu"), "nvidia.com~1gpu");
-  EXPECT_EQ(escape_pointer_token("~/"), "~0~1");
-  EXPECT_EQ(escape_pointer_token("~1"), "~01");
-}
-
-TEST(JsonUtil, DumpReplacesInvalidUtf8) {
-  EXPECT_EQ(dump_json(json(std::string("a\xff"))), "\"a\xEF\xBF\xBD\"");
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-#include "webhook/json_util.h"
+#include "codec/json.h"
 
 #include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
-namespace gpushare::webhook {
+namespace gpushare::codec {
 namespace {
 
 using nlohmann::json;
@@ -114,10 +114,9 @@ class BoundedDomBuilder {
 
 }  // namespace
 
-Result<json> parse_json_bounded(std::string_view text, int max_depth) {
-  if (only_whitespace(text)) {
-    return Result<json>::fail("empty body: expected an AdmissionReview JSON object");
-  }
+Result<json> parse_json(std::string_view text, std::string_view expected, int max_depth) {
+  if (only_whitespace(text))
+    return Result<json>::fail("empty body: expected " + std::string(expected));
   BoundedDomBuilder builder(static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth));
   bool ok = false;
   try {
@@ -135,6 +134,25 @@ Result<json> parse_json_bounded(std::string_view text, int max_depth) {
                               builder.error);
   }
   return std::move(builder.root);
+}
+
+const json& member(const json& object, std::string_view key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+std::string string_member(const json& object, std::string_view key) {
+  const json& v = member(object, key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+const json* present_member(const json& object, std::string_view key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
 }
 
 std::string escape_pointer_token(std::string_view token) {
@@ -168,33 +186,9 @@ std::string valid_utf8(std::string_view text) {
   return json::parse(dump_json(json(std::string(text)))).get<std::string>();
 }
 
-std::string_view json_type_name(const nlohmann::json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "object";
-    case json::value_t::array:
-      return "array";
-    case json::value_t::string:
-      return "string";
-    case json::value_t::boolean:
-      return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-      return "number";
-    case json::value_t::binary:
-      return "binary";
-    case json::value_t::discarded:
-      return "discarded";
-  }
-  return "unknown";
-}
-
 std::string truncate_for_message(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
   return std::string(text.substr(0, max_bytes)) + "...";
 }
 
-}  // namespace gpushare::webhook
+}  // namespace gpushare::codec

@@ -1,0 +1,53 @@
+// The JSON toolbox every edge shares, each tool written once: a depth-bounded parser, lenient and
+// present-only member readers, RFC 6901 token escaping, and a dump that never throws on bad UTF-8.
+// Type names in messages come from nlohmann's own json::type_name().
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "policy/result.h"
+
+namespace gpushare::codec {
+
+// Deepest nesting of arrays/objects accepted in a body. A Pod inside an AdmissionReview needs
+// about 14 and a NodeList inside ExtenderArgs about 10; 64 leaves room and keeps hostile bodies
+// cheap.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses `text` as one JSON document (strict RFC 8259, valid UTF-8, no comments), building the
+// DOM from nlohmann's iterative SAX parser and stopping at the first array or object nested
+// deeper than `max_depth`, so no input can exhaust the stack. Errors: "empty body: expected
+// <expected>", "not JSON at byte N: <parser message>", "JSON nested deeper than 64 levels".
+// Never throws.
+Result<nlohmann::json> parse_json(std::string_view text,
+                                  std::string_view expected = "a JSON document",
+                                  int max_depth = kMaxJsonDepth);
+
+// Lenient readers for API objects: a missing member, a null one, or a parent that is not an
+// object reads as null / "", because the apiserver omits empty fields and gpushare decodes only
+// what it uses. Strict decoders (codec/objects.cpp) check types themselves.
+const nlohmann::json& member(const nlohmann::json& object, std::string_view key);
+std::string string_member(const nlohmann::json& object, std::string_view key);
+
+// The member `key` of `object`, or nullptr when `object` is not an object or the member is
+// absent or null (Go's encoding/json writes null for empty slices and maps).
+const nlohmann::json* present_member(const nlohmann::json& object, std::string_view key);
+
+// One RFC 6901 reference token: '~' -> "~0" first, then '/' -> "~1".
+std::string escape_pointer_token(std::string_view token);
+
+// Compact serialisation; invalid UTF-8 in strings is replaced by U+FFFD instead of throwing.
+std::string dump_json(const nlohmann::json& value);
+std::string dump_json(const nlohmann::ordered_json& value);
+
+// `text` with every ill-formed UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view text);
+
+// At most `max_bytes` of `text`, with "..." when cut (the cut may split a UTF-8 sequence;
+// dump_json repairs that).
+std::string truncate_for_message(std::string_view text, std::size_t max_bytes);
+
+}  // namespace gpushare::codec
