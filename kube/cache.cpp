@@ -1,12 +1,11 @@
 #include "kube/cache.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <random>
 #include <utility>
 
 #include "codec/json.h"
+#include "logging/log.h"
 
 namespace gpushare::kube {
 
@@ -85,8 +84,9 @@ void ClusterCache::run(ObjectKind kind) {
       if (listed.is(ErrorKind::kStopped) || stop_) return;
       ++counters_.watch_errors;
       auto delay = backoff.next();
-      spdlog::warn("cache: list {} failed, retrying in {} ms: {}", kind_name(kind), delay.count(),
-                   listed.error().message);
+      logging::warn("cache: list failed, retrying", {{"kind", kind_name(kind)},
+                                                     {"retryMs", std::to_string(delay.count())},
+                                                     {"error", listed.error().message}});
       if (sleep_unless_stopped(delay)) return;
       continue;
     }
@@ -112,15 +112,17 @@ void ClusterCache::run(ObjectKind kind) {
       if (ended.is(ErrorKind::kGone)) {
         // Our resourceVersion is older than the server keeps: only a new list is consistent.
         ++counters_.gone;
-        spdlog::info("cache: watch {} expired (410), relisting", kind_name(kind));
+        logging::info("cache: watch expired (410), relisting", {{"kind", kind_name(kind)}});
         break;
       }
       ++counters_.watch_errors;
       // A watch that delivered events was healthy before it broke: start the backoff afresh.
       if (counters_.events + counters_.bookmarks != events_before) backoff.reset();
       auto delay = backoff.next();
-      spdlog::warn("cache: watch {} ended, reconnecting in {} ms from resourceVersion {}: {}",
-                   kind_name(kind), delay.count(), resource_version, ended.error().message);
+      logging::warn("cache: watch ended, reconnecting", {{"kind", kind_name(kind)},
+                                                         {"retryMs", std::to_string(delay.count())},
+                                                         {"resourceVersion", resource_version},
+                                                         {"error", ended.error().message}});
       if (sleep_unless_stopped(delay)) return;
     }
   }
@@ -146,7 +148,7 @@ void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& ite
       auto node = decode_node(item);
       if (!node) {
         ++counters_.decode_errors;
-        spdlog::warn("cache: skipping node: {}", node.error());
+        logging::warn("cache: skipping node", {{"error", node.error()}});
         continue;
       }
       std::string name = node->view.name;
@@ -161,7 +163,7 @@ void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& ite
     auto pod = decode_pod(item);
     if (!pod) {
       ++counters_.decode_errors;
-      spdlog::warn("cache: skipping pod: {}", pod.error());
+      logging::warn("cache: skipping pod", {{"error", pod.error()}});
       continue;
     }
     if (pod->terminated || !keep(*pod)) continue;
@@ -185,7 +187,7 @@ std::optional<CacheChange> ClusterCache::apply_node(const std::string& type,
   auto node = decode_node(object);
   if (!node) {
     ++counters_.decode_errors;
-    spdlog::warn("cache: skipping node event: {}", node.error());
+    logging::warn("cache: skipping node event", {{"error", node.error()}});
     return std::nullopt;
   }
   std::unique_lock lock(mu_);
@@ -202,7 +204,7 @@ std::optional<CacheChange> ClusterCache::apply_pod(const std::string& type,
     auto decoded = decode_pod(object);
     if (!decoded) {
       ++counters_.decode_errors;
-      spdlog::warn("cache: skipping pod event: {}", decoded.error());
+      logging::warn("cache: skipping pod event", {{"error", decoded.error()}});
       return std::nullopt;
     }
     // A pod that terminated or that we do not track is, for the cache, a deleted pod.

@@ -1,6 +1,5 @@
 #include "kube/configmap_entry.h"
 
-#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <random>
@@ -8,6 +7,7 @@
 
 #include "codec/json.h"
 #include "kube/lease.h"
+#include "logging/log.h"
 
 namespace gpushare::kube {
 
@@ -162,7 +162,8 @@ ApiResult<EntryWrite> read_modify_write(Client& client, const std::string& ns,
     auto written = client.put(path, cm);
     if (written.ok()) return EntryWrite{true, now};
     if (!written.is(ErrorKind::kConflict)) return written.error();
-    spdlog::info("configmap {}/{}: changed while we wrote entry {}, re-reading", ns, name, entry);
+    logging::info("configmap changed while an entry was written, re-reading",
+                  {{"configmap", ns + "/" + name}, {"entry", entry}});
     last = written.error();
   }
   return last;

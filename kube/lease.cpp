@@ -1,6 +1,5 @@
 #include "kube/lease.h"
 
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include <random>
 
 #include "codec/json.h"
+#include "logging/log.h"
 
 namespace gpushare::kube {
 
@@ -94,7 +94,9 @@ nlohmann::json LeaderElector::fresh_lease(Clock::time_point now) const {
 }
 
 void LeaderElector::lose(const std::string& why) {
-  if (leader_.exchange(false)) spdlog::warn("lease {}: stepping down: {}", options_.name, why);
+  if (leader_.exchange(false)) {
+    logging::warn("lease: stepping down", {{"lease", options_.name}, {"why", why}});
+  }
 }
 
 bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
@@ -106,7 +108,8 @@ bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
     if (created.ok()) {
       last_renew_ = now;
       if (!leader_.exchange(true))
-        spdlog::info("lease {}: acquired (created) as {}", options_.name, options_.identity);
+        logging::info("lease: acquired (created)",
+                      {{"lease", options_.name}, {"identity", options_.identity}});
       return true;
     }
     lose("create failed: " + created.error().message);  // another replica won the race
@@ -148,8 +151,9 @@ bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
   if (put.ok()) {
     last_renew_ = now;
     if (!leader_.exchange(true)) {
-      spdlog::info("lease {}: acquired as {} (previous holder {})", options_.name,
-                   options_.identity, holder.empty() ? "none" : holder);
+      logging::info("lease: acquired", {{"lease", options_.name},
+                                        {"identity", options_.identity},
+                                        {"previousHolder", holder.empty() ? "none" : holder}});
     }
     return true;
   }

@@ -1,12 +1,11 @@
 #include "repartition/controller.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <optional>
 #include <set>
 #include <utility>
 
+#include "logging/log.h"
 #include "policy/fit.h"
 #include "policy/pod_demand.h"
 
@@ -208,13 +207,15 @@ void Controller::reconcile(Clock::time_point now) {
   metrics_.inc("gpushare_repartition_plans_total", {});
   // Pods no layout can serve wait on every pass: "nothing to do" goes to debug, not every 10 s
   // to info.
-  spdlog::log(actions.empty() ? spdlog::level::debug : spdlog::level::info,
-              "repartition: planned {} action(s) for {} pending pod(s)", actions.size(),
-              input.pending.size());
+  logging::write(actions.empty() ? spdlog::level::debug : spdlog::level::info,
+                 "repartition: planned",
+                 {{"actions", std::to_string(actions.size())},
+                  {"pendingPods", std::to_string(input.pending.size())}});
   for (const auto& action : actions) {
     const policy::NodeView* node = input.cluster.find(action.node);
     if (node == nullptr) {
-      spdlog::warn("repartition: plan names node {} which is not available", action.node);
+      logging::warn("repartition: plan names a node that is not available",
+                    {{"node", action.node}});
       continue;
     }
     begin(action, *node, now);
@@ -226,7 +227,8 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
   for (const auto& pod : gpu_pods(node.name)) {
     const auto& ok = action.disrupts;
     if (!settings_.steps.allow_disruption || std::find(ok.begin(), ok.end(), pod) == ok.end()) {
-      spdlog::info("repartition: {}: not starting, GPU pod {} runs there", node.name, pod);
+      logging::info("repartition: not starting, a GPU pod runs there",
+                    {{"node", node.name}, {"pod", pod}});
       metrics_.inc("gpushare_repartition_failures_total", {{"reason", "node-busy"}});
       return;
     }
@@ -234,8 +236,8 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
   // (a) The entry first: a label must never name a key the operator cannot see.
   auto written = api_.write_entry(action, now);
   if (!written) {
-    spdlog::warn("repartition: {}: cannot write entry {}: {}", node.name, action.config_name,
-                 written.error());
+    logging::warn("repartition: cannot write the ConfigMap entry",
+                  {{"node", node.name}, {"entry", action.config_name}, {"error", written.error()}});
     step_metric("write-entry", "error");
     metrics_.inc("gpushare_repartition_failures_total", {{"reason", "configmap"}});
     return;
@@ -266,14 +268,16 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
     return true;
   });
   if (!marked || !*marked) {
-    spdlog::warn("repartition: {}: not marked: {}", node.name,
-                 marked ? "already marked" : marked.error());
+    logging::warn("repartition: not marked",
+                  {{"node", node.name}, {"error", marked ? "already marked" : marked.error()}});
     step_metric("mark", marked ? "skipped" : "error");
     return;
   }
   step_metric("mark", "ok");
-  spdlog::info("repartition: {}: started {} {} for {}", node.name, action.kind, action.config_name,
-               join(action.serves));
+  logging::info("repartition: started", {{"node", node.name},
+                                         {"kind", action.kind},
+                                         {"config", action.config_name},
+                                         {"serves", join(action.serves)}});
   kube::EventSpec e;
   e.object = node_ref(node.name);
   e.reason = "RepartitionStarted";
@@ -287,7 +291,8 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
   auto mark = decode_mark(annotation_text);
   if (!mark) {
     // Not ours to interpret: clear it so the node does not stay filtered out for ever.
-    spdlog::warn("repartition: {}: clearing unreadable mark: {}", node.name, mark.error());
+    logging::warn("repartition: clearing an unreadable mark",
+                  {{"node", node.name}, {"error", mark.error()}});
     Step step{StepKind::kAbort, "bad-mark", mark.error()};
     finish(node.name, annotation_text, Mark{}, step, now);
     return;
@@ -345,11 +350,14 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
     });
     std::string name = to_string(step.kind);
     if (!flipped) {
-      spdlog::warn("repartition: {}: {} failed: {}", node.name, name, flipped.error());
+      logging::warn("repartition: step failed",
+                    {{"node", node.name}, {"step", name}, {"error", flipped.error()}});
       step_metric(name, "error");
     } else {
       step_metric(name, *flipped ? "ok" : "skipped");
-      if (*flipped) spdlog::info("repartition: {}: {}", node.name, step.message);
+      if (*flipped) {
+        logging::info("repartition: step", {{"node", node.name}, {"detail", step.message}});
+      }
     }
     return;
   }
@@ -375,7 +383,8 @@ void Controller::evict(const std::string& node, const std::string& annotation_te
   if (!marked || !*marked) {
     step_metric("evict", marked ? "skipped" : "error");
     if (!marked)
-      spdlog::warn("repartition: {}: cannot record the eviction: {}", node, marked.error());
+      logging::warn("repartition: cannot record the eviction",
+                    {{"node", node}, {"error", marked.error()}});
     return;
   }
   for (const auto& key : pods) {
@@ -383,14 +392,15 @@ void Controller::evict(const std::string& node, const std::string& annotation_te
     if (!pod) continue;
     auto outcome = api_.evict(pod->first, pod->second);
     if (!outcome) {
-      spdlog::warn("repartition: {}: evicting {}: {}", node, key, outcome.error());
+      logging::warn("repartition: eviction failed",
+                    {{"node", node}, {"pod", key}, {"error", outcome.error()}});
       step_metric("evict", "error");
       continue;
     }
     switch (*outcome) {
       case EvictOutcome::kEvicted:
         step_metric("evict", "ok");
-        spdlog::info("repartition: {}: evicted {} (allowDisruption)", node, key);
+        logging::info("repartition: evicted (allowDisruption)", {{"node", node}, {"pod", key}});
         pod_event(key, kube::EventType::kWarning, "GpuRepartitionEvicted",
                   "evicted so that node " + node + " can change to " + mark.kind + " layout " +
                       mark.config_name + " for " + join(mark.serves) +
@@ -401,8 +411,8 @@ void Controller::evict(const std::string& node, const std::string& annotation_te
         break;
       case EvictOutcome::kRefused:
         step_metric("evict", "refused");
-        spdlog::info("repartition: {}: eviction of {} refused for now (PodDisruptionBudget)", node,
-                     key);
+        logging::info("repartition: eviction refused for now (PodDisruptionBudget)",
+                      {{"node", node}, {"pod", key}});
         break;
     }
   }
@@ -433,7 +443,8 @@ void Controller::finish(const std::string& node, const std::string& annotation_t
     if (!cleared || !*cleared) {
       step_metric(to_string(step.kind), cleared ? "skipped" : "error");
       if (!cleared)
-        spdlog::warn("repartition: {}: cannot clear the mark: {}", node, cleared.error());
+        logging::warn("repartition: cannot clear the mark",
+                      {{"node", node}, {"error", cleared.error()}});
       return;  // the next pass sees the mark again and retries
     }
   }
@@ -441,7 +452,7 @@ void Controller::finish(const std::string& node, const std::string& annotation_t
   kube::EventSpec e;
   e.object = node_ref(node);
   if (step.kind == StepKind::kSucceeded) {
-    spdlog::info("repartition: {}: done, {}", node, step.message);
+    logging::info("repartition: done", {{"node", node}, {"detail", step.message}});
     e.reason = "RepartitionSucceeded";
     e.message = "the node now serves " + mark.kind + " layout " + mark.config_name;
     api_.event(e);
@@ -454,8 +465,10 @@ void Controller::finish(const std::string& node, const std::string& annotation_t
     return;
   }
   metrics_.inc("gpushare_repartition_failures_total", {{"reason", step.reason}});
-  spdlog::warn("repartition: {}: {} ({}): {}", node, to_string(step.kind), step.reason,
-               step.message);
+  logging::warn("repartition: ended", {{"node", node},
+                                       {"outcome", to_string(step.kind)},
+                                       {"reason", step.reason},
+                                       {"detail", step.message}});
   if (step.reason == "node-gone") return;
   e.type = kube::EventType::kWarning;
   e.reason = failed ? "RepartitionFailed" : "RepartitionAborted";
@@ -490,9 +503,10 @@ bool Controller::given_up(const std::string& key, Clock::time_point now) {
   repartitions_for_.erase(it);
   pod_backoff_[key] = now + settings_.failure_backoff;
   metrics_.inc("gpushare_repartition_failures_total", {{"reason", "pod-still-unschedulable"}});
-  spdlog::warn(
-      "repartition: {} still unschedulable after {} repartition(s) for it; not served for {}s", key,
-      times, settings_.failure_backoff.count());
+  logging::warn("repartition: pod still unschedulable after repartitions for it; backing off",
+                {{"pod", key},
+                 {"repartitions", std::to_string(times)},
+                 {"backoffSeconds", std::to_string(settings_.failure_backoff.count())}});
   pod_event(
       key, kube::EventType::kWarning, "GpuRepartitionGaveUp",
       std::to_string(times) +

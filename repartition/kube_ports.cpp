@@ -1,11 +1,10 @@
 #include "repartition/kube_ports.h"
 
-#include <spdlog/spdlog.h>
-
 #include "codec/json.h"
 #include "codec/mig_parted.h"
 #include "kube/configmap_entry.h"
 #include "kube/lease.h"
+#include "logging/log.h"
 
 namespace gpushare::repartition {
 namespace {
@@ -122,8 +121,9 @@ void KubeApiOps::event(const kube::EventSpec& event) {
   kube::EventSpec spec = event;
   if (spec.host.empty()) spec.host = host_;
   if (auto r = kube::create_event(*client_, spec); !r) {
-    spdlog::warn("repartition: event {} on {} not recorded: {}", spec.reason, spec.object.name,
-                 r.error().message);
+    logging::warn(
+        "repartition: event not recorded",
+        {{"reason", spec.reason}, {"object", spec.object.name}, {"error", r.error().message}});
   }
 }
 

@@ -1,6 +1,6 @@
 #include "repartition/planning.h"
 
-#include <spdlog/spdlog.h>
+#include "logging/log.h"
 
 namespace gpushare::repartition {
 
@@ -61,7 +61,7 @@ PlanFn policy_planner(const policy::Catalog& catalog, policy::PlanSettings setti
     // pods before any label moves (the MIG manager itself evicts nobody, nvidia.md 5.3).
     for (const auto& action : plan.actions) actions.push_back(to_action(action));
     for (const auto& u : plan.unplaced) {
-      spdlog::debug("repartition: {} stays pending: {}", u.pod, u.reason);
+      logging::debug("repartition: pod stays pending", {{"pod", u.pod}, {"reason", u.reason}});
     }
     return actions;
   };

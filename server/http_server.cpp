@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "server/logging.h"
+#include "logging/log.h"
 
 namespace gpushare::server {
 
@@ -85,7 +85,7 @@ void HttpServer::install_routes() {
           what = e.what();
         } catch (...) {
         }
-        log_error("handler failed", {{"path", req.path}, {"error", what}});
+        logging::error("handler failed", {{"path", req.path}, {"error", what}});
         res.status = 500;
         res.set_content(error_body("internal error: " + what), kJson);
       });
@@ -107,9 +107,9 @@ void HttpServer::install_routes() {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.observe("gpushare_http_request_duration_seconds", {{"route", path}}, seconds);
       if (reply.http_status != 200) {
-        log_warn("bad request", {{"route", path},
-                                 {"status", std::to_string(reply.http_status)},
-                                 {"error", reply.error}});
+        logging::warn("bad request", {{"route", path},
+                                      {"status", std::to_string(reply.http_status)},
+                                      {"error", reply.error}});
         return;
       }
       if (path == "/mutate") {
@@ -117,14 +117,15 @@ void HttpServer::install_routes() {
                      {{"outcome", reply.outcome}, {"rule", reply.rule}});
         if (reply.outcome == "denied") metrics_.inc("gpushare_admission_denials_total");
         if (reply.outcome != "out-of-scope") {
-          log_info("admission", {{"pod", reply.subject},
-                                 {"rule", reply.rule},
-                                 {"outcome", reply.outcome},
-                                 {"detail", reply.detail}});
+          logging::info("admission", {{"pod", reply.subject},
+                                      {"rule", reply.rule},
+                                      {"outcome", reply.outcome},
+                                      {"detail", reply.detail}});
         }
       } else {
-        log_debug(path.substr(1),
-                  {{"pod", reply.subject}, {"outcome", reply.outcome}, {"detail", reply.detail}});
+        logging::debug(
+            path.substr(1),
+            {{"pod", reply.subject}, {"outcome", reply.outcome}, {"detail", reply.detail}});
       }
     });
   };

@@ -6,7 +6,7 @@
 #include "kube/cache.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
-#include "server/logging.h"
+#include "logging/log.h"
 
 namespace gpushare::server {
 
@@ -78,7 +78,7 @@ Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& conf
   auto client = std::make_shared<kube::Client>(*kubeconfig);
   auto cluster = std::make_unique<CacheCluster>(client);
   cluster->start(metrics);
-  log_info("watching the cluster", {{"server", kubeconfig->server}});
+  logging::info("watching the cluster", {{"server", kubeconfig->server}});
   return std::unique_ptr<LiveCluster>(std::move(cluster));
 }
 

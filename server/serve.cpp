@@ -6,13 +6,13 @@
 #include <sstream>
 #include <thread>
 
+#include "logging/log.h"
 #include "repartition/planning.h"
 #include "repartition/repartitioner.h"
 #include "server/command_input.h"
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/live_cluster.h"
-#include "server/logging.h"
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/tls_store.h"
@@ -104,7 +104,7 @@ std::shared_ptr<repartition::Repartitioner> start_repartitioner(const ServerConf
     if (auto p = weak.lock()) p->notify();
   });
   r->start();
-  log_info("repartitioning enabled", {{"lease", rc.lease_namespace + "/" + rc.lease_name}});
+  logging::info("repartitioning enabled", {{"lease", rc.lease_namespace + "/" + rc.lease_name}});
   return r;
 }
 
@@ -116,13 +116,13 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
     err << "gpushare: " << config.error() << "\n";
     return 2;
   }
-  if (!setup_logging(config->log.level, config->log.format)) {
+  if (!logging::setup(config->log.level, config->log.format)) {
     err << "gpushare: log settings rejected\n";
     return 2;
   }
   auto catalog = load_catalog(config->catalog_file, "catalog");
   if (!catalog) {
-    log_error("startup failed", {{"error", catalog.error()}});
+    logging::error("startup failed", {{"error", catalog.error()}});
     return 2;
   }
 
@@ -138,16 +138,16 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   Metrics metrics;
   TlsStore tls(config->tls.cert_file, config->tls.key_file);
   if (auto loaded = tls.load(); !loaded) {
-    log_error("startup failed", {{"error", loaded.error()}});
+    logging::error("startup failed", {{"error", loaded.error()}});
     return 1;
   }
   tls.watch(config->tls.reload_check, [&metrics](const Result<bool>& r) {
     if (r.ok() && *r) {
       metrics.inc("gpushare_tls_reloads_total", {{"result", "success"}});
-      log_info("serving certificate reloaded");
+      logging::info("serving certificate reloaded");
     } else if (!r.ok()) {
       metrics.inc("gpushare_tls_reloads_total", {{"result", "error"}});
-      log_warn("serving certificate not reloaded", {{"error", r.error()}});
+      logging::warn("serving certificate not reloaded", {{"error", r.error()}});
     }
   });
 
@@ -157,7 +157,7 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   if (config->cluster.enabled()) {
     auto started = start_live_cluster(*config, metrics);
     if (!started) {
-      log_error("startup failed", {{"error", started.error()}});
+      logging::error("startup failed", {{"error", started.error()}});
       return 1;
     }
     live = std::move(*started);
@@ -176,18 +176,18 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   HttpServer http(*config, tls, metrics, service, [cluster] { return cluster->synced(); });
   auto port = http.bind();
   if (!port) {
-    log_error("startup failed", {{"error", port.error()}});
+    logging::error("startup failed", {{"error", port.error()}});
     return 1;
   }
-  log_info("serving",
-           {{"listen", config->listen_host + ":" + std::to_string(*port)},
-            {"cluster", config->cluster.enabled() ? "watching" : "none"},
-            {"catalog", config->catalog_file.empty() ? "built-in" : config->catalog_file}});
+  logging::info("serving",
+                {{"listen", config->listen_host + ":" + std::to_string(*port)},
+                 {"cluster", config->cluster.enabled() ? "watching" : "none"},
+                 {"catalog", config->catalog_file.empty() ? "built-in" : config->catalog_file}});
 
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
-    log_info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    logging::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     http.stop();
   });
   http.serve();
@@ -197,7 +197,7 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   tls.stop();
   if (repartitioner) repartitioner->stop();  // before the cache it reads
   if (live) live->stop();
-  log_info("stopped");
+  logging::info("stopped");
   return 0;
 }
 
