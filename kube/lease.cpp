@@ -167,26 +167,14 @@ bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
 }
 
 void LeaderElector::start() {
-  stop_ = false;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      try_acquire_or_renew(Clock::now());
-      lock.lock();
-      // A leader renews every period; a follower retries as often, to take over promptly.
-      cv_.wait_for(lock, options_.renew_period, [this] { return stop_.load(); });
-    }
-  });
+  // A leader renews every period; a follower retries as often, to take over promptly.
+  loop_.start(std::chrono::duration_cast<std::chrono::milliseconds>(options_.renew_period),
+              base::PeriodicThread::FirstRound::kNow,
+              [this] { try_acquire_or_renew(Clock::now()); });
 }
 
 void LeaderElector::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.stop();
   leader_ = false;
 }
 

@@ -7,13 +7,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
+#include "base/periodic_thread.h"
 #include "kube/client.h"
 
 namespace gpushare::kube {
@@ -66,10 +64,7 @@ class LeaderElector {
   std::atomic<bool> leader_{false};
   std::chrono::system_clock::time_point last_renew_{};
 
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread thread_;
+  base::PeriodicThread loop_;  // last: stopped before the members its rounds read go
 };
 
 }  // namespace gpushare::kube

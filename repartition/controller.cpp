@@ -76,38 +76,15 @@ Controller::Controller(ClusterReader& cluster, ApiOps& api, MetricsSink& metrics
 
 Controller::~Controller() { stop(); }
 
-void Controller::notify() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_one();
-}
+void Controller::notify() { loop_.wake(); }
 
 void Controller::start() {
-  stop_ = false;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      // Waiting steps (propagation, the operator's apply) need a clock, not only changes.
-      cv_.wait_for(lock, settings_.tick, [this] { return woken_ || stop_.load(); });
-      woken_ = false;
-      if (stop_) break;
-      lock.unlock();
-      reconcile(Clock::now());
-      lock.lock();
-    }
-  });
+  // Waiting steps (propagation, the operator's apply) need a clock, not only changes.
+  loop_.start(std::chrono::duration_cast<std::chrono::milliseconds>(settings_.tick),
+              base::PeriodicThread::FirstRound::kAfterPeriod, [this] { reconcile(Clock::now()); });
 }
 
-void Controller::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Controller::stop() { loop_.stop(); }
 
 void Controller::step_metric(const std::string& step, const std::string& result) {
   metrics_.inc("gpushare_repartition_steps_total", {{"step", step}, {"result", result}});

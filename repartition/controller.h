@@ -5,15 +5,12 @@
 // of unschedulable pods, plans and starts new actions.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
+#include "base/periodic_thread.h"
 #include "repartition/planning.h"
 #include "repartition/ports.h"
 #include "repartition/steps.h"
@@ -88,11 +85,7 @@ class Controller {
   std::map<std::string, int> repartitions_for_;           // pod key -> successes
   std::map<std::string, Clock::time_point> pod_backoff_;  // pod key -> not served until
 
-  std::atomic<bool> stop_{false};
-  bool woken_ = false;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread thread_;
+  base::PeriodicThread loop_;  // last: stopped before the members its rounds read go
 };
 
 // Unschedulable pods that ask for a gpushare-managed resource (nvidia.com/gpu.shared,

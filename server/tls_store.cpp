@@ -145,29 +145,13 @@ bool TlsStore::configure(SSL_CTX& ctx) {
 
 void TlsStore::watch(std::chrono::seconds interval,
                      std::function<void(const Result<bool>&)> on_result) {
-  stop();
-  {
-    std::lock_guard lock(watch_mu_);
-    stopping_ = false;
-  }
-  watcher_ = std::thread([this, interval, on_result = std::move(on_result)] {
-    std::unique_lock lock(watch_mu_);
-    while (!watch_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
-      lock.unlock();
-      auto r = reload_if_changed();
-      if (on_result) on_result(r);
-      lock.lock();
-    }
-  });
+  watcher_.start(interval, base::PeriodicThread::FirstRound::kAfterPeriod,
+                 [this, on_result = std::move(on_result)] {
+                   auto r = reload_if_changed();
+                   if (on_result) on_result(r);
+                 });
 }
 
-void TlsStore::stop() {
-  {
-    std::lock_guard lock(watch_mu_);
-    stopping_ = true;
-  }
-  watch_cv_.notify_all();
-  if (watcher_.joinable()) watcher_.join();
-}
+void TlsStore::stop() { watcher_.stop(); }
 
 }  // namespace gpushare::server

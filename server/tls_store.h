@@ -6,14 +6,13 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
+#include "base/periodic_thread.h"
 #include "policy/result.h"
 
 namespace gpushare::server {
@@ -54,10 +53,7 @@ class TlsStore {
   std::uintmax_t cert_size_ = 0, key_size_ = 0;
   std::atomic<std::uint64_t> generation_{0};
 
-  std::mutex watch_mu_;
-  std::condition_variable watch_cv_;
-  bool stopping_ = false;
-  std::thread watcher_;
+  base::PeriodicThread watcher_;  // last: stopped before the members its rounds read go
 };
 
 }  // namespace gpushare::server
