@@ -25,7 +25,7 @@
 #include <system_error>
 #include <utility>
 
-#include "codec/base64.h"
+#include "base/base64.h"
 
 namespace gpushare::certs {
 namespace {
@@ -141,25 +141,24 @@ struct ValidRequest {
 
 Result<ValidRequest> validate(const CertRequest& r) {
   if (!is_dns1035_label(r.service)) {
-    return Result<ValidRequest>::fail(
+    return Error{
         "invalid service name \"" + r.service +
         "\": a Service name must be an RFC 1035 DNS label (at most 63 characters of a-z, 0-9 and "
-        "'-', starting with a letter and ending with a letter or digit)");
+        "'-', starting with a letter and ending with a letter or digit)"};
   }
   if (!is_dns1123_label(r.namespace_name)) {
-    return Result<ValidRequest>::fail(
+    return Error{
         "invalid namespace \"" + r.namespace_name +
         "\": a namespace must be an RFC 1123 DNS label (at most 63 characters of a-z, 0-9 and "
-        "'-', starting and ending with a letter or digit)");
+        "'-', starting and ending with a letter or digit)"};
   }
   if (r.ca_days < 1 || r.ca_days > kMaxDays) {
-    return Result<ValidRequest>::fail("invalid CA validity " + std::to_string(r.ca_days) +
-                                      " days: must be 1 to " + std::to_string(kMaxDays));
+    return Error{"invalid CA validity " + std::to_string(r.ca_days) + " days: must be 1 to " +
+                 std::to_string(kMaxDays)};
   }
   if (r.serving_days < 1 || r.serving_days > r.ca_days) {
-    return Result<ValidRequest>::fail(
-        "invalid serving certificate validity " + std::to_string(r.serving_days) +
-        " days: must be 1 to the CA's validity (" + std::to_string(r.ca_days) + " days)");
+    return Error{"invalid serving certificate validity " + std::to_string(r.serving_days) +
+                 " days: must be 1 to the CA's validity (" + std::to_string(r.ca_days) + " days)"};
   }
 
   ValidRequest v;
@@ -174,10 +173,10 @@ Result<ValidRequest> validate(const CertRequest& r) {
   add_dns(svc_ns + ".svc.cluster.local");
   for (const auto& name : r.dns_names) {
     if (!is_dns_name(name)) {
-      return Result<ValidRequest>::fail(
+      return Error{
           "invalid DNS name \"" + name +
           "\": must be a lowercase RFC 1123 DNS name (labels of a-z, 0-9 and '-' separated by "
-          "dots, at most 253 characters; \"*.\" allowed first)");
+          "dots, at most 253 characters; \"*.\" allowed first)"};
     }
     add_dns(name);
   }
@@ -186,9 +185,9 @@ Result<ValidRequest> validate(const CertRequest& r) {
   for (const auto& text : r.ip_addresses) {
     IpAddress ip;
     if (!parse_ip(text, ip)) {
-      return Result<ValidRequest>::fail("invalid IP address \"" + text +
-                                        "\": must be an IPv4 (192.0.2.10) or IPv6 (2001:db8::10) "
-                                        "address, without port, prefix length or zone");
+      return Error{"invalid IP address \"" + text +
+                   "\": must be an IPv4 (192.0.2.10) or IPv6 (2001:db8::10) "
+                   "address, without port, prefix length or zone"};
     }
     std::string key(reinterpret_cast<const char*>(ip.bytes.data()),
                     static_cast<std::size_t>(ip.length));
@@ -201,7 +200,7 @@ Result<ValidRequest> validate(const CertRequest& r) {
 
 Result<PkeyPtr> new_p256_key() {
   PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-  if (!key) return Result<PkeyPtr>::fail(openssl_error("generating a P-256 key"));
+  if (!key) return Error{openssl_error("generating a P-256 key")};
   return key;
 }
 
@@ -231,7 +230,7 @@ NamePtr make_name(const std::string& common_name) {
 Result<X509Ptr> new_certificate(const X509_NAME* subject, const X509_NAME* issuer,
                                 EVP_PKEY* public_key, int days) {
   X509Ptr cert(X509_new());
-  if (!cert) return Result<X509Ptr>::fail(openssl_error("allocating a certificate"));
+  if (!cert) return Error{openssl_error("allocating a certificate")};
   // Backdated five minutes, so that a node whose clock is a little behind accepts it at once.
   constexpr long kBackdateSeconds = 5L * 60L;
   if (X509_set_version(cert.get(), X509_VERSION_3) != 1 || !set_random_serial(cert.get()) ||
@@ -240,7 +239,7 @@ Result<X509Ptr> new_certificate(const X509_NAME* subject, const X509_NAME* issue
       X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kBackdateSeconds) == nullptr ||
       X509_time_adj_ex(X509_getm_notAfter(cert.get()), days, 0, nullptr) == nullptr ||
       X509_set_pubkey(cert.get(), public_key) != 1) {
-    return Result<X509Ptr>::fail(openssl_error("filling in a certificate"));
+    return Error{openssl_error("filling in a certificate")};
   }
   return cert;
 }
@@ -289,7 +288,7 @@ bool add_subject_alt_names(X509* cert, const ValidRequest& names) {
 Result<std::string> cert_to_pem(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
-    return Result<std::string>::fail(openssl_error("encoding a certificate as PEM"));
+    return Error{openssl_error("encoding a certificate as PEM")};
   }
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
@@ -300,7 +299,7 @@ Result<std::string> key_to_pem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio ||
       PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return Result<std::string>::fail(openssl_error("encoding a private key as PEM"));
+    return Error{openssl_error("encoding a private key as PEM")};
   }
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
@@ -330,13 +329,13 @@ Result<bool> write_file_atomically(const std::filesystem::path& dir, std::string
   std::string tmp = (dir / ("." + std::string(name) + ".tmp-XXXXXX")).string();
   const int fd = mkstemp(tmp.data());  // created with mode 0600
   if (fd < 0) {
-    return Result<bool>::fail("cannot create a file in " + dir.string() + ": " + errno_text(errno));
+    return Error{"cannot create a file in " + dir.string() + ": " + errno_text(errno)};
   }
   auto fail = [&](const std::string& what) {
     const int err = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
-    return Result<bool>::fail(what + " " + target.string() + ": " + errno_text(err));
+    return Error{what + " " + target.string() + ": " + errno_text(err)};
   };
   if (::fchmod(fd, mode) != 0) return fail("cannot set the mode of");
   std::size_t written = 0;
@@ -352,13 +351,12 @@ Result<bool> write_file_atomically(const std::filesystem::path& dir, std::string
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    return Result<bool>::fail("cannot write " + target.string() + ": " + errno_text(err));
+    return Error{"cannot write " + target.string() + ": " + errno_text(err)};
   }
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    return Result<bool>::fail("cannot rename a temporary file to " + target.string() + ": " +
-                              errno_text(err));
+    return Error{"cannot rename a temporary file to " + target.string() + ": " + errno_text(err)};
   }
   return true;
 }
@@ -369,42 +367,41 @@ Result<bool> write_file_atomically(const std::filesystem::path& dir, std::string
 
 Result<std::vector<std::string>> serving_dns_names(const CertRequest& request) {
   auto valid = validate(request);
-  if (!valid) return Result<std::vector<std::string>>::fail(valid.error());
+  if (!valid) return Error{valid.error()};
   return std::move(valid.value().dns_names);
 }
 
 Result<CertBundle> generate_certificates(const CertRequest& request) {
-  using R = Result<CertBundle>;
   auto valid = validate(request);
-  if (!valid) return R::fail(valid.error());
+  if (!valid) return Error{valid.error()};
 
   // The CA.
   auto ca_key = new_p256_key();
-  if (!ca_key) return R::fail(ca_key.error());
+  if (!ca_key) return Error{ca_key.error()};
   NamePtr ca_name = make_name("gpushare-ca");
-  if (!ca_name) return R::fail(openssl_error("building the CA's name"));
+  if (!ca_name) return Error{openssl_error("building the CA's name")};
   auto ca = new_certificate(ca_name.get(), ca_name.get(), ca_key->get(), request.ca_days);
-  if (!ca) return R::fail(ca.error());
+  if (!ca) return Error{ca.error()};
   X509* ca_cert = ca->get();
   if (!add_extension(ca_cert, ca_cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
       !add_extension(ca_cert, ca_cert, NID_key_usage, "critical,keyCertSign,cRLSign") ||
       !add_extension(ca_cert, ca_cert, NID_subject_key_identifier, "hash")) {
-    return R::fail(openssl_error("adding the CA's extensions"));
+    return Error{openssl_error("adding the CA's extensions")};
   }
   if (X509_sign(ca_cert, ca_key->get(), EVP_sha256()) <= 0) {
-    return R::fail(openssl_error("signing the CA certificate"));
+    return Error{openssl_error("signing the CA certificate")};
   }
 
   // The serving certificate. Go ignores the CN (kubernetes.md 2.6) but people read it; an X.509
   // CN holds at most 64 characters, so a very long <svc>.<ns>.svc falls back to <svc>.
   auto key = new_p256_key();
-  if (!key) return R::fail(key.error());
+  if (!key) return Error{key.error()};
   std::string cn = request.service + "." + request.namespace_name + ".svc";
   if (cn.size() > 64) cn = request.service;
   NamePtr name = make_name(cn);
-  if (!name) return R::fail(openssl_error("building the serving certificate's name"));
+  if (!name) return Error{openssl_error("building the serving certificate's name")};
   auto leaf = new_certificate(name.get(), ca_name.get(), key->get(), request.serving_days);
-  if (!leaf) return R::fail(leaf.error());
+  if (!leaf) return Error{leaf.error()};
   X509* leaf_cert = leaf->get();
   if (!add_extension(leaf_cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
       !add_extension(leaf_cert, ca_cert, NID_key_usage, "critical,digitalSignature") ||
@@ -412,10 +409,10 @@ Result<CertBundle> generate_certificates(const CertRequest& request) {
       !add_extension(leaf_cert, ca_cert, NID_subject_key_identifier, "hash") ||
       !add_extension(leaf_cert, ca_cert, NID_authority_key_identifier, "keyid:always") ||
       !add_subject_alt_names(leaf_cert, valid.value())) {
-    return R::fail(openssl_error("adding the serving certificate's extensions"));
+    return Error{openssl_error("adding the serving certificate's extensions")};
   }
   if (X509_sign(leaf_cert, ca_key->get(), EVP_sha256()) <= 0) {
-    return R::fail(openssl_error("signing the serving certificate"));
+    return Error{openssl_error("signing the serving certificate")};
   }
 
   CertBundle bundle;
@@ -424,7 +421,7 @@ Result<CertBundle> generate_certificates(const CertRequest& request) {
   auto leaf_pem = cert_to_pem(leaf_cert);
   auto leaf_key_pem = key_to_pem(key->get());
   for (const auto* r : {&ca_pem, &ca_key_pem, &leaf_pem, &leaf_key_pem}) {
-    if (!*r) return R::fail(r->error());
+    if (!*r) return Error{r->error()};
   }
   bundle.ca_cert_pem = std::move(ca_pem).value();
   bundle.ca_key_pem = std::move(ca_key_pem).value();
@@ -434,24 +431,23 @@ Result<CertBundle> generate_certificates(const CertRequest& request) {
 }
 
 Result<std::string> write_certificates(const CertBundle& bundle, const std::string& dir) {
-  using R = Result<std::string>;
-  if (dir.empty()) return R::fail("no output directory given");
+  if (dir.empty()) return Error{"no output directory given"};
   // Refuse to hand out a caBundle that would block every admission (anchors.md 3.1).
   if (!is_ca(bundle.ca_cert_pem)) {
-    return R::fail("refusing to write: the CA certificate is not a CA (basicConstraints CA:TRUE)");
+    return Error{"refusing to write: the CA certificate is not a CA (basicConstraints CA:TRUE)"};
   }
   if (read_certificates(bundle.serving_cert_pem).empty()) {
-    return R::fail("refusing to write: the serving certificate is not a PEM certificate");
+    return Error{"refusing to write: the serving certificate is not a PEM certificate"};
   }
   if (!key_matches_certificate(bundle.serving_cert_pem, bundle.serving_key_pem)) {
-    return R::fail("refusing to write: the serving key does not match the serving certificate");
+    return Error{"refusing to write: the serving key does not match the serving certificate"};
   }
 
   const std::filesystem::path path(dir);
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
-  if (ec) return R::fail("cannot create directory " + dir + ": " + ec.message());
-  if (!std::filesystem::is_directory(path, ec)) return R::fail(dir + " is not a directory");
+  if (ec) return Error{"cannot create directory " + dir + ": " + ec.message()};
+  if (!std::filesystem::is_directory(path, ec)) return Error{dir + " is not a directory"};
 
   // The key first, so that a reader never pairs a new certificate with an old key for long.
   const std::pair<std::string_view, std::pair<const std::string*, mode_t>> files[] = {
@@ -461,15 +457,14 @@ Result<std::string> write_certificates(const CertBundle& bundle, const std::stri
   };
   for (const auto& [name, content_mode] : files) {
     auto written = write_file_atomically(path, name, *content_mode.first, content_mode.second);
-    if (!written) return R::fail(written.error());
+    if (!written) return Error{written.error()};
   }
-  return codec::base64_encode(bundle.ca_cert_pem);
+  return base::base64_encode(bundle.ca_cert_pem);
 }
 
 Result<std::vector<std::string>> certificate_sans(const std::string& pem) {
-  using R = Result<std::vector<std::string>>;
   auto certs = read_certificates(pem);
-  if (certs.empty()) return R::fail("no PEM certificate found");
+  if (certs.empty()) return Error{"no PEM certificate found"};
   std::vector<std::string> out;
   GeneralNamesPtr gens(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(certs.front().get(), NID_subject_alt_name, nullptr, nullptr)));

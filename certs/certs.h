@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::certs {
 

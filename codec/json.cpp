@@ -115,23 +115,20 @@ class BoundedDomBuilder {
 }  // namespace
 
 Result<json> parse_json(std::string_view text, std::string_view expected, int max_depth) {
-  if (only_whitespace(text))
-    return Result<json>::fail("empty body: expected " + std::string(expected));
+  if (only_whitespace(text)) return Error{"empty body: expected " + std::string(expected)};
   BoundedDomBuilder builder(static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth));
   bool ok = false;
   try {
     ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json,
                          /*strict=*/true, /*ignore_comments=*/false);
   } catch (const json::exception& e) {  // not expected: the builder reports errors as values
-    return Result<json>::fail(std::string("not JSON: ") +
-                              valid_utf8(truncate_for_message(e.what(), 200)));
+    return Error{std::string("not JSON: ") + valid_utf8(truncate_for_message(e.what(), 200))};
   }
   if (builder.too_deep) {
-    return Result<json>::fail("JSON nested deeper than " + std::to_string(max_depth) + " levels");
+    return Error{"JSON nested deeper than " + std::to_string(max_depth) + " levels"};
   }
   if (!ok || builder.failed) {
-    return Result<json>::fail("not JSON at byte " + std::to_string(builder.error_byte) + ": " +
-                              builder.error);
+    return Error{"not JSON at byte " + std::to_string(builder.error_byte) + ": " + builder.error};
   }
   return std::move(builder.root);
 }

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/result.h"
+#include "base/result.h"
 #include "policy/views.h"
 
 namespace gpushare::codec {

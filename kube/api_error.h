@@ -1,12 +1,13 @@
-// Errors from kube-apiserver as values. policy's Result<T> carries only a message; callers of
-// the API must tell a conflict (re-read and retry) from a 410 (relist) from a dropped connection
-// (back off), so kube/ results carry a kind as well.
+// Errors from kube-apiserver as values. Callers of the API must tell a conflict (re-read and
+// retry) from a 410 (relist) from a dropped connection (back off), so kube/ results carry an
+// ApiError with a kind rather than only a message.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
+
+#include "base/result.h"
 
 namespace gpushare::kube {
 
@@ -39,29 +40,8 @@ struct ApiError {
 // The kind for an HTTP status and a Status.reason (which may be empty).
 ErrorKind kind_for_status(long status, std::string_view reason);
 
+// What every API call returns: the value, or an ApiError (base/result.h).
 template <typename T>
-class ApiResult {
- public:
-  ApiResult(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  ApiResult(ApiError error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  explicit operator bool() const { return ok(); }
-
-  const T& value() const& { return std::get<T>(v_); }
-  T& value() & { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
-  const T& operator*() const& { return value(); }
-  T& operator*() & { return value(); }
-  const T* operator->() const { return &value(); }
-  T* operator->() { return &value(); }
-
-  const ApiError& error() const { return std::get<ApiError>(v_); }
-  ErrorKind kind() const { return error().kind; }
-  bool is(ErrorKind k) const { return !ok() && error().kind == k; }
-
- private:
-  std::variant<T, ApiError> v_;
-};
+using ApiResult = Result<T, ApiError>;
 
 }  // namespace gpushare::kube

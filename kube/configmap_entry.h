@@ -12,7 +12,7 @@
 #include <string>
 
 #include "kube/client.h"
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::kube {
 

@@ -45,7 +45,7 @@ Result<NodeRecord> decode_node(const nlohmann::json& node) {
   const nlohmann::json& metadata = member(node, "metadata");
   NodeRecord out;
   out.view.name = string_member(metadata, "name");
-  if (out.view.name.empty()) return Result<NodeRecord>::fail("node: metadata.name missing");
+  if (out.view.name.empty()) return Error{"node: metadata.name missing"};
   out.uid = string_member(metadata, "uid");
   out.resource_version = string_member(metadata, "resourceVersion");
   out.view.labels = string_map(member(metadata, "labels"));
@@ -57,8 +57,8 @@ Result<NodeRecord> decode_node(const nlohmann::json& node) {
     if (!is_gpu_resource(name)) continue;
     auto n = parse_count(text);
     if (!n) {
-      return Result<NodeRecord>::fail("node " + out.view.name + ": status.allocatable[" + name +
-                                      "]: \"" + text + "\" is not a whole number");
+      return Error{"node " + out.view.name + ": status.allocatable[" + name + "]: \"" + text +
+                   "\" is not a whole number"};
     }
     out.view.allocatable[name] = *n;
   }
@@ -74,7 +74,7 @@ Result<PodRecord> decode_pod(const nlohmann::json& pod) {
   v.namespace_name = string_member(metadata, "namespace");
   v.name = string_member(metadata, "name");
   v.generate_name = string_member(metadata, "generateName");
-  if (v.name.empty()) return Result<PodRecord>::fail("pod: metadata.name missing");
+  if (v.name.empty()) return Error{"pod: metadata.name missing"};
   out.uid = string_member(metadata, "uid");
   out.resource_version = string_member(metadata, "resourceVersion");
   v.labels = string_map(member(metadata, "labels"));
@@ -106,7 +106,7 @@ Result<PodRecord> decode_pod(const nlohmann::json& pod) {
   }
   // What the pod holds on its node: policy's rule, the one the extender and the planner read.
   auto demand = policy::pod_demand(v);
-  if (!demand) return Result<PodRecord>::fail("pod " + out.key() + ": " + demand.error());
+  if (!demand) return Error{"pod " + out.key() + ": " + demand.error()};
   out.gpu_requests = std::move(demand->resources);
 
   const nlohmann::json& conditions = member(status, "conditions");

@@ -9,11 +9,10 @@ namespace gpushare::kube {
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Result<std::string>::fail("cannot read \"" + path + "\": " + std::strerror(errno));
+  if (!in) return Error{"cannot read \"" + path + "\": " + std::strerror(errno)};
   std::ostringstream out;
   out << in.rdbuf();
-  if (in.bad()) return Result<std::string>::fail("cannot read \"" + path + "\": read error");
+  if (in.bad()) return Error{"cannot read \"" + path + "\": read error"};
   return out.str();
 }
 

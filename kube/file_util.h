@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::kube {
 

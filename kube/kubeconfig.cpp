@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <optional>
 
-#include "codec/base64.h"
+#include "base/base64.h"
 #include "kube/file_util.h"
 
 namespace gpushare::kube {
@@ -41,22 +41,22 @@ Result<bool> pem_or_file(const YAML::Node& map, const char* data_key, const char
   std::string data = scalar(map, data_key);
   std::string path = scalar(map, file_key);
   if (!data.empty()) {
-    auto decoded = codec::base64_decode(data);
-    if (!decoded.ok()) return Result<bool>::fail(where + "." + data_key + ": not valid base64");
+    auto decoded = base::base64_decode(data);
+    if (!decoded.ok()) return Error{where + "." + data_key + ": not valid base64"};
     pem = std::move(*decoded);
     return true;
   }
   if (!path.empty()) {
     file = resolve_path(base_dir, path);
     auto readable = read_file(file);
-    if (!readable) return Result<bool>::fail(where + "." + file_key + ": " + readable.error());
+    if (!readable) return Error{where + "." + file_key + ": " + readable.error()};
     return true;
   }
   return false;
 }
 
 ConfigResult fail(const std::string& origin, const std::string& what) {
-  return ConfigResult::fail(origin + ": " + what);
+  return Error{origin + ": " + what};
 }
 
 bool valid_server(const std::string& server) {
@@ -190,7 +190,7 @@ Result<KubeConfig> parse_kubeconfig(std::string_view yaml, const std::string& ba
 
 Result<KubeConfig> load_kubeconfig(const std::string& path, const std::string& context) {
   auto text = read_file(path);
-  if (!text) return ConfigResult::fail("kubeconfig: " + text.error());
+  if (!text) return Error{"kubeconfig: " + text.error()};
   return parse_kubeconfig(*text, dir_of(path), context, "kubeconfig " + path);
 }
 
@@ -228,8 +228,7 @@ Result<KubeConfig> load_config(const std::string& kubeconfig_path) {
   if (!list.empty()) return load_kubeconfig(list.substr(0, list.find(':')));
   std::string home = env("HOME");
   if (home.empty()) {
-    return ConfigResult::fail(
-        "no kubeconfig given, not in a cluster, and neither KUBECONFIG nor HOME is set");
+    return Error{"no kubeconfig given, not in a cluster, and neither KUBECONFIG nor HOME is set"};
   }
   return load_kubeconfig(home + "/.kube/config");
 }

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::policy {
 

@@ -190,7 +190,7 @@ Result<Intent> parse_intent(const StringMap& annotations, std::string_view prefi
       p.intent.mode = ShareMode::kMig;
     }
   }
-  if (!p.errors.empty()) return Result<Intent>::fail(join(p.errors, "; "));
+  if (!p.errors.empty()) return Error{join(p.errors, "; ")};
   return p.intent;
 }
 

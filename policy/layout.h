@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "policy/catalog.h"
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::policy {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::policy {
 

@@ -11,7 +11,7 @@
 
 #include "policy/catalog.h"
 #include "policy/layout.h"
-#include "policy/result.h"
+#include "base/result.h"
 #include "policy/views.h"
 
 namespace gpushare::policy {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "policy/result.h"
+#include "base/result.h"
 #include "repartition/action.h"
 
 namespace gpushare::repartition {

@@ -14,7 +14,7 @@
 #include "kube/decode.h"
 #include "kube/events.h"
 #include "policy/planner.h"
-#include "policy/result.h"
+#include "base/result.h"
 #include "policy/views.h"
 #include "repartition/action.h"
 

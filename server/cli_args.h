@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::server {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "policy/catalog.h"
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::server {
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "policy/result.h"
+#include "base/result.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/service.h"

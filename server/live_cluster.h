@@ -6,7 +6,7 @@
 
 #include "kube/cache.h"
 #include "kube/client.h"
-#include "policy/result.h"
+#include "base/result.h"
 #include "server/cluster_state.h"
 #include "server/config.h"
 #include "server/metrics.h"

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "policy/result.h"
+#include "base/result.h"
 #include "policy/views.h"
 
 namespace gpushare::server {

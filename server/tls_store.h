@@ -13,7 +13,7 @@
 #include <string>
 
 #include "base/periodic_thread.h"
-#include "policy/result.h"
+#include "base/result.h"
 
 namespace gpushare::server {
 

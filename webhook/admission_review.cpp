@@ -3,7 +3,7 @@
 #include <exception>
 #include <utility>
 
-#include "codec/base64.h"
+#include "base/base64.h"
 #include "codec/json.h"
 #include "codec/objects.h"
 #include "webhook/json_patch.h"
@@ -145,7 +145,7 @@ Result<AdmissionRequest> decode_admission_review(std::string_view body) {
   try {
     return decode(body);
   } catch (const DecodeError& e) {
-    return Result<AdmissionRequest>::fail(e.message);
+    return Error{e.message};
   }
 }
 
@@ -163,7 +163,7 @@ ordered_json admission_response(std::string_view uid, const policy::AdmissionDec
   }
   if (allowed && patch.is_array() && !patch.empty()) {
     response["patchType"] = "JSONPatch";
-    response["patch"] = codec::base64_encode(dump_json(patch));
+    response["patch"] = base::base64_encode(dump_json(patch));
   }
   if (!decision.warnings.empty()) response["warnings"] = decision.warnings;
   ordered_json review;
@@ -202,7 +202,7 @@ MutateResult handle_admission_review(std::string_view body, const policy::Cluste
           object.is_object()
               ? codec::decode_pod(
                     object, request.object.is_object() ? "request.object" : "request.oldObject")
-              : Result<policy::PodView>::fail("request.object: missing");
+              : Error{"request.object: missing"};
       if (!pod && request.operation == "CREATE") {
         result.http_status = 400;
         result.error = valid_utf8(pod.error());

@@ -9,7 +9,7 @@
 
 #include "policy/admission.h"
 #include "policy/catalog.h"
-#include "policy/result.h"
+#include "base/result.h"
 #include "policy/views.h"
 
 namespace gpushare::webhook {

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "codec/base64.h"
+#include "base/base64.h"
 
 namespace gpushare::certs {
 namespace {
@@ -351,7 +351,7 @@ TEST(Certs, CaBundleDecodesToTheCaNotTheLeaf) {
   auto bundle = write_certificates(b, tmp.path().string());
   ASSERT_TRUE(bundle) << bundle.error();
   EXPECT_EQ(bundle->find('\n'), std::string::npos);  // one line, as caBundle wants
-  auto decoded = codec::base64_decode(*bundle);
+  auto decoded = base::base64_decode(*bundle);
   ASSERT_TRUE(decoded) << decoded.error();
   EXPECT_EQ(*decoded, b.ca_cert_pem);
   EXPECT_NE(*decoded, b.serving_cert_pem);

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "certs/certs.h"
-#include "codec/base64.h"
+#include "base/base64.h"
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -192,7 +192,7 @@ TEST_F(HttpsServer, WrongNameFailsVerification) {
 }
 
 TEST_F(HttpsServer, CaBundleIsTheCaNotTheLeaf) {
-  auto pem = codec::base64_decode(
+  auto pem = base::base64_decode(
       std::string(ca_bundle_.substr(0, ca_bundle_.find_last_not_of("\n") + 1)));
   ASSERT_TRUE(pem.ok());
   EXPECT_TRUE(certs::is_ca(*pem));

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "codec/base64.h"
+#include "base/base64.h"
 #include "codec/json.h"
 #include "codec/objects.h"
 #include "test/support/fixtures.h"
@@ -38,7 +38,7 @@ json parse_body(const MutateResult& r) {
 // The decoded JSON Patch of a response ("" when there is none).
 std::string patch_text(const json& response) {
   if (!response.contains("patch")) return {};
-  auto text = codec::base64_decode(response["patch"].get<std::string>());
+  auto text = base::base64_decode(response["patch"].get<std::string>());
   EXPECT_TRUE(text.ok()) << "patch is not base64";
   return text.ok() ? *text : std::string();
 }
@@ -674,12 +674,12 @@ TEST(AdmissionReviewRespond, ResponseFieldOrderAndWarnings) {
       text,
       R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true,)"
       R"("patchType":"JSONPatch","patch":")" +
-          codec::base64_encode(
+          base::base64_encode(
               R"([{"op":"add","path":"/metadata/annotations","value":{"a":"b"}}])") +
           R"(","warnings":["w1","w2"]}})");
   // The reference's example patch, byte for byte.
   EXPECT_EQ(
-      codec::base64_encode(
+      base::base64_encode(
           R"([{"op":"add","path":"/metadata/annotations","value":{"example.com/gpu-share":"mps"}}])"),
       "W3sib3AiOiJhZGQiLCJwYXRoIjoiL21ldGFkYXRhL2Fubm90YXRpb25zIiwidmFsdWUiOnsiZXhhbXBsZS5jb20vZ3B1"
       "LXNoYXJlIjoibXBzIn19XQ==");

@@ -1,6 +1,6 @@
-#include "codec/base64.h"
+#include "base/base64.h"
 
-namespace gpushare::codec {
+namespace gpushare::base {
 
 namespace {
 constexpr std::string_view kBase64Alphabet =
@@ -33,7 +33,6 @@ std::string base64_encode(std::string_view bytes) {
 }
 
 Result<std::string> base64_decode(std::string_view text) {
-  using R = Result<std::string>;
   std::string out;
   unsigned buffer = 0;
   int bits = 0;
@@ -48,9 +47,9 @@ Result<std::string> base64_decode(std::string_view text) {
     }
     const auto pos = kBase64Alphabet.find(c);
     if (pos == std::string_view::npos) {
-      return R::fail(std::string("invalid base64: unexpected character '") + c + "'");
+      return Error{std::string("invalid base64: unexpected character '") + c + "'"};
     }
-    if (padding > 0) return R::fail("invalid base64: data after '=' padding");
+    if (padding > 0) return Error{"invalid base64: data after '=' padding"};
     ++symbols;
     buffer = (buffer << 6) | static_cast<unsigned>(pos);
     bits += 6;
@@ -59,8 +58,8 @@ Result<std::string> base64_decode(std::string_view text) {
       out += static_cast<char>((buffer >> bits) & 0xff);
     }
   }
-  if (symbols % 4 != 0 || padding > 2) return R::fail("invalid base64: bad length or padding");
+  if (symbols % 4 != 0 || padding > 2) return Error{"invalid base64: bad length or padding"};
   return out;
 }
 
-}  // namespace gpushare::codec
+}  // namespace gpushare::base

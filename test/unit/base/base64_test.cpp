@@ -1,9 +1,9 @@
 // RFC 4648 section 10 test vectors, and what kubeconfigs and caBundles throw at the decoder.
-#include "codec/base64.h"
+#include "base/base64.h"
 
 #include <gtest/gtest.h>
 
-namespace gpushare::codec {
+namespace gpushare::base {
 namespace {
 
 TEST(Base64, Rfc4648VectorsAndStrictness) {
@@ -34,4 +34,4 @@ TEST(Base64, Rfc4648VectorsAndStrictness) {
 }
 
 }  // namespace
-}  // namespace gpushare::codec
+}  // namespace gpushare::base

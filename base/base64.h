@@ -5,13 +5,13 @@
 #include <string>
 #include <string_view>
 
-#include "policy/result.h"
+#include "base/result.h"
 
-namespace gpushare::codec {
+namespace gpushare::base {
 
 std::string base64_encode(std::string_view bytes);
 // Line breaks and spaces are skipped (PEM bundles pasted into YAML carry them); anything
 // else outside the alphabet, data after padding, or a bad length is an error.
 Result<std::string> base64_decode(std::string_view text);
 
-}  // namespace gpushare::codec
+}  // namespace gpushare::base
