@@ -45,80 +45,100 @@ std::string shown(const json& v) {
   throw DecodeError{path + ": " + what};
 }
 
-void expect(const json& v, json::value_t type, const std::string& path) {
-  // Integers arrive as number_unsigned or number_integer; treat them alike.
-  const bool ok =
-      v.type() == type || (type == json::value_t::number_integer && v.is_number_integer());
-  if (!ok) fail(path, std::string("expected ") + json(type).type_name() + ", got " + v.type_name());
-}
+// One code path for both modes (objects.h): a field of the wrong type is an error naming its
+// path when strict, and reads as absent when lenient.
+class Decoder {
+ public:
+  explicit Decoder(DecodeMode mode) : lenient_(mode == DecodeMode::kLenient) {}
 
-const json* object_member(const json& obj, const char* key, const std::string& path) {
-  const json* v = present_member(obj, key);
-  if (v != nullptr) expect(*v, json::value_t::object, path + "." + key);
-  return v;
-}
+  policy::PodView pod_view(const json& pod, const std::string& path) const;
+  policy::NodeView node_view(const json& node, const std::string& path) const;
 
-std::string string_member(const json& obj, const char* key, const std::string& path) {
-  const json* v = present_member(obj, key);
-  if (v == nullptr) return {};
-  expect(*v, json::value_t::string, path + "." + key);
-  return v->get<std::string>();
-}
-
-policy::StringMap string_map(const json& obj, const char* key, const std::string& path) {
-  policy::StringMap out;
-  const json* m = object_member(obj, key, path);
-  if (m == nullptr) return out;
-  for (const auto& [k, v] : m->items()) {
-    if (!v.is_string())
-      fail(entry_path(path, key, k), std::string("expected string, got ") + v.type_name());
-    out.emplace(k, v.get<std::string>());
-  }
-  return out;
-}
-
-// Resource maps: quantity strings; integers from hand-written JSON become their text.
-policy::StringMap quantity_map(const json& obj, const char* key, const std::string& path) {
-  policy::StringMap out;
-  const json* m = object_member(obj, key, path);
-  if (m == nullptr) return out;
-  for (const auto& [k, v] : m->items()) {
-    if (v.is_string())
-      out.emplace(k, v.get<std::string>());
-    else if (v.is_number_integer())
-      out.emplace(k, v.dump());
-    else
-      fail(entry_path(path, key, k), std::string("expected a quantity string such as \"1\", got ") +
-                                         v.type_name() + " " + shown(v));
-  }
-  return out;
-}
-
-void containers(const json& spec, const char* key, bool init, const std::string& path,
-                policy::PodView& pod) {
-  const json* list = present_member(spec, key);
-  if (list == nullptr) return;
-  const std::string list_path = path + "." + key;
-  expect(*list, json::value_t::array, list_path);
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    const json& c = (*list)[i];
-    const std::string cpath = list_path + "[" + std::to_string(i) + "]";
-    expect(c, json::value_t::object, cpath);
-    policy::ContainerView view;
-    view.name = string_member(c, "name", cpath);
-    view.init = init;
-    view.index = i;
-    view.restartable = init && string_member(c, "restartPolicy", cpath) == "Always";
-    if (const json* res = object_member(c, "resources", cpath)) {
-      view.limits = quantity_map(*res, "limits", cpath + ".resources");
-      view.requests = quantity_map(*res, "requests", cpath + ".resources");
+ private:
+  // Whether `v` has `type`. A mismatch throws when strict; when lenient it is false, and the
+  // caller treats the field as absent.
+  bool expect(const json& v, json::value_t type, const std::string& path) const {
+    // Integers arrive as number_unsigned or number_integer; treat them alike.
+    const bool ok =
+        v.type() == type || (type == json::value_t::number_integer && v.is_number_integer());
+    if (!ok && !lenient_) {
+      fail(path, std::string("expected ") + json(type).type_name() + ", got " + v.type_name());
     }
-    pod.containers.push_back(std::move(view));
+    return ok;
   }
-}
 
-policy::PodView pod_view(const json& pod, const std::string& path) {
-  expect(pod, json::value_t::object, path);
+  const json* object_member(const json& obj, const char* key, const std::string& path) const {
+    const json* v = present_member(obj, key);
+    if (v != nullptr && !expect(*v, json::value_t::object, path + "." + key)) return nullptr;
+    return v;
+  }
+
+  std::string string_member(const json& obj, const char* key, const std::string& path) const {
+    const json* v = present_member(obj, key);
+    if (v == nullptr || !expect(*v, json::value_t::string, path + "." + key)) return {};
+    return v->get<std::string>();
+  }
+
+  policy::StringMap string_map(const json& obj, const char* key, const std::string& path) const {
+    policy::StringMap out;
+    const json* m = object_member(obj, key, path);
+    if (m == nullptr) return out;
+    for (const auto& [k, v] : m->items()) {
+      if (v.is_string()) {
+        out.emplace(k, v.get<std::string>());
+      } else if (!lenient_) {
+        fail(entry_path(path, key, k), std::string("expected string, got ") + v.type_name());
+      }
+    }
+    return out;
+  }
+
+  // Resource maps: quantity strings; numbers from hand-written JSON become their text.
+  policy::StringMap quantity_map(const json& obj, const char* key, const std::string& path) const {
+    policy::StringMap out;
+    const json* m = object_member(obj, key, path);
+    if (m == nullptr) return out;
+    for (const auto& [k, v] : m->items()) {
+      if (v.is_string()) {
+        out.emplace(k, v.get<std::string>());
+      } else if (v.is_number_integer() || (lenient_ && v.is_number())) {
+        out.emplace(k, v.dump());
+      } else if (!lenient_) {
+        fail(entry_path(path, key, k),
+             std::string("expected a quantity string such as \"1\", got ") + v.type_name() + " " +
+                 shown(v));
+      }
+    }
+    return out;
+  }
+
+  void containers(const json& spec, const char* key, bool init, const std::string& path,
+                  policy::PodView& pod) const {
+    const json* list = present_member(spec, key);
+    const std::string list_path = path + "." + key;
+    if (list == nullptr || !expect(*list, json::value_t::array, list_path)) return;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const json& c = (*list)[i];
+      const std::string cpath = list_path + "[" + std::to_string(i) + "]";
+      if (!expect(c, json::value_t::object, cpath)) continue;
+      policy::ContainerView view;
+      view.name = string_member(c, "name", cpath);
+      view.init = init;
+      view.index = i;
+      view.restartable = init && string_member(c, "restartPolicy", cpath) == "Always";
+      if (const json* res = object_member(c, "resources", cpath)) {
+        view.limits = quantity_map(*res, "limits", cpath + ".resources");
+        view.requests = quantity_map(*res, "requests", cpath + ".resources");
+      }
+      pod.containers.push_back(std::move(view));
+    }
+  }
+
+  bool lenient_;
+};
+
+policy::PodView Decoder::pod_view(const json& pod, const std::string& path) const {
+  if (!pod.is_object()) fail(path, std::string("expected object, got ") + pod.type_name());
   policy::PodView view;
   if (const json* meta = object_member(pod, "metadata", path)) {
     const std::string mpath = path + ".metadata";
@@ -141,8 +161,11 @@ policy::PodView pod_view(const json& pod, const std::string& path) {
                             ? prio->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT32_MAX)
                             : prio->is_number_integer() && prio->get<std::int64_t>() >= INT32_MIN &&
                                   prio->get<std::int64_t>() <= INT32_MAX;
-      if (!fits) fail(spath + ".priority", "expected a 32-bit integer, got " + shown(*prio));
-      view.priority = static_cast<std::int32_t>(prio->get<std::int64_t>());
+      if (fits) {
+        view.priority = static_cast<std::int32_t>(prio->get<std::int64_t>());
+      } else if (!lenient_) {
+        fail(spath + ".priority", "expected a 32-bit integer, got " + shown(*prio));
+      }
     }
   }
   if (const json* status = object_member(pod, "status", path)) {
@@ -151,8 +174,8 @@ policy::PodView pod_view(const json& pod, const std::string& path) {
   return view;
 }
 
-policy::NodeView node_view(const json& node, const std::string& path) {
-  expect(node, json::value_t::object, path);
+policy::NodeView Decoder::node_view(const json& node, const std::string& path) const {
+  if (!node.is_object()) fail(path, std::string("expected object, got ") + node.type_name());
   policy::NodeView view;
   const json* meta = object_member(node, "metadata", path);
   if (meta == nullptr) fail(path + ".metadata", "missing; a Node needs metadata.name");
@@ -163,8 +186,9 @@ policy::NodeView node_view(const json& node, const std::string& path) {
   view.annotations = string_map(*meta, "annotations", mpath);
   if (const json* spec = object_member(node, "spec", path)) {
     if (const json* u = present_member(*spec, "unschedulable")) {
-      expect(*u, json::value_t::boolean, path + ".spec.unschedulable");
-      view.unschedulable = u->get<bool>();
+      if (expect(*u, json::value_t::boolean, path + ".spec.unschedulable")) {
+        view.unschedulable = u->get<bool>();
+      }
     }
     view.taints = decode_taints(*spec);
   }
@@ -172,6 +196,7 @@ policy::NodeView node_view(const json& node, const std::string& path) {
     for (const auto& [name, text] : quantity_map(*status, "allocatable", path + ".status")) {
       if (std::string_view(name).substr(0, kNvidiaPrefix.size()) != kNvidiaPrefix)
         continue;  // the scheduler checks the rest
+      // A value that is no quantity fails in both modes: what the node offers is unknown.
       auto q = policy::parse_quantity(text);
       if (!q)
         fail(entry_path(path + ".status", "allocatable", name),
@@ -184,17 +209,17 @@ policy::NodeView node_view(const json& node, const std::string& path) {
 
 }  // namespace
 
-Result<policy::PodView> decode_pod(const json& pod, std::string_view path) {
+Result<policy::PodView> decode_pod(const json& pod, std::string_view path, DecodeMode mode) {
   try {
-    return pod_view(pod, std::string(path));
+    return Decoder(mode).pod_view(pod, std::string(path));
   } catch (const DecodeError& e) {
     return Error{e.message};
   }
 }
 
-Result<policy::NodeView> decode_node(const json& node, std::string_view path) {
+Result<policy::NodeView> decode_node(const json& node, std::string_view path, DecodeMode mode) {
   try {
-    return node_view(node, std::string(path));
+    return Decoder(mode).node_view(node, std::string(path));
   } catch (const DecodeError& e) {
     return Error{e.message};
   }

@@ -14,16 +14,25 @@
 
 namespace gpushare::codec {
 
+// How a decoder meets a field of the wrong type. kStrict, at every edge where a user or a
+// client writes the object (admission, the extender, the offline commands): an error that names
+// the field's path. kLenient, for the watch cache, which must account for every pod
+// kube-apiserver sends: the field reads as absent and the object is kept. A GPU quantity that
+// is no quantity fails in both modes (what the object holds or offers would be unknown).
+enum class DecodeMode { kStrict, kLenient };
+
 // `path` prefixes error messages: "Pod.spec.containers[1].resources.limits: expected object, got
 // string". Containers: init containers first (init = true), then containers.
 // Quantities keep their text; a JSON number (hand-written input) becomes its decimal text.
-Result<policy::PodView> decode_pod(const nlohmann::json& pod, std::string_view path = "Pod");
+Result<policy::PodView> decode_pod(const nlohmann::json& pod, std::string_view path = "Pod",
+                                   DecodeMode mode = DecodeMode::kStrict);
 
 // metadata.name (required), labels, annotations, spec.unschedulable, spec.taints (read
 // leniently, codec/scheduling.h), and status.allocatable
 // nvidia.com/* as whole units (quantities rounded up; other resources are ignored).
 // `used` stays empty: a Node object does not say what its pods hold.
-Result<policy::NodeView> decode_node(const nlohmann::json& node, std::string_view path = "Node");
+Result<policy::NodeView> decode_node(const nlohmann::json& node, std::string_view path = "Node",
+                                     DecodeMode mode = DecodeMode::kStrict);
 
 // A NodeList ({"items": [...]}, null items allowed) or a bare array of Nodes.
 Result<std::vector<policy::NodeView>> decode_node_list(const nlohmann::json& list,

@@ -1,5 +1,6 @@
-// Node and Pod JSON -> the plain structs policy/ reads, plus the few facts the cache and the
-// repartition controller need beside them. Only the fields gpushare uses are read.
+// Node and Pod JSON from the watch -> the records the cache keeps: codec's decoder in its lenient
+// mode (codec/objects.h) for the views, plus what only the cache needs (uid, resourceVersion,
+// terminated, the Unschedulable condition, what the pod holds).
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,6 @@
 #include <string>
 #include <string_view>
 
-#include "kube/count.h"
 #include "base/result.h"
 #include "policy/views.h"
 

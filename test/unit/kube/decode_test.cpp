@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kube/count.h"
+#include "codec/objects.h"
 #include "test/support/fixtures.h"
 
 namespace gpushare::kube {
@@ -10,26 +10,6 @@ namespace {
 
 nlohmann::json fixture(const std::string& name) {
   return nlohmann::json::parse(gpushare::testing::read_fixture("kube/" + name));
-}
-
-TEST(ParseCount, WholeNumbersInEveryNotation) {
-  EXPECT_EQ(parse_count("0"), 0);
-  EXPECT_EQ(parse_count("4"), 4);
-  EXPECT_EQ(parse_count("+7"), 7);
-  EXPECT_EQ(parse_count("1k"), 1000);
-  EXPECT_EQ(parse_count("2Ki"), 2048);
-  EXPECT_EQ(parse_count("1.5k"), 1500);
-  EXPECT_EQ(parse_count("3e2"), 300);
-  EXPECT_EQ(parse_count("2000m"), 2);
-  EXPECT_EQ(parse_count("1P"), 1000000000000000LL);
-}
-
-// Beyond ~9.2e15 (1E, int64 max) is out of the shared quantity parser's exact range.
-TEST(ParseCount, RejectsFractionsNegativesAndJunk) {
-  for (const char* bad : {"", "500m", "1.5", "-1", "x", "1x", "1Ki2", "9223372036854775808", "8Ei",
-                          "1E", "1e-1", ".", "1..0"}) {
-    EXPECT_FALSE(parse_count(bad).has_value()) << bad;
-  }
 }
 
 TEST(DecodeNode, RealShapedGfdNodeKeepsLabelsAndOnlyNvidiaAllocatable) {
@@ -83,8 +63,26 @@ TEST(DecodeNode, BadGpuQuantityNamesTheField) {
   json["status"]["allocatable"]["nvidia.com/gpu"] = "half";
   auto node = decode_node(json);
   ASSERT_FALSE(node.ok());
-  EXPECT_NE(node.error().find("status.allocatable[nvidia.com/gpu]"), std::string::npos)
+  EXPECT_NE(
+      node.error().find("node.status.allocatable[\"nvidia.com/gpu\"]: \"half\" is not a quantity"),
+      std::string::npos)
       << node.error();
+}
+
+TEST(DecodePod, FieldsOfTheWrongTypeReadAsAbsentAndThePodIsKept) {
+  // The watch cache decodes leniently (codec::DecodeMode::kLenient): one odd field must not drop
+  // a pod that holds GPUs from the node's accounting. The strict decoder refuses the same pod.
+  auto json = fixture("pod_training_running.json");
+  json["metadata"]["labels"]["odd"] = 7;
+  json["spec"]["nodeSelector"] = "not a map";
+  json["spec"]["priority"] = 1e12;
+  auto pod = decode_pod(json);
+  ASSERT_TRUE(pod.ok()) << pod.error();
+  EXPECT_EQ(pod->view.labels.count("odd"), 0U);
+  EXPECT_EQ(pod->view.labels.at("app"), "trainer");
+  EXPECT_TRUE(pod->view.node_selector.empty());
+  EXPECT_EQ(pod->gpu_requests.at("nvidia.com/mig-2g.20gb"), 2);
+  EXPECT_FALSE(codec::decode_pod(json).ok());
 }
 
 TEST(DecodeNode, MissingNameIsAnError) { EXPECT_FALSE(decode_node(nlohmann::json::object()).ok()); }
