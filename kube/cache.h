@@ -20,16 +20,16 @@
 
 #include "kube/client.h"
 #include "kube/decode.h"
+#include "kube/paths.h"
 #include "policy/views.h"
 
 namespace gpushare::kube {
 
 struct CacheOptions {
-  std::string nodes_path = "/api/v1/nodes";
+  std::string nodes_path = paths::nodes();
   // Terminated pods hold nothing, so the server leaves them out (and sends DELETED when a
   // pod terminates); this is the selector kube-scheduler's own pod informer uses.
-  std::string pods_path =
-      "/api/v1/pods?fieldSelector=status.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed";
+  std::string pods_path = paths::live_pods();
   int page_size = 500;
   int watch_timeout_seconds = 300;
   std::chrono::milliseconds backoff_initial{250};

@@ -2,12 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <random>
-#include <thread>
-
 #include "codec/json.h"
 #include "kube/lease.h"
-#include "logging/log.h"
+#include "kube/paths.h"
 
 namespace gpushare::kube {
 
@@ -134,39 +131,28 @@ ApiResult<EntryWrite> read_modify_write(Client& client, const std::string& ns,
                                         const Mutate& mutate, const RmwOptions& options,
                                         Clock::time_point now) {
   if (now == Clock::time_point{}) now = Clock::now();
-  const std::string path = "/api/v1/namespaces/" + ns + "/configmaps/" + name;
-  std::mt19937 random(std::random_device{}());
-  auto backoff = options.backoff;
-  ApiError last{ErrorKind::kConflict, 409, "Conflict", "no attempt made"};
-  for (int attempt = 0; attempt < options.max_attempts; ++attempt) {
-    if (attempt > 0) {
-      // Jitter keeps two writers that collided from colliding again in lockstep.
-      std::uniform_int_distribution<long long> jitter(0, backoff.count());
-      std::this_thread::sleep_for(backoff + std::chrono::milliseconds(jitter(random)));
-      backoff *= 2;
-    }
-    // A missing ConfigMap is not created: the operator mounts only the one its ClusterPolicy
-    // names, so ours would be read by nobody. NotFound goes back to the caller.
-    auto current = client.get(path);
-    if (!current.ok()) return current.error();
-    nlohmann::json cm = std::move(*current);
-    if (!member(cm, "data").is_object()) cm["data"] = nlohmann::json::object();
-    auto changed = mutate(cm);
-    if (!changed)
-      return ApiError{ErrorKind::kDecode, 0, "",
-                      "configmap " + ns + "/" + name + ": " + changed.error()};
-    if (!*changed) return EntryWrite{false, read_written_at(cm, entry)};
-    if (std::string key = written_at_key(entry); !key.empty()) {
-      cm["metadata"]["annotations"][key] = micro_time(now);
-    }
-    auto written = client.put(path, cm);
-    if (written.ok()) return EntryWrite{true, now};
-    if (!written.is(ErrorKind::kConflict)) return written.error();
-    logging::info("configmap changed while an entry was written, re-reading",
-                  {{"configmap", ns + "/" + name}, {"entry", entry}});
-    last = written.error();
-  }
-  return last;
+  // A missing ConfigMap is not created: the operator mounts only the one its ClusterPolicy
+  // names, so ours would be read by nobody. NotFound goes back to the caller.
+  std::optional<Clock::time_point> unchanged_since;
+  auto updated = update_object(
+      client, paths::config_map(ns, name),
+      [&](nlohmann::json& cm) -> Result<bool> {
+        if (!member(cm, "data").is_object()) cm["data"] = nlohmann::json::object();
+        auto changed = mutate(cm);
+        if (!changed) return Error{changed.error()};
+        if (!*changed) {
+          unchanged_since = read_written_at(cm, entry);
+          return false;
+        }
+        if (std::string key = written_at_key(entry); !key.empty()) {
+          cm["metadata"]["annotations"][key] = micro_time(now);
+        }
+        return true;
+      },
+      options);
+  if (!updated) return updated.error();
+  if (!updated->written) return EntryWrite{false, unchanged_since};
+  return EntryWrite{true, now};
 }
 
 }  // namespace

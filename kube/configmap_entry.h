@@ -1,8 +1,8 @@
 // Adding one named entry to a GPU Operator ConfigMap without disturbing anything else in it:
 // the device plugin's config map (one key per named config) and mig-parted's config map (one
-// key "config.yaml" whose `mig-configs:` map holds every named layout). Read-modify-write with
-// the read metadata.resourceVersion as precondition; a 409 re-reads and retries, so a person
-// (or another controller) editing the same ConfigMap never loses a key to us.
+// key "config.yaml" whose `mig-configs:` map holds every named layout). Written with
+// kube::update_object (kube/update.h), so a person (or another controller) editing the same
+// ConfigMap never loses a key to us.
 #pragma once
 
 #include <chrono>
@@ -11,15 +11,11 @@
 #include <optional>
 #include <string>
 
-#include "kube/client.h"
 #include "base/result.h"
+#include "kube/client.h"
+#include "kube/update.h"
 
 namespace gpushare::kube {
-
-struct RmwOptions {
-  int max_attempts = 6;
-  std::chrono::milliseconds backoff{100};  // doubled per conflict, with up to +100% jitter
-};
 
 struct EntryWrite {
   bool written = false;  // false: the entry already held this content, nothing was sent

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "kube/paths.h"
+
 namespace gpushare::kube {
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {
@@ -55,7 +57,7 @@ nlohmann::json make_event(const EventSpec& spec) {
 ApiResult<nlohmann::json> create_event(Client& client, const EventSpec& spec) {
   nlohmann::json event = make_event(spec);
   std::string ns = event["metadata"]["namespace"].get<std::string>();
-  return client.create("/api/v1/namespaces/" + ns + "/events", event);
+  return client.create(paths::events(ns), event);
 }
 
 }  // namespace gpushare::kube

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "codec/json.h"
+#include "kube/paths.h"
 #include "logging/log.h"
 
 namespace gpushare::kube {
@@ -77,8 +78,7 @@ LeaderElector::LeaderElector(std::shared_ptr<Client> client, LeaseOptions option
 LeaderElector::~LeaderElector() { stop(); }
 
 std::string LeaderElector::path() const {
-  return "/apis/coordination.k8s.io/v1/namespaces/" + options_.namespace_name + "/leases/" +
-         options_.name;
+  return paths::lease(options_.namespace_name, options_.name);
 }
 
 nlohmann::json LeaderElector::fresh_lease(Clock::time_point now) const {
@@ -102,9 +102,7 @@ void LeaderElector::lose(const std::string& why) {
 bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
   auto current = client_->get(path());
   if (current.is(ErrorKind::kNotFound)) {
-    auto created = client_->create(
-        "/apis/coordination.k8s.io/v1/namespaces/" + options_.namespace_name + "/leases",
-        fresh_lease(now));
+    auto created = client_->create(paths::leases(options_.namespace_name), fresh_lease(now));
     if (created.ok()) {
       last_renew_ = now;
       if (!leader_.exchange(true))

@@ -4,6 +4,8 @@
 #include "codec/mig_parted.h"
 #include "kube/configmap_entry.h"
 #include "kube/lease.h"
+#include "kube/paths.h"
+#include "kube/update.h"
 #include "logging/log.h"
 
 namespace gpushare::repartition {
@@ -86,31 +88,23 @@ Result<std::chrono::system_clock::time_point> KubeApiOps::write_entry(
 }
 
 Result<bool> KubeApiOps::update_node(const std::string& node, const NodeMutation& mutate) {
-  const std::string path = "/api/v1/nodes/" + node;
-  std::string last = "no attempt";
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto current = client_->get(path);
-    if (!current) return Error{current.error().message};
-    NodeEdit edit = node_edit_of(*current);
-    if (!mutate(edit)) return false;
-    nlohmann::json updated = std::move(*current);
-    apply_node_edit(updated, edit);
-    // The body carries the resourceVersion we read: the PUT fails with 409 if the node
-    // changed since, and the mutation then runs again on what is there now.
-    auto put = client_->put(path, updated);
-    if (put.ok()) return true;
-    if (!put.is(kube::ErrorKind::kConflict)) return Error{put.error().message};
-    last = put.error().message;
-  }
-  return Error{"node " + node + ": still conflicting after 5 attempts: " + last};
+  // On a conflict the mutation runs again on the node as it is now (kube/update.h).
+  auto updated = kube::update_object(*client_, kube::paths::node(node),
+                                     [&](nlohmann::json& object) -> Result<bool> {
+                                       NodeEdit edit = node_edit_of(object);
+                                       if (!mutate(edit)) return false;
+                                       apply_node_edit(object, edit);
+                                       return true;
+                                     });
+  if (!updated) return Error{"node " + node + ": " + updated.error().message};
+  return updated->written;
 }
 
 Result<EvictOutcome> KubeApiOps::evict(const std::string& namespace_name, const std::string& name) {
   const nlohmann::json body = {{"apiVersion", "policy/v1"},
                                {"kind", "Eviction"},
                                {"metadata", {{"name", name}, {"namespace", namespace_name}}}};
-  auto r =
-      client_->create("/api/v1/namespaces/" + namespace_name + "/pods/" + name + "/eviction", body);
+  auto r = client_->create(kube::paths::pod_eviction(namespace_name, name), body);
   if (r.ok()) return EvictOutcome::kEvicted;
   if (r.is(kube::ErrorKind::kNotFound)) return EvictOutcome::kGone;
   if (r.is(kube::ErrorKind::kTooManyRequests)) return EvictOutcome::kRefused;
@@ -129,14 +123,14 @@ void KubeApiOps::event(const kube::EventSpec& event) {
 
 ConfigNames KubeApiOps::config_names() {
   ConfigNames names;
-  const std::string base = "/api/v1/namespaces/" + maps_.namespace_name + "/configmaps/";
-  if (auto dp = client_->get(base + maps_.device_plugin); dp) {
+  if (auto dp = client_->get(kube::paths::config_map(maps_.namespace_name, maps_.device_plugin));
+      dp) {
     names.device_plugin.emplace();
     for (const auto& [k, v] : codec::member(*dp, "data").items()) names.device_plugin->insert(k);
   } else if (dp.is(kube::ErrorKind::kNotFound)) {
     names.device_plugin.emplace();  // known to be empty
   }
-  auto mig = client_->get(base + maps_.mig_parted);
+  auto mig = client_->get(kube::paths::config_map(maps_.namespace_name, maps_.mig_parted));
   if (mig.is(kube::ErrorKind::kNotFound)) names.mig_parted.emplace();
   if (!mig) return names;
   auto doc =
