@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "policy/node_labels.h"
 #include "policy/quantity.h"
 
 namespace gpushare::policy {
@@ -249,7 +250,7 @@ struct MpsOffer {
 MpsOffer mps_offer(const Intent& intent, const ClusterView& cluster, const Catalog& catalog) {
   MpsOffer offer;
   for (const auto& n : cluster.nodes) {
-    if (n.label("nvidia.com/gpu.sharing-strategy") != "mps") continue;
+    if (n.label(std::string(gfd::kSharingStrategy)) != "mps") continue;
     const std::string product = n.label("nvidia.com/gpu.product");
     if (!product_allowed(intent, product)) continue;
     std::int64_t replicas = 0;

@@ -18,6 +18,7 @@
 
 #include "policy/catalog.h"
 #include "policy/intent.h"
+#include "policy/node_labels.h"
 #include "policy/pod_demand.h"
 #include "policy/views.h"
 
@@ -29,21 +30,6 @@ namespace gpushare::policy {
 // The key is fixed rather than built from the configurable pod-annotation prefix: it is
 // gpushare's own bookkeeping on nodes, never written by users.
 inline constexpr std::string_view kRepartitionAnnotation = "gpushare.io/repartition";
-
-// GFD and GPU Operator node labels (shared/reference/nvidia.md section 3).
-namespace gfd {
-inline constexpr std::string_view kProduct = "nvidia.com/gpu.product";
-inline constexpr std::string_view kCount = "nvidia.com/gpu.count";
-inline constexpr std::string_view kReplicas = "nvidia.com/gpu.replicas";
-inline constexpr std::string_view kSharingStrategy = "nvidia.com/gpu.sharing-strategy";
-inline constexpr std::string_view kMemoryMiB = "nvidia.com/gpu.memory";
-inline constexpr std::string_view kMpsCapable = "nvidia.com/mps.capable";
-inline constexpr std::string_view kMigCapable = "nvidia.com/mig.capable";
-inline constexpr std::string_view kMigStrategy = "nvidia.com/mig.strategy";
-inline constexpr std::string_view kMigConfig = "nvidia.com/mig.config";
-inline constexpr std::string_view kMigConfigState = "nvidia.com/mig.config.state";
-inline constexpr std::string_view kGpuPresent = "nvidia.com/gpu.present";
-}  // namespace gfd
 
 struct NodeFit {
   bool fits = false;

@@ -804,7 +804,7 @@ PlanAction make_action(const Proposal& prop, const NodeState& s,
   a.node = s.view->name;
   a.kind = prop.kind;
   const std::string mig_label(gfd::kMigConfig);
-  const std::string dp_label(kDevicePluginConfigLabel);
+  const std::string dp_label(gfd::kDevicePluginConfig);
   std::vector<int> relaid;
   int rebalanced = 0;
   if (prop.kind == ActionKind::kMig) {

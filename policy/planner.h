@@ -69,7 +69,6 @@ namespace gpushare::policy {
 // Well-known config names the plan uses besides its own.
 inline constexpr std::string_view kMigMixedDevicePluginConfig = "mig-mixed";
 inline constexpr std::string_view kMigAllDisabledConfig = "all-disabled";
-inline constexpr std::string_view kDevicePluginConfigLabel = "nvidia.com/device-plugin.config";
 
 struct PlanSettings {
   // Off: only nodes with no running GPU pods are repartitioned (CONTRACT.md section 5).

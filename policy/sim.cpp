@@ -66,7 +66,7 @@ void publish(NodeRun& n) {
     l[std::string(gfd::kMigConfigState)] = "success";
   }
   if (!s.device_plugin_config.empty())
-    l[std::string(kDevicePluginConfigLabel)] = s.device_plugin_config;
+    l[std::string(gfd::kDevicePluginConfig)] = s.device_plugin_config;
   if (s.mig) {
     ProfileCounts totals;
     for (const auto& gpu : s.per_gpu) {

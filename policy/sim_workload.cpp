@@ -330,7 +330,7 @@ Result<std::vector<SimNode>> cluster_from_nodes(const std::vector<NodeView>& nod
     std::from_chars(major.data(), major.data() + major.size(), n.compute_major);
     std::from_chars(minor.data(), minor.data() + minor.size(), n.compute_minor);
     n.mig_config = view.label(std::string(gfd::kMigConfig));
-    n.device_plugin_config = view.label("nvidia.com/device-plugin.config");
+    n.device_plugin_config = view.label(std::string(gfd::kDevicePluginConfig));
     ProfileCounts totals;
     for (const auto& [resource, count] : view.allocatable) {
       if (count <= 0 || resource.rfind(kMigResourcePrefix, 0) != 0) continue;

@@ -223,7 +223,7 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
 
   Mark mark;
   mark.config_name = action.config_name;
-  mark.kind = action.kind;
+  mark.kind = std::string(policy::to_string(action.kind));
   mark.phase = Phase::kPropagating;
   mark.started_at = mark.phase_at = now;
   mark.written_at = *written;
@@ -231,7 +231,7 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
   mark.serves = action.serves;
   mark.disrupts = action.disrupts;
   mark.expect = expected_allocatable(action, node.labels);
-  if (action.kind == kKindMig) {
+  if (action.kind == policy::ActionKind::kMig) {
     auto dp = action.labels.find(kDevicePluginConfigLabel);
     mark.leave_mps_to = dp == action.labels.end() ? std::string() : dp->second;
   }
@@ -252,13 +252,13 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
   }
   step_metric("mark", "ok");
   logging::info("repartition: started", {{"node", node.name},
-                                         {"kind", action.kind},
+                                         {"kind", mark.kind},
                                          {"config", action.config_name},
                                          {"serves", join(action.serves)}});
   kube::EventSpec e;
   e.object = node_ref(node.name);
   e.reason = "RepartitionStarted";
-  e.message = "gpushare is changing this node to " + action.kind + " layout " + action.config_name +
+  e.message = "gpushare is changing this node to " + mark.kind + " layout " + action.config_name +
               " for " + join(action.serves);
   api_.event(e);
 }

@@ -2,6 +2,7 @@
 
 #include "codec/json.h"
 #include "codec/mig_parted.h"
+#include "codec/plan_json.h"
 #include "kube/configmap_entry.h"
 #include "kube/lease.h"
 #include "kube/paths.h"
@@ -66,13 +67,15 @@ Result<std::chrono::system_clock::time_point> KubeApiOps::write_entry(
   // kube::write_*_entry never create the ConfigMap (RBAC grants no create either): a missing
   // one gets an error that says what to do.
   const kube::RmwOptions options;
-  const bool mig = action.kind == kKindMig;
+  const bool mig = action.kind == policy::ActionKind::kMig;
   auto written =
-      mig ? kube::write_mig_parted_entry(*client_, maps_.namespace_name, maps_.mig_parted,
-                                         action.config_name, action.mig_config, options, now)
-          : kube::write_device_plugin_entry(*client_, maps_.namespace_name, maps_.device_plugin,
-                                            action.config_name, action.device_plugin_config,
-                                            options, now);
+      mig ? kube::write_mig_parted_entry(
+                *client_, maps_.namespace_name, maps_.mig_parted, action.config_name,
+                codec::mig_config_json<nlohmann::json>(action.mig_config), options, now)
+          : kube::write_device_plugin_entry(
+                *client_, maps_.namespace_name, maps_.device_plugin, action.config_name,
+                codec::device_plugin_config_json<nlohmann::json>(action.device_plugin_config),
+                options, now);
   if (written.is(kube::ErrorKind::kNotFound)) {
     const std::string& name = mig ? maps_.mig_parted : maps_.device_plugin;
     return Error{"ConfigMap " + maps_.namespace_name + "/" + name +

@@ -16,37 +16,13 @@ policy::PlanInput to_policy_input(const PlanInput& input, const policy::PlanSett
   return out;
 }
 
-nlohmann::json mig_config_json(const std::vector<policy::MigConfigEntry>& entries) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& e : entries) {
-    nlohmann::json entry = {{"devices", e.devices}, {"mig-enabled", e.mig_enabled}};
-    // mig-parted: mig-devices must be absent when MIG is off (nvidia.md 4.1).
-    if (e.mig_enabled) entry["mig-devices"] = e.mig_devices;
-    out.push_back(std::move(entry));
-  }
-  return out;
-}
-
-nlohmann::json device_plugin_json(const policy::DevicePluginConfig& config) {
-  nlohmann::json resources = nlohmann::json::array();
-  for (const auto& r : config.resources) {
-    resources.push_back({{"name", r.name}, {"replicas", r.replicas}});
-  }
-  return {{"version", config.version},
-          {"sharing",
-           {{"mps", {{"renameByDefault", config.rename_by_default}, {"resources", resources}}}}}};
-}
-
 Action to_action(const policy::PlanAction& action) {
   Action out;
   out.node = action.node;
-  out.kind = action.kind == policy::ActionKind::kMig ? kKindMig : kKindMps;
+  out.kind = action.kind;
   out.config_name = action.config_name;
-  if (action.kind == policy::ActionKind::kMig) {
-    out.mig_config = mig_config_json(action.mig_config);
-  } else {
-    out.device_plugin_config = device_plugin_json(action.device_plugin_config);
-  }
+  out.mig_config = action.mig_config;
+  out.device_plugin_config = action.device_plugin_config;
   for (const auto& [k, v] : action.labels) out.labels[k] = v;
   out.serves = action.serves;
   out.disrupts = action.disrupts;

@@ -33,8 +33,6 @@ namespace gpushare::repartition {
 // policy's plan types <-> the controller's (pure, for tests).
 policy::PlanInput to_policy_input(const PlanInput& input, const policy::PlanSettings& settings);
 Action to_action(const policy::PlanAction& action);
-nlohmann::json mig_config_json(const std::vector<policy::MigConfigEntry>& entries);
-nlohmann::json device_plugin_json(const policy::DevicePluginConfig& config);
 
 // policy::plan behind PlanFn. Actions keep their `disrupts` (only with allowDisruption: the
 // controller evicts those pods first), and pods the plan leaves unplaced are logged with its

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "kube/decode.h"
 #include "kube/events.h"
 #include "policy/planner.h"
-#include "base/result.h"
 #include "policy/views.h"
 #include "repartition/action.h"
 

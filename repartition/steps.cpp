@@ -5,7 +5,7 @@
 namespace gpushare::repartition {
 namespace {
 
-std::string label(const StringMap& labels, const char* key) {
+std::string label(const StringMap& labels, const std::string& key) {
   auto it = labels.find(key);
   return it == labels.end() ? std::string() : it->second;
 }

@@ -18,6 +18,7 @@
 #include "codec/json.h"
 #include "codec/mig_parted.h"
 #include "codec/objects.h"
+#include "codec/plan_json.h"
 #include "kube/configmap_entry.h"
 #include "policy/catalog.h"
 #include "policy/planner.h"
@@ -166,76 +167,6 @@ Result<policy::PlanInput> read_plan_input(const json& doc) {
   return input;
 }
 
-// CONTRACT.md section 5, keys in its order; steps and disrupts follow (planner.h).
-ordered_json render(const policy::Plan& plan) {
-  ordered_json actions = ordered_json::array();
-  for (const auto& a : plan.actions) {
-    ordered_json action;
-    action["node"] = a.node;
-    action["kind"] = std::string(policy::to_string(a.kind));
-    action["configName"] = a.config_name;
-    if (a.kind == policy::ActionKind::kMig) {
-      ordered_json entries = ordered_json::array();
-      for (const auto& e : a.mig_config) {
-        ordered_json entry;
-        entry["devices"] = e.devices;
-        entry["mig-enabled"] = e.mig_enabled;
-        // mig-parted: mig-devices must be absent or empty when MIG is off (nvidia.md 4.1).
-        if (e.mig_enabled) {
-          ordered_json devices = ordered_json::object();
-          for (const auto& [profile, n] : e.mig_devices) devices[profile] = n;
-          entry["mig-devices"] = std::move(devices);
-        }
-        entries.push_back(std::move(entry));
-      }
-      action["migConfig"] = std::move(entries);
-    } else {
-      const auto& c = a.device_plugin_config;
-      ordered_json resources = ordered_json::array();
-      for (const auto& r : c.resources) {
-        ordered_json resource;
-        resource["name"] = r.name;
-        resource["replicas"] = r.replicas;
-        resources.push_back(std::move(resource));
-      }
-      ordered_json mps;
-      mps["renameByDefault"] = c.rename_by_default;
-      mps["resources"] = std::move(resources);
-      ordered_json config;
-      config["version"] = c.version;
-      config["sharing"]["mps"] = std::move(mps);
-      action["devicePluginConfig"] = std::move(config);
-    }
-    ordered_json labels = ordered_json::object();
-    for (const auto& [key, value] : a.labels) labels[key] = value;
-    action["labels"] = std::move(labels);
-    action["serves"] = a.serves;
-    ordered_json steps = ordered_json::array();
-    for (const auto& s : a.steps) {
-      ordered_json step;
-      step["label"] = s.label;
-      step["value"] = s.value;
-      step["waitFor"] = s.wait_for;
-      steps.push_back(std::move(step));
-    }
-    action["steps"] = std::move(steps);
-    if (!a.disrupts.empty()) action["disrupts"] = a.disrupts;
-    if (!a.why.empty()) action["why"] = a.why;
-    actions.push_back(std::move(action));
-  }
-  ordered_json unplaced = ordered_json::array();
-  for (const auto& u : plan.unplaced) {
-    ordered_json entry;
-    entry["pod"] = u.pod;
-    entry["reason"] = u.reason;
-    unplaced.push_back(std::move(entry));
-  }
-  ordered_json out;
-  out["actions"] = std::move(actions);
-  out["unplaced"] = std::move(unplaced);
-  return out;
-}
-
 }  // namespace
 
 int run_plan(const std::vector<std::string>& positional,
@@ -250,7 +181,7 @@ int run_plan(const std::vector<std::string>& positional,
   auto input = read_plan_input(*doc);
   if (!input) return fail(err, input.error());
   const policy::Plan plan = policy::plan(*input, *catalog);
-  out << render(plan).dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+  out << codec::plan_json(plan).dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   return 0;
 }
 

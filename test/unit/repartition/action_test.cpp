@@ -10,45 +10,27 @@ namespace {
 
 TEST(ExpectedAllocatable, MigSumsOverDevices) {
   Action a;
-  a.kind = kKindMig;
-  a.mig_config = nlohmann::json::parse(R"([
-      {"devices":[0,1],"mig-enabled":true,"mig-devices":{"3g.48gb":2}},
-      {"devices":[2],"mig-enabled":true,"mig-devices":{"1g.12gb":2,"1g.12gb+me":1,"3g.48gb":1}},
-      {"devices":[3],"mig-enabled":false}])");
+  a.kind = policy::ActionKind::kMig;
+  a.mig_config = {{{0, 1}, true, {{"3g.48gb", 2}}},
+                  {{2}, true, {{"1g.12gb", 2}, {"1g.12gb+me", 1}, {"3g.48gb", 1}}},
+                  {{3}, false, {}}};
   Counts want = {{"nvidia.com/mig-3g.48gb", 5},
                  {"nvidia.com/mig-1g.12gb", 2},
-                 {"nvidia.com/mig-1g.12gb.me", 1}};
+                 {"nvidia.com/mig-1g.12gb.me", 1}};  // '+' written as '.'
   EXPECT_EQ(expected_allocatable(a, {}), want);
-}
-
-TEST(ExpectedAllocatable, MigAllUsesTheGpuCount) {
-  Action a;
-  a.kind = kKindMig;
-  a.mig_config = nlohmann::json::parse(
-      R"([{"devices":"all","mig-enabled":true,"mig-devices":{"1g.12gb":7}}])");
-  EXPECT_EQ(expected_allocatable(a, {{kGpuCountLabel, "8"}}),
-            (Counts{{"nvidia.com/mig-1g.12gb", 56}}));
-  EXPECT_TRUE(expected_allocatable(a, {}).empty());
 }
 
 TEST(ExpectedAllocatable, MpsIsGpusTimesReplicas) {
   Action a;
-  a.kind = kKindMps;
-  a.device_plugin_config = nlohmann::json::parse(
-      R"({"version":"v1","sharing":{"mps":{"renameByDefault":true,"resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})");
+  a.kind = policy::ActionKind::kMps;
+  a.device_plugin_config.resources = {{"nvidia.com/gpu", 4}};
   EXPECT_EQ(expected_allocatable(a, {{kGpuCountLabel, "2"}}),
             (Counts{{"nvidia.com/gpu.shared", 8}}));
-}
-
-TEST(ExpectedAllocatable, MalformedIsUnknownNotACrash) {
-  Action a;
-  a.kind = kKindMps;
-  a.device_plugin_config =
-      nlohmann::json::parse(R"({"sharing":{"mps":{"renameByDefault":"yes"}}})");
-  EXPECT_TRUE(expected_allocatable(a, {{kGpuCountLabel, "2"}}).empty());
-  a.kind = kKindMig;
-  a.mig_config = nlohmann::json::parse(R"([{"devices":[0],"mig-enabled":"true"}])");
+  a.device_plugin_config.rename_by_default = false;
+  EXPECT_EQ(expected_allocatable(a, {{kGpuCountLabel, "2"}}), (Counts{{"nvidia.com/gpu", 8}}));
+  // Without the GPU count the total is unknown: only the labels are waited for.
   EXPECT_TRUE(expected_allocatable(a, {}).empty());
+  EXPECT_TRUE(expected_allocatable(a, {{kGpuCountLabel, "two"}}).empty());
 }
 
 TEST(NodeEdit, KeepsOtherTaintsAndTogglesOurs) {

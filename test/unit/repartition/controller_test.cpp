@@ -152,10 +152,9 @@ kube::PodRecord pod(const std::string& name, const std::string& resource,
 Action mig_action(const std::string& node) {
   Action a;
   a.node = node;
-  a.kind = kKindMig;
+  a.kind = policy::ActionKind::kMig;
   a.config_name = "gpushare-abc";
-  a.mig_config =
-      nlohmann::json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
+  a.mig_config = {{{0}, true, {{"3g.48gb", 2}}}};
   a.labels = {{kMigConfigLabel, "gpushare-abc"}, {kDevicePluginConfigLabel, "mig-mixed"}};
   a.serves = {"ns/p"};
   return a;
@@ -165,10 +164,9 @@ Action mig_action(const std::string& node) {
 Action mps_action(const std::string& node) {
   Action a;
   a.node = node;
-  a.kind = kKindMps;
+  a.kind = policy::ActionKind::kMps;
   a.config_name = "gpushare-m4";
-  a.device_plugin_config = nlohmann::json::parse(
-      R"({"version":"v1","sharing":{"mps":{"renameByDefault":true,"resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})");
+  a.device_plugin_config.resources = {{"nvidia.com/gpu", 4}};
   a.labels = {{kMigConfigLabel, "all-disabled"}, {kDevicePluginConfigLabel, "gpushare-m4"}};
   a.serves = {"ns/p"};
   return a;

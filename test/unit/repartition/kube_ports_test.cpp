@@ -68,18 +68,17 @@ TEST(KubeApiOps, DecliningMutationWritesNothing) {
 
 Action mig_action() {
   Action mig;
-  mig.kind = kKindMig;
+  mig.kind = policy::ActionKind::kMig;
   mig.config_name = "gpushare-mig";
-  mig.mig_config =
-      json::parse(R"([{"devices":[0],"mig-enabled":true,"mig-devices":{"3g.48gb":2}}])");
+  mig.mig_config = {{{0}, true, {{"3g.48gb", 2}}}};
   return mig;
 }
 
 Action mps_action() {
   Action mps;
-  mps.kind = kKindMps;
+  mps.kind = policy::ActionKind::kMps;
   mps.config_name = "gpushare-mps";
-  mps.device_plugin_config = json::parse(R"({"version":"v1","sharing":{"mps":{"resources":[]}}})");
+  mps.device_plugin_config.resources = {{"nvidia.com/gpu", 2}};
   return mps;
 }
 

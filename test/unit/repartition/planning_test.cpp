@@ -1,5 +1,5 @@
-// policy's plan -> the controller's actions: the JSON written into the operator's ConfigMaps
-// is exactly CONTRACT.md section 5's shape, and the planner gets the controller's view.
+// policy's plan -> the controller's actions (the planner's types, unchanged), and the planner
+// gets the controller's view. The JSON the ConfigMaps receive: test/unit/codec/plan_json_test.cpp.
 #include "repartition/planning.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-TEST(Planning, MigActionBecomesMigPartedEntries) {
+TEST(Planning, ActionsKeepThePlannersTypes) {
   policy::PlanAction a;
   a.node = "gpu-004";
   a.kind = policy::ActionKind::kMig;
@@ -18,32 +18,21 @@ TEST(Planning, MigActionBecomesMigPartedEntries) {
   a.labels = {{"nvidia.com/mig.config", "gpushare-0123456789abcdef"},
               {"nvidia.com/device-plugin.config", "mig-mixed"}};
   a.serves = {"ns/pod-a", "ns/pod-b"};
+  a.disrupts = {"ns/old"};
   Action out = to_action(a);
-  EXPECT_EQ(out.kind, kKindMig);
-  EXPECT_EQ(out.mig_config, json::parse(R"([
-      {"devices":[3],"mig-enabled":true,"mig-devices":{"1g.12gb":2,"1g.24gb":1,"3g.48gb":1}},
-      {"devices":[4],"mig-enabled":false}])"));
+  EXPECT_EQ(out.node, a.node);
+  EXPECT_EQ(out.kind, policy::ActionKind::kMig);
+  EXPECT_EQ(out.config_name, a.config_name);
+  EXPECT_EQ(out.mig_config, a.mig_config);
   EXPECT_EQ(out.labels.at("nvidia.com/device-plugin.config"), "mig-mixed");
   EXPECT_EQ(out.serves, a.serves);
+  EXPECT_EQ(out.disrupts, a.disrupts);
   EXPECT_EQ(expected_allocatable(out, {}), (Counts{{"nvidia.com/mig-1g.12gb", 2},
                                                    {"nvidia.com/mig-1g.24gb", 1},
                                                    {"nvidia.com/mig-3g.48gb", 1}}));
-}
-
-TEST(Planning, MpsActionBecomesADevicePluginConfig) {
-  policy::PlanAction a;
-  a.node = "gpu-007";
   a.kind = policy::ActionKind::kMps;
-  a.config_name = "gpushare-m";
   a.device_plugin_config.resources = {{"nvidia.com/gpu", 4}};
-  a.labels = {{"nvidia.com/device-plugin.config", "gpushare-m"}};
-  Action out = to_action(a);
-  EXPECT_EQ(out.kind, kKindMps);
-  EXPECT_EQ(out.device_plugin_config,
-            json::parse(R"({"version":"v1","sharing":{"mps":{"renameByDefault":true,
-      "resources":[{"name":"nvidia.com/gpu","replicas":4}]}}})"));
-  EXPECT_EQ(expected_allocatable(out, {{kGpuCountLabel, "2"}}),
-            (Counts{{"nvidia.com/gpu.shared", 8}}));
+  EXPECT_EQ(to_action(a).device_plugin_config, a.device_plugin_config);
 }
 
 TEST(Planning, InputCarriesViewsAndConfigNames) {
@@ -101,7 +90,7 @@ TEST(Planning, PolicyPlannerRepartitionsAnIdleH20ForA3g48gbPod) {
   ASSERT_EQ(actions.size(), 1u);
   const Action& a = actions[0];
   EXPECT_EQ(a.node, "h20-1");
-  EXPECT_EQ(a.kind, kKindMig);
+  EXPECT_EQ(a.kind, policy::ActionKind::kMig);
   EXPECT_EQ(a.serves, std::vector<std::string>{"ns/big"});
   EXPECT_EQ(a.labels.at(kMigConfigLabel), a.config_name);
   EXPECT_GE(expected_allocatable(a, node.labels).at("nvidia.com/mig-3g.48gb"), 1);
@@ -158,7 +147,7 @@ TEST(Planning, PolicyPlannerTurnsAnIdleGpuNodeIntoMps) {
   in.pending = {pod};
   auto actions = policy_planner(policy::Catalog::builtin(), policy::PlanSettings{})(in);
   ASSERT_EQ(actions.size(), 1u);
-  EXPECT_EQ(actions[0].kind, kKindMps);
+  EXPECT_EQ(actions[0].kind, policy::ActionKind::kMps);
   EXPECT_EQ(actions[0].labels.at(kDevicePluginConfigLabel), actions[0].config_name);
   auto expect = expected_allocatable(actions[0], node.labels);
   ASSERT_EQ(expect.count("nvidia.com/gpu.shared"), 1u);
