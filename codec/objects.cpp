@@ -79,37 +79,30 @@ class Decoder {
     return v->get<std::string>();
   }
 
-  policy::StringMap string_map(const json& obj, const char* key, const std::string& path) const {
+  // The string-valued map at obj[key]. With `numbers`, a resource map: numbers from
+  // hand-written JSON become their text (integers; any number when lenient).
+  policy::StringMap string_map(const json& obj, const char* key, const std::string& path,
+                               bool numbers = false) const {
     policy::StringMap out;
     const json* m = object_member(obj, key, path);
     if (m == nullptr) return out;
     for (const auto& [k, v] : m->items()) {
       if (v.is_string()) {
         out.emplace(k, v.get<std::string>());
+      } else if (numbers && (v.is_number_integer() || (lenient_ && v.is_number()))) {
+        out.emplace(k, v.dump());
       } else if (!lenient_) {
-        fail(entry_path(path, key, k), std::string("expected string, got ") + v.type_name());
+        fail(entry_path(path, key, k),
+             numbers ? std::string("expected a quantity string such as \"1\", got ") +
+                           v.type_name() + " " + shown(v)
+                     : std::string("expected string, got ") + v.type_name());
       }
     }
     return out;
   }
 
-  // Resource maps: quantity strings; numbers from hand-written JSON become their text.
   policy::StringMap quantity_map(const json& obj, const char* key, const std::string& path) const {
-    policy::StringMap out;
-    const json* m = object_member(obj, key, path);
-    if (m == nullptr) return out;
-    for (const auto& [k, v] : m->items()) {
-      if (v.is_string()) {
-        out.emplace(k, v.get<std::string>());
-      } else if (v.is_number_integer() || (lenient_ && v.is_number())) {
-        out.emplace(k, v.dump());
-      } else if (!lenient_) {
-        fail(entry_path(path, key, k),
-             std::string("expected a quantity string such as \"1\", got ") + v.type_name() + " " +
-                 shown(v));
-      }
-    }
-    return out;
+    return string_map(obj, key, path, /*numbers=*/true);
   }
 
   void containers(const json& spec, const char* key, bool init, const std::string& path,

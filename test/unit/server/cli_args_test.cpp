@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/cli.h"
+#include "test/unit/server/cli_run.h"
 
 namespace gpushare::server {
 namespace {
@@ -42,7 +43,7 @@ TEST(CliArgs, RefusesWhatTheSubcommandDoesNotTake) {
       {{"serve", "--no-such-flag"}, "serve takes no flag --no-such-flag"},
   };
   for (const auto& c : cases) {
-    SCOPED_TRACE(testing::PrintToString(c.argv));
+    SCOPED_TRACE(::testing::PrintToString(c.argv));
     const auto parsed = parse_args(c.argv);
     ASSERT_FALSE(parsed.ok());
     EXPECT_THAT(parsed.error(), HasSubstr(c.message));
@@ -68,7 +69,7 @@ TEST(CliArgs, TakesWhatTheSubcommandTakes) {
       {{"serve", "--config", "c.yaml", "--listen=:8443"}, "listen", {":8443"}, {}},
   };
   for (const auto& c : cases) {
-    SCOPED_TRACE(testing::PrintToString(c.argv));
+    SCOPED_TRACE(::testing::PrintToString(c.argv));
     const auto parsed = parse_args(c.argv);
     ASSERT_TRUE(parsed.ok()) << parsed.error();
     EXPECT_EQ(parsed->many(c.flag), c.values);
@@ -102,22 +103,8 @@ TEST(CliArgs, EveryFlagHasOneKind) {
   }
 }
 
-struct CliRun {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
-
-CliRun cli(const std::vector<std::string>& args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  CliRun r;
-  r.code = run_cli(args, in, out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
+using testing::cli;
+using testing::CliRun;
 
 TEST(Cli, MisplacedFlagExitsTwoWithTheUsageLine) {
   const CliRun r = cli({"mutate", "--dns", "x", "/nonexistent/pod.json"});

@@ -12,8 +12,8 @@
 #include <sstream>
 #include <thread>
 
-#include "certs/certs.h"
 #include "base/base64.h"
+#include "certs/certs.h"
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -192,8 +192,8 @@ TEST_F(HttpsServer, WrongNameFailsVerification) {
 }
 
 TEST_F(HttpsServer, CaBundleIsTheCaNotTheLeaf) {
-  auto pem = base::base64_decode(
-      std::string(ca_bundle_.substr(0, ca_bundle_.find_last_not_of("\n") + 1)));
+  auto pem =
+      base::base64_decode(std::string(ca_bundle_.substr(0, ca_bundle_.find_last_not_of("\n") + 1)));
   ASSERT_TRUE(pem.ok());
   EXPECT_TRUE(certs::is_ca(*pem));
 }

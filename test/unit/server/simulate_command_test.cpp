@@ -12,28 +12,15 @@
 
 #include "server/cli.h"
 #include "test/support/fixtures.h"
+#include "test/unit/server/cli_run.h"
 
 namespace gpushare::server {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct CliRun {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
-
-CliRun cli(std::vector<std::string> args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  CliRun r;
-  r.code = run_cli(args, in, out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
+using testing::cli;
+using testing::CliRun;
 
 std::filesystem::path temp_file(const std::string& name, const std::string& text) {
   const auto path = std::filesystem::temp_directory_path() / name;
