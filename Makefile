@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
-.PHONY: all deps build test unit e2e check-generated check-format test-sanitize demo lint format clean bench simulate-bench
+.PHONY: all deps build test unit e2e check-generated check-layering check-format test-sanitize demo lint format clean bench simulate-bench
 
 all: build
 
@@ -29,6 +29,10 @@ e2e: build
 check-generated:
 	scripts/gen-scheduler-config.py --check
 
+# Each folder includes only the folders below it (docs/architecture.md).
+check-layering:
+	scripts/check-layering.py
+
 # Every C++ file as clang-format (.clang-format) writes it; `make format` fixes what this reports.
 check-format: deps
 	@out=$$(clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.h') 2>&1) || \
@@ -36,7 +40,7 @@ check-format: deps
 	    echo "run 'make format'"; exit 1; }
 
 # The README's test command: everything, unit then end-to-end.
-test: check-generated check-format unit e2e
+test: check-generated check-layering check-format unit e2e
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
 test-sanitize: deps
