@@ -26,8 +26,8 @@
 #include <utility>
 #include <vector>
 
-#include "policy/catalog.h"
 #include "base/result.h"
+#include "policy/catalog.h"
 
 namespace gpushare::policy {
 

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "policy/catalog.h"
 #include "policy/layout.h"
-#include "base/result.h"
 #include "policy/views.h"
 
 namespace gpushare::policy {

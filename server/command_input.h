@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "policy/catalog.h"
 #include "base/result.h"
+#include "policy/catalog.h"
 
 namespace gpushare::server {
 

@@ -7,8 +7,8 @@
 #include <map>
 #include <string>
 
-#include "policy/intent.h"
 #include "base/result.h"
+#include "policy/intent.h"
 
 namespace gpushare::server {
 

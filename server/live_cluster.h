@@ -4,9 +4,9 @@
 #include <functional>
 #include <memory>
 
+#include "base/result.h"
 #include "kube/cache.h"
 #include "kube/client.h"
-#include "base/result.h"
 #include "server/cluster_state.h"
 #include "server/config.h"
 #include "server/metrics.h"

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "policy/admission.h"
 #include "policy/catalog.h"
-#include "base/result.h"
 #include "policy/views.h"
 
 namespace gpushare::webhook {

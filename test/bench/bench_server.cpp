@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "certs/certs.h"
-#include "server/http_server.h"
 #include "logging/log.h"
+#include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/tls_store.h"
@@ -113,7 +113,8 @@ void print(const char* what, const Stats& s) {
 int main(int argc, char** argv) {
   const int requests = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int nodes = argc > 2 ? std::atoi(argv[2]) : 500;
-  gpushare::logging::setup("warn", "text");  // one log line per admission would measure the terminal
+  // One log line per admission would measure the terminal.
+  gpushare::logging::setup("warn", "text");
   auto dir = std::filesystem::temp_directory_path() / "gpushare-bench";
   gpushare::certs::CertRequest req{"gpushare", "gpushare-system", {}, {"127.0.0.1"}};
   auto bundle = gpushare::certs::generate_certificates(req);
