@@ -411,7 +411,8 @@ func TestRepartitionNeverTouchesBusyNode(t *testing.T) {
 		var lines []string
 		for time.Now().Before(deadline) && len(lines) == 0 {
 			time.Sleep(500 * time.Millisecond)
-			lines = logLines(log, ns+"/waits stays pending", busy)
+			// Text format: `repartition: pod stays pending pod=<ns>/waits reason="...<busy>..."`.
+			lines = logLines(log, "stays pending", "pod="+ns+"/waits", busy)
 		}
 		if len(lines) == 0 {
 			t.Fatalf("gpushare did not say why %s/waits stays pending (looked for its debug line naming %s in %s)", ns, busy, log)
@@ -771,7 +772,7 @@ func TestRepartitionConcurrentConfigMapWriter(t *testing.T) {
 	}
 	stopWriter()
 	t.Logf("the other writer: %d writes, %d conflicts; gpushare re-read %d time(s) after a conflict", w.writes, w.conflicts,
-		len(logLines(cluster.GpushareLog("gpushare"), "changed while we wrote entry gpushare-")))
+		len(logLines(cluster.GpushareLog("gpushare"), "changed while it was written", "/configmaps/")))
 	if len(w.dp) == 0 || len(w.mig) == 0 || w.writes < 50 {
 		t.Errorf("the other writer wrote %d times (%d device-plugin and %d mig-parted entries): it did not race gpushare", w.writes, len(w.dp), len(w.mig))
 	}
@@ -923,7 +924,8 @@ func TestRepartitionTwoReplicasOneActs(t *testing.T) {
 	// Each process logs the identity it acquired the Lease as; exactly one log names the holder.
 	leader := ""
 	for name := range replicas {
-		if len(logLines(cluster.GpushareLog(name), "acquired", "as "+holder)) > 0 {
+		// Text format: `lease: acquired ... identity=<holder>`.
+		if len(logLines(cluster.GpushareLog(name), "lease: acquired", "identity="+holder)) > 0 {
 			if leader != "" {
 				t.Errorf("both %s and %s say they acquired the Lease as %s", leader, name, holder)
 			}
