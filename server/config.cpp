@@ -190,6 +190,10 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
                 .on("keyFile", [&](N v, P q) { return scalar(v, q, c.tls.key_file); })
                 .on("reloadCheck",
                     [&](N v, P q) { return duration(v, q, c.tls.reload_check, Seconds(1)); })
+                .on("minVersion",
+                    [&](N v, P q) {
+                      return one_of(v, q, c.tls.min_version, {"1.2", "1.3"});
+                    })
                 .run();
           })
       .on("limits",

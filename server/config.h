@@ -18,6 +18,9 @@ struct TlsConfig {
   std::string cert_file;
   std::string key_file;
   Seconds reload_check{5};  // how often the files are checked for a change
+  // "1.2" (TLS 1.2 with the intermediate AEAD suites, and 1.3) or "1.3" (TLS 1.3 only).
+  // kube-apiserver and kube-scheduler (Go) speak both.
+  std::string min_version = "1.2";
 };
 
 struct LimitsConfig {

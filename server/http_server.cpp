@@ -2,7 +2,9 @@
 
 #include <httplib.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -40,6 +42,51 @@ HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metri
 }
 
 HttpServer::~HttpServer() { stop(); }
+
+// The body of a POST, read through cpp-httplib's content reader so that the limit holds for
+// every framing: cpp-httplib 0.11 applies set_payload_max_length to Content-Length bodies only,
+// and would read a chunked body of any size into memory. At most limits.maxBodyBytes are read;
+// a larger body gets 413 and the connection is closed (the rest of it is never read). A POST
+// with neither Content-Length nor chunked framing gets 411. False when `res` holds the answer.
+bool HttpServer::read_body(const httplib::Request& req, httplib::Response& res,
+                           const httplib::ContentReader& content, std::string& body) const {
+  const std::size_t limit = config_.limits.max_body_bytes;
+  auto refuse = [&](int status, const std::string& message) {
+    res.status = status;
+    res.set_header("Connection", "close");
+    res.set_content(error_body(message), kJson);
+    return false;
+  };
+  const std::string too_large =
+      "request body exceeds the limit of " + std::to_string(limit) + " bytes (limits.maxBodyBytes)";
+  const bool chunked =
+      req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+  if (!chunked) {
+    if (!req.has_header("Content-Length")) {
+      return refuse(411, "a request body needs Content-Length or chunked transfer encoding");
+    }
+    const std::string length = req.get_header_value("Content-Length");
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+    if (ec != std::errc() || end != length.data() + length.size()) {
+      return refuse(400, "Content-Length is not a number: " + length.substr(0, 32));
+    }
+    if (n > limit) return refuse(413, too_large);
+    body.reserve(static_cast<std::size_t>(n));
+  }
+  bool over = false;
+  const bool read = content([&](const char* data, std::size_t size) {
+    if (size > limit - body.size()) {
+      over = true;
+      return false;  // stop reading: nothing past the limit reaches memory
+    }
+    body.append(data, size);
+    return true;
+  });
+  if (over) return refuse(413, too_large);
+  if (!read) return refuse(400, "the request body could not be read");
+  return true;
+}
 
 void HttpServer::install_routes() {
   auto& s = *server_;
@@ -98,9 +145,12 @@ void HttpServer::install_routes() {
   // The policy endpoints: same Service calls as the offline subcommands.
   auto policy_route = [this](const std::string& path,
                              Reply (Service::*call)(std::string_view) const) {
-    server_->Post(path, [this, path, call](const httplib::Request& req, httplib::Response& res) {
+    server_->Post(path, [this, path, call](const httplib::Request& req, httplib::Response& res,
+                                           const httplib::ContentReader& content) {
       auto start = std::chrono::steady_clock::now();
-      Reply reply = (service_.*call)(req.body);
+      std::string body;
+      if (!read_body(req, res, content, body)) return;
+      Reply reply = (service_.*call)(body);
       res.status = reply.http_status;
       res.set_content(reply.body, kJson);
       double seconds =

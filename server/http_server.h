@@ -18,7 +18,10 @@
 
 namespace httplib {
 class Server;
-}
+class ContentReader;
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace gpushare::server {
 
@@ -37,6 +40,8 @@ class HttpServer {
 
  private:
   void install_routes();
+  bool read_body(const httplib::Request& req, httplib::Response& res,
+                 const httplib::ContentReader& content, std::string& body) const;
 
   const ServerConfig& config_;
   TlsStore& tls_;

@@ -136,7 +136,8 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   std::signal(SIGPIPE, SIG_IGN);
 
   Metrics metrics;
-  TlsStore tls(config->tls.cert_file, config->tls.key_file);
+  TlsStore tls(config->tls.cert_file, config->tls.key_file,
+               config->tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
   if (auto loaded = tls.load(); !loaded) {
     logging::error("startup failed", {{"error", loaded.error()}});
     return 1;

@@ -71,52 +71,43 @@ Result<std::shared_ptr<const CertPair>> parse_pair(const std::string& cert_file,
 
 }  // namespace
 
-TlsStore::TlsStore(std::string cert_file, std::string key_file)
-    : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
+TlsStore::TlsStore(std::string cert_file, std::string key_file, int min_version)
+    : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)), min_version_(min_version) {}
 
 TlsStore::~TlsStore() { stop(); }
 
 Result<bool> TlsStore::load() {
-  std::error_code ec;
-  auto cert_mtime = std::filesystem::last_write_time(cert_file_, ec);
-  auto cert_size = ec ? 0 : std::filesystem::file_size(cert_file_, ec);
-  auto key_mtime = std::filesystem::last_write_time(key_file_, ec);
-  auto key_size = ec ? 0 : std::filesystem::file_size(key_file_, ec);
   auto cert_pem = read_file(cert_file_);
   if (!cert_pem) return Error{cert_pem.error()};
   auto key_pem = read_file(key_file_);
   if (!key_pem) return Error{key_pem.error()};
-  auto pair = parse_pair(cert_file_, *cert_pem, key_file_, *key_pem);
+  return install(std::move(*cert_pem), std::move(*key_pem));
+}
+
+Result<bool> TlsStore::install(std::string cert_pem, std::string key_pem) {
+  auto pair = parse_pair(cert_file_, cert_pem, key_file_, key_pem);
   if (!pair) return Error{pair.error()};
   std::lock_guard lock(mu_);
   pair_ = *pair;
-  cert_mtime_ = cert_mtime;
-  key_mtime_ = key_mtime;
-  cert_size_ = cert_size;
-  key_size_ = key_size;
+  cert_pem_ = std::move(cert_pem);
+  key_pem_ = std::move(key_pem);
   ++generation_;
   return true;
 }
 
 Result<bool> TlsStore::reload_if_changed() {
-  std::error_code ec1, ec2, ec3, ec4;
-  auto cert_mtime = std::filesystem::last_write_time(cert_file_, ec1);
-  auto key_mtime = std::filesystem::last_write_time(key_file_, ec2);
-  auto cert_size = std::filesystem::file_size(cert_file_, ec3);
-  auto key_size = std::filesystem::file_size(key_file_, ec4);
-  if (ec1 || ec2 || ec3 || ec4) {
+  auto cert_pem = read_file(cert_file_);
+  auto key_pem = read_file(key_file_);
+  if (!cert_pem || !key_pem) {
     // Kubernetes swaps Secret volumes through a symlink; a missing file is usually a
     // moment in that swap. Keep serving the pair we have.
     return Error{"certificate files not readable right now; keeping the loaded pair"};
   }
   {
     std::lock_guard lock(mu_);
-    if (pair_ && cert_mtime == cert_mtime_ && key_mtime == key_mtime_ && cert_size == cert_size_ &&
-        key_size == key_size_) {
-      return false;
-    }
+    if (pair_ && *cert_pem == cert_pem_ && *key_pem == key_pem_) return false;
   }
-  return load();
+  return install(std::move(*cert_pem), std::move(*key_pem));
 }
 
 bool TlsStore::loaded() const { return current() != nullptr; }
@@ -135,7 +126,12 @@ int TlsStore::cert_callback(SSL* ssl, void* arg) {
 }
 
 bool TlsStore::configure(SSL_CTX& ctx) {
-  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  if (SSL_CTX_set_min_proto_version(&ctx, min_version_) != 1 ||
+      SSL_CTX_set_cipher_list(&ctx, kTls12Ciphers) != 1 ||
+      SSL_CTX_set1_groups_list(&ctx, kTlsGroups) != 1) {
+    ERR_clear_error();
+    return false;
+  }
   SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION |
                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_cert_cb(&ctx, &TlsStore::cert_callback, this);

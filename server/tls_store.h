@@ -1,12 +1,14 @@
-// The serving certificate and key, reloaded when their files change, without failing a
+// The serving certificate and key, reloaded when their content changes, without failing a
 // request: each TLS handshake takes the pair current at that moment (OpenSSL cert callback),
-// so a rotation never leaves a window with a half-updated pair.
+// so a rotation never leaves a window with a half-updated pair. The TLS policy is Mozilla's
+// "intermediate" profile: TLS 1.2 with ECDHE and AEAD suites only, and TLS 1.3.
 #pragma once
 
 #include <openssl/ssl.h>
 
 #include <atomic>
-#include <filesystem>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,22 +21,36 @@ namespace gpushare::server {
 
 struct CertPair;  // X509 + chain + key, freed together
 
+// TLS 1.2 suites of Mozilla's intermediate profile (ssl-config.mozilla.org, v5.7), ECDHE only
+// (gpushare's keys are ECDSA P-256 or RSA): forward secrecy and AEAD, no CBC, no static RSA.
+// TLS 1.3 suites are all AEAD; OpenSSL's defaults are kept for them.
+inline constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+inline constexpr const char* kTlsGroups = "X25519:P-256:P-384";
+
 class TlsStore {
  public:
-  TlsStore(std::string cert_file, std::string key_file);
+  // `min_version`: TLS1_2_VERSION (the default) or TLS1_3_VERSION (tls.minVersion).
+  TlsStore(std::string cert_file, std::string key_file, int min_version = TLS1_2_VERSION);
   ~TlsStore();
   TlsStore(const TlsStore&) = delete;
   TlsStore& operator=(const TlsStore&) = delete;
 
   // Loads the pair; on error the previous pair (if any) stays in use.
   Result<bool> load();
-  // Loads again when either file's modification time or size changed. Returns true when a
-  // new pair was installed.
+  // Reads both files and loads them again when their content differs from the pair in use
+  // (not their mtime or size: a same-size pair written with an old mtime, or a kubelet
+  // `..data` symlink swap, is a change too). Returns true when a new pair was installed. A
+  // half-written pair (a new certificate with the old key) is an error and the pair in use
+  // stays; the next check tries again.
   Result<bool> reload_if_changed();
   bool loaded() const;
   std::uint64_t generation() const { return generation_.load(); }
 
-  // Sets up a fresh SSL_CTX for the server: TLS 1.2 minimum, the cert callback.
+  // Sets up a fresh SSL_CTX for the server: the minimum version, the intermediate suites and
+  // groups, no compression or renegotiation, the cert callback.
   bool configure(SSL_CTX& ctx);
 
   // Polls the files every `interval` on a thread of its own until stop().
@@ -44,13 +60,15 @@ class TlsStore {
  private:
   static int cert_callback(SSL* ssl, void* arg);
   std::shared_ptr<const CertPair> current() const;
+  // Parses and installs the pair read from the files; the texts are kept to compare.
+  Result<bool> install(std::string cert_pem, std::string key_pem);
 
   std::string cert_file_;
   std::string key_file_;
+  int min_version_;
   mutable std::mutex mu_;
   std::shared_ptr<const CertPair> pair_;
-  std::filesystem::file_time_type cert_mtime_{}, key_mtime_{};
-  std::uintmax_t cert_size_ = 0, key_size_ = 0;
+  std::string cert_pem_, key_pem_;  // the files' content when pair_ was loaded
   std::atomic<std::uint64_t> generation_{0};
 
   base::PeriodicThread watcher_;  // last: stopped before the members its rounds read go

@@ -10,6 +10,7 @@ TEST(Config, EmptyGivesDefaults) {
   auto c = parse_config("");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->listen_port, 8443);
+  EXPECT_EQ(c->tls.min_version, "1.2");
   EXPECT_EQ(c->annotation_prefix, "gpushare.io/");
   EXPECT_EQ(c->gpu_operator.device_plugin_config_map, "device-plugin-config");
   EXPECT_EQ(c->gpu_operator.mig_parted_config_map, "custom-mig-parted-config");
@@ -23,7 +24,7 @@ TEST(Config, EmptyGivesDefaults) {
 TEST(Config, FullDocument) {
   auto c = parse_config(R"(
 listen: "127.0.0.1:9443"
-tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadCheck: 2s}
+tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadCheck: 2s, minVersion: "1.3"}
 limits: {maxBodyBytes: 1Mi, readTimeout: 5s, writeTimeout: 5s, keepAliveTimeout: 3s, keepAliveMaxCount: 5000, workerThreads: 16}
 log: {level: debug, format: json}
 annotationPrefix: gpu.example.com/
@@ -37,6 +38,7 @@ repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, b
   EXPECT_EQ(c->listen_host, "127.0.0.1");
   EXPECT_EQ(c->listen_port, 9443);
   EXPECT_EQ(c->tls.reload_check, Seconds(2));
+  EXPECT_EQ(c->tls.min_version, "1.3");
   EXPECT_EQ(c->limits.max_body_bytes, 1024u * 1024);
   EXPECT_EQ(c->limits.worker_threads, 16u);
   EXPECT_EQ(c->log.format, "json");
@@ -71,6 +73,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Bad{"UnknownTopLevel", "listn: x", "unknown key listn"},
         Bad{"UnknownNested", "tls: {certfile: x}", "unknown key tls.certfile"},
+        Bad{"TlsMinVersion", "tls: {minVersion: \"1.1\"}", "tls.minVersion"},
         Bad{"BadPort", "listen: \"0.0.0.0:99999\"", "port must be"},
         Bad{"BadLevel", "log: {level: loud}", "log.level: \"loud\""},
         Bad{"BadFormat", "log: {format: xml}", "log.format"},

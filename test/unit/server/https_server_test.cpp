@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "base/base64.h"
 #include "certs/certs.h"
@@ -125,12 +127,21 @@ class HttpsServer : public ::testing::Test {
     return r;
   }
 
-  // A GET on a connection of its own (a new TLS handshake), trusting `ca_file`.
-  long fresh_connection_status(const std::string& path, const std::string& ca_file) {
+  // A GET on a connection of its own (a new TLS handshake), trusting `ca_file`; with
+  // `tls12_cipher`, a TLS 1.2-only client offering just that suite. 0 when no answer came.
+  long fresh_connection_status(const std::string& path, const std::string& ca_file,
+                               const char* tls12_cipher = nullptr, int port = 0) {
+    if (port == 0) port = port_;
     CURL* c = curl_easy_init();
+    if (tls12_cipher != nullptr) {
+      curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                       static_cast<long>(CURL_SSLVERSION_TLSv1_2) |
+                           static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_2));
+      curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, tls12_cipher);
+    }
     std::string body;
-    std::string url = "https://" + std::string(kHost) + ":" + std::to_string(port_) + path;
-    std::string resolve = std::string(kHost) + ":" + std::to_string(port_) + ":127.0.0.1";
+    std::string url = "https://" + std::string(kHost) + ":" + std::to_string(port) + path;
+    std::string resolve = std::string(kHost) + ":" + std::to_string(port) + ":127.0.0.1";
     curl_slist* resolves = curl_slist_append(nullptr, resolve.c_str());
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_RESOLVE, resolves);
@@ -232,6 +243,77 @@ TEST_F(HttpsServer, ErrorsAreJsonWithTheRightStatus) {
   EXPECT_EQ(call("GET", "/healthz").status, 200);
 }
 
+// A POST whose body comes from `source` (chunked unless `length` is given, then with that
+// Content-Length); how much of it the server made curl read is in `supplied`.
+struct Upload {
+  std::string body;  // repeated until `total` bytes were given
+  std::size_t total = 0;
+  std::size_t supplied = 0;
+};
+
+std::size_t supply(char* out, std::size_t size, std::size_t n, void* arg) {
+  auto* u = static_cast<Upload*>(arg);
+  std::size_t want = std::min(size * n, u->total - u->supplied);
+  for (std::size_t i = 0; i < want; ++i) out[i] = u->body[(u->supplied + i) % u->body.size()];
+  u->supplied += want;
+  return want;
+}
+
+TEST_F(HttpsServer, BodyLimitHoldsForChunkedBodies) {
+  enum Framing { kChunked, kLength, kNeither };
+  auto post = [&](Upload& u, Framing framing) {
+    CURL* c = curl_easy_init();
+    std::string body;
+    const std::string url =
+        "https://" + std::string(kHost) + ":" + std::to_string(port_) + "/mutate";
+    const std::string resolve = std::string(kHost) + ":" + std::to_string(port_) + ":127.0.0.1";
+    curl_slist* resolves = curl_slist_append(nullptr, resolve.c_str());
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    if (framing == kChunked) headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+    if (framing == kNeither) {  // curl would chunk a body of unknown size: take both away
+      headers = curl_slist_append(headers, "Transfer-Encoding:");
+      headers = curl_slist_append(headers, "Content-Length:");
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_RESOLVE, resolves);
+    curl_easy_setopt(c, CURLOPT_CAINFO, (dir_ / "ca.crt").c_str());
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, supply);
+    curl_easy_setopt(c, CURLOPT_READDATA, &u);
+    if (framing == kLength) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(u.total));
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    long status = 0;
+    curl_easy_perform(c);  // a refused upload may end in a reset after the answer
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(resolves);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    return std::make_pair(status, body);
+  };
+  // Within the limit, chunked: answered as any review.
+  Upload ok{mps_review(), mps_review().size()};
+  EXPECT_EQ(post(ok, kChunked).first, 200);
+  // 256 MiB chunked against a 64 KiB limit: 413 after the limit, the rest never read (what
+  // curl was made to supply is what fits the socket buffers, not the body).
+  Upload big{std::string(4096, ' '), std::size_t{256} << 20};
+  auto [status, body] = post(big, kChunked);
+  EXPECT_EQ(status, 413) << body;
+  EXPECT_NE(body.find("exceeds the limit of 65536 bytes"), std::string::npos) << body;
+  EXPECT_LT(big.supplied, big.total / 4);
+  // Content-Length over the limit: refused before any of it is read.
+  Upload declared{std::string(4096, ' '), std::size_t{1} << 20};
+  EXPECT_EQ(post(declared, kLength).first, 413);
+  // Neither Content-Length nor chunked: 411.
+  Upload unframed{mps_review(), mps_review().size()};
+  EXPECT_EQ(post(unframed, kNeither).first, 411);
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+}
+
 TEST_F(HttpsServer, MetricsCountRequestsAndDecisions) {
   call("POST", "/mutate", mps_review());
   call("GET", "/nope");
@@ -312,10 +394,72 @@ TEST_F(HttpsServer, MismatchedKeyIsRefusedAndTheOldPairKeepsServing) {
   run(std::string(GPUSHARE_BINARY) +
       " certs --service gpushare --namespace gpushare-system --out " + (dir_ / "other").string() +
       " >/dev/null");
+  // Half-written rotation: the new key is there, the certificate is still the old one.
   fs::copy_file(dir_ / "other" / "tls.key", dir_ / "tls.key", fs::copy_options::overwrite_existing);
   auto reloaded = tls_->reload_if_changed();
   EXPECT_FALSE(reloaded.ok());
   EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(fresh_connection_status("/healthz", (dir_ / "ca.crt").string()), 200);
+  // The certificate lands: the pair agrees and is installed.
+  fs::copy_file(dir_ / "other" / "tls.crt", dir_ / "tls.crt", fs::copy_options::overwrite_existing);
+  reloaded = tls_->reload_if_changed();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error();
+  EXPECT_TRUE(*reloaded);
+  EXPECT_EQ(fresh_connection_status("/healthz", (dir_ / "other" / "ca.crt").string()), 200);
+}
+
+TEST_F(HttpsServer, SameSizePairWithAnOldMtimeIsReloaded) {
+  // Reload follows content: a pair copied with its old timestamps (cp -p, a restored backup,
+  // a volume that keeps mtimes) is a new pair all the same.
+  run(std::string(GPUSHARE_BINARY) +
+      " certs --service gpushare --namespace gpushare-system --out " + (dir_ / "new").string() +
+      " --ip 127.0.0.1 >/dev/null");
+  const auto cert_mtime = fs::last_write_time(dir_ / "tls.crt");
+  const auto key_mtime = fs::last_write_time(dir_ / "tls.key");
+  fs::copy_file(dir_ / "new" / "tls.crt", dir_ / "tls.crt", fs::copy_options::overwrite_existing);
+  fs::copy_file(dir_ / "new" / "tls.key", dir_ / "tls.key", fs::copy_options::overwrite_existing);
+  fs::last_write_time(dir_ / "tls.crt", cert_mtime);
+  fs::last_write_time(dir_ / "tls.key", key_mtime);
+  auto reloaded = tls_->reload_if_changed();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error();
+  EXPECT_TRUE(*reloaded);
+  EXPECT_EQ(fresh_connection_status("/healthz", (dir_ / "new" / "ca.crt").string()), 200);
+  // Unchanged content: nothing to do.
+  reloaded = tls_->reload_if_changed();
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_FALSE(*reloaded);
+}
+
+TEST_F(HttpsServer, Tls12OnlyWithEcdheAndAead) {
+  const std::string ca = (dir_ / "ca.crt").string();
+  struct Case {
+    const char* suite;
+    bool accepted;
+  };
+  const std::vector<Case> cases = {
+      {"ECDHE-ECDSA-AES128-GCM-SHA256", true},
+      {"ECDHE-ECDSA-CHACHA20-POLY1305", true},
+      {"ECDHE-ECDSA-AES256-SHA384", false},  // CBC
+      {"ECDHE-ECDSA-AES128-SHA", false},     // CBC, SHA-1
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(fresh_connection_status("/healthz", ca, c.suite) == 200, c.accepted) << c.suite;
+  }
+  EXPECT_EQ(fresh_connection_status("/healthz", ca), 200);  // TLS 1.3
+}
+
+TEST_F(HttpsServer, MinVersion13RefusesTls12) {
+  TlsStore tls13(config_.tls.cert_file, config_.tls.key_file, TLS1_3_VERSION);
+  ASSERT_TRUE(tls13.load().ok());
+  HttpServer server(config_, tls13, metrics_, *service_, [] { return true; });
+  auto port = server.bind();
+  ASSERT_TRUE(port.ok()) << port.error();
+  std::thread serving([&] { server.serve(); });
+  const std::string ca = (dir_ / "ca.crt").string();
+  EXPECT_EQ(fresh_connection_status("/healthz", ca, "ECDHE-ECDSA-AES128-GCM-SHA256", *port), 0);
+  EXPECT_EQ(fresh_connection_status("/healthz", ca, nullptr, *port), 200);
+  server.stop();
+  serving.join();
 }
 
 }  // namespace
