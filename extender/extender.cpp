@@ -166,6 +166,7 @@ const policy::Catalog& catalog_of(const ExtenderSettings& settings) {
 
 ExtenderResult counts_of(const Request& req) {
   ExtenderResult result;
+  result.pod = req.pod.display_name();
   result.managed = req.demand.managed();
   result.payload_mode = req.payload_mode;
   result.nodes = req.candidates.size();

@@ -58,6 +58,7 @@ struct ExtenderResult {
   int http_status = 200;
   std::string body;              // the reply, JSON
   std::string error;             // why the status is 400 (also in body); empty otherwise
+  std::string pod;               // "ns/name" of the pod asked about (empty when undecodable)
   bool managed = false;          // the pod asks for a gpushare-managed resource
   bool payload_mode = false;     // nodes came in "Nodes" rather than "NodeNames"
   std::size_t nodes = 0;         // nodes in the request

@@ -255,9 +255,7 @@ NodeFit fit_node(const PodDemand& demand, const Intent& intent, const NodeView& 
   }
   if (auto mark = node.annotations.find(std::string(kRepartitionAnnotation));
       mark != node.annotations.end()) {
-    return later(std::string(kRepartitionAnnotation) +
-                 (mark->second.empty() ? "" : "=" + mark->second) +
-                 ": gpushare is repartitioning this node");
+    return later(repartition_mark_summary(mark->second) + ": gpushare is repartitioning this node");
   }
   if (!intent.gpu_products.empty()) {
     const std::string raw = label(node, gfd::kProduct);
@@ -281,6 +279,27 @@ NodeFit fit_node(const PodDemand& demand, const Intent& intent, const NodeView& 
     if (!first_wait) first_wait = std::move(f);
   }
   return first_wait ? *first_wait : fits();
+}
+
+std::string repartition_mark_summary(std::string_view value) {
+  std::string out(kRepartitionAnnotation);
+  std::string_view name;
+  if (!value.empty() && value.front() == '{') {
+    // The controller's mark: {"configName":"gpushare-...",...}. Read that one string without a
+    // JSON parser (policy/ has none); a value that does not have it shows as the key alone.
+    constexpr std::string_view kKey = "\"configName\":\"";
+    if (auto at = value.find(kKey); at != std::string_view::npos) {
+      const auto start = at + kKey.size();
+      if (auto end = value.find('"', start); end != std::string_view::npos) {
+        name = value.substr(start, end - start);
+      }
+    }
+  } else {
+    name = value;  // a bare config name (hand-set, or tests)
+  }
+  constexpr std::size_t kShown = 80;
+  if (!name.empty() && name.size() <= kShown) out += "=" + std::string(name);
+  return out;
 }
 
 }  // namespace gpushare::policy

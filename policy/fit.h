@@ -31,6 +31,12 @@ namespace gpushare::policy {
 // gpushare's own bookkeeping on nodes, never written by users.
 inline constexpr std::string_view kRepartitionAnnotation = "gpushare.io/repartition";
 
+// The mark as a reason shows it: "gpushare.io/repartition" and, when the value names one, the
+// config being applied ("gpushare.io/repartition=gpushare-0a1b..."). The value is the
+// controller's whole mark (JSON, hundreds of bytes); a FailedScheduling event needs only which
+// layout the node is going to.
+std::string repartition_mark_summary(std::string_view value);
+
 struct NodeFit {
   bool fits = false;
   // Only meaningful when !fits: true when no eviction, wait or repartition can make the node

@@ -311,8 +311,7 @@ std::string node_gate(const NodeState& s, const PlanSettings& settings) {
   }
   if (auto mark = node.annotations.find(std::string(kRepartitionAnnotation));
       mark != node.annotations.end()) {
-    return std::string(kRepartitionAnnotation) + (mark->second.empty() ? "" : "=" + mark->second) +
-           ": already being repartitioned";
+    return repartition_mark_summary(mark->second) + ": already being repartitioned";
   }
   if (!s.gpu_pods.empty() && (!settings.allow_disruption || s.not_disruptable > 0)) {
     std::string why = plural(s.gpu_pods.size(), "running GPU pod", "running GPU pods");

@@ -11,6 +11,7 @@ Reply to_reply(extender::ExtenderResult r, const char* verb) {
   reply.http_status = r.http_status;
   reply.body = std::move(r.body);
   reply.error = std::move(r.error);
+  reply.subject = std::move(r.pod);
   reply.outcome = r.managed ? "managed" : "not-managed";
   reply.detail = std::string(verb) + " nodes=" + std::to_string(r.nodes) +
                  " passed=" + std::to_string(r.passed) + " failed=" + std::to_string(r.failed) +

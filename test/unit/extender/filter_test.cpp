@@ -30,6 +30,7 @@ TEST(Filter, CacheModeMatchesGoldenReply) {
   EXPECT_EQ(json::parse(r.body), fixture_json("expected/filter-cache-mig-1g12gb.json")) << r.body;
   EXPECT_TRUE(r.managed);
   EXPECT_FALSE(r.payload_mode);
+  EXPECT_EQ(r.pod, "ml/train-0");  // the server's log line names it
   EXPECT_EQ(r.nodes, 6u);
   EXPECT_EQ(r.passed, 1u);
   EXPECT_EQ(r.failed, 2u);

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "policy/catalog.h"
 
 namespace gpushare::policy {
@@ -181,6 +184,30 @@ TEST(FitNode, RepartitionAnnotationIsResolvable) {
   n.annotations[std::string(kRepartitionAnnotation)] = "";
   EXPECT_EQ(fit_node(kMig1g12, no_intent(), n, catalog()).reason,
             "gpushare.io/repartition: gpushare is repartitioning this node");
+}
+
+TEST(FitNode, TheControllersMarkShowsOnlyItsConfigName) {
+  // The mark as repartition/mark.cpp writes it: the reason names the layout, not the JSON.
+  struct Case {
+    std::string value;
+    std::string shown;
+  };
+  const std::vector<Case> cases = {
+      {R"({"configName":"gpushare-ab94fccb0dbff18c","expect":{"nvidia.com/mig-3g.48gb":4},)"
+       R"("kind":"mig","labels":{"nvidia.com/mig.config":"gpushare-ab94fccb0dbff18c"},)"
+       R"("phase":"propagating","serves":["ns/wants-3g"]})",
+       "gpushare.io/repartition=gpushare-ab94fccb0dbff18c"},
+      {R"({"kind":"mig"})", "gpushare.io/repartition"},
+      {R"({"configName":"unterminated)", "gpushare.io/repartition"},
+      {std::string(200, 'x'), "gpushare.io/repartition"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(repartition_mark_summary(c.value), c.shown) << c.value;
+    NodeView n = h20();
+    n.annotations[std::string(kRepartitionAnnotation)] = c.value;
+    EXPECT_EQ(fit_node(kMig1g12, no_intent(), n, catalog()).reason,
+              c.shown + ": gpushare is repartitioning this node");
+  }
 }
 
 TEST(FitNode, GpuProductExactMatchFits) {
