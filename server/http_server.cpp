@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <malloc.h>
 
 #include <charconv>
 #include <chrono>
@@ -42,6 +43,24 @@ HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metri
 }
 
 HttpServer::~HttpServer() { stop(); }
+
+namespace {
+
+// glibc keeps what a worker thread freed in that thread's arena: after a few large reviews
+// on several connections RSS stayed at the sum of the peaks (288 MB after 48 reviews of 2.5 MB
+// from 16 clients, scripts/probe-memory.py) and never came back. Handing free pages back to the
+// kernel after each large body costs well under a millisecond and only large requests pay it
+// (BENCHMARKS.md, issue 11).
+constexpr std::size_t kTrimAfterBodyBytes = 256 * 1024;
+
+struct ReturnMemoryAfterLargeBody {
+  const std::size_t* bytes;
+  ~ReturnMemoryAfterLargeBody() {
+    if (*bytes >= kTrimAfterBodyBytes) malloc_trim(0);
+  }
+};
+
+}  // namespace
 
 // The body of a POST, read through cpp-httplib's content reader so that the limit holds for
 // every framing: cpp-httplib 0.11 applies set_payload_max_length to Content-Length bodies only,
@@ -148,8 +167,12 @@ void HttpServer::install_routes() {
     server_->Post(path, [this, path, call](const httplib::Request& req, httplib::Response& res,
                                            const httplib::ContentReader& content) {
       auto start = std::chrono::steady_clock::now();
+      // Declared before the body, so it runs after the body and its parsed form are freed.
+      std::size_t body_bytes = 0;
+      ReturnMemoryAfterLargeBody trim{&body_bytes};
       std::string body;
       if (!read_body(req, res, content, body)) return;
+      body_bytes = body.size();
       Reply reply = (service_.*call)(body);
       res.status = reply.http_status;
       res.set_content(reply.body, kJson);
