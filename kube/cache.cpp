@@ -82,6 +82,7 @@ void ClusterCache::run(ObjectKind kind) {
     auto listed = client_->list(path, options_.page_size, &stop_);
     if (!listed) {
       if (listed.is(ErrorKind::kStopped) || stop_) return;
+      failing(kind);
       ++counters_.watch_errors;
       auto delay = backoff.next();
       logging::warn("cache: list failed, retrying", {{"kind", kind_name(kind)},
@@ -90,6 +91,7 @@ void ClusterCache::run(ObjectKind kind) {
       if (sleep_unless_stopped(delay)) return;
       continue;
     }
+    healthy(kind);
     ++counters_.lists;
     if (listed_before) ++counters_.relists;
     listed_before = true;
@@ -108,13 +110,17 @@ void ClusterCache::run(ObjectKind kind) {
       auto ended = client_->watch(path, resource_version, handler, &stop_,
                                   WatchOptions{options_.watch_timeout_seconds, true});
       if (stop_ || ended.is(ErrorKind::kStopped)) return;
-      if (ended) continue;  // the server closed the stream at timeoutSeconds: watch again
+      if (ended) {  // the server closed the stream at timeoutSeconds: watch again
+        healthy(kind);
+        continue;
+      }
       if (ended.is(ErrorKind::kGone)) {
         // Our resourceVersion is older than the server keeps: only a new list is consistent.
         ++counters_.gone;
         logging::info("cache: watch expired (410), relisting", {{"kind", kind_name(kind)}});
         break;
       }
+      failing(kind);
       ++counters_.watch_errors;
       // A watch that delivered events was healthy before it broke: start the backoff afresh.
       if (counters_.events + counters_.bookmarks != events_before) backoff.reset();
@@ -129,6 +135,7 @@ void ClusterCache::run(ObjectKind kind) {
 }
 
 bool ClusterCache::handle_event(ObjectKind kind, const WatchEvent& event) {
+  healthy(kind);  // an event or a BOOKMARK: the watch is up
   if (event.type == "BOOKMARK") {
     ++counters_.bookmarks;  // the client already advanced the resourceVersion
     return true;
@@ -250,6 +257,26 @@ void ClusterCache::mark_synced(ObjectKind kind) {
 
 void ClusterCache::notify(const CacheChange& change) {
   if (on_change_) on_change_(change);
+}
+
+void ClusterCache::failing(ObjectKind kind) {
+  std::int64_t none = 0;
+  const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  failing_since_[kind == ObjectKind::kNode ? 0 : 1].compare_exchange_strong(none, now);
+}
+
+void ClusterCache::healthy(ObjectKind kind) {
+  failing_since_[kind == ObjectKind::kNode ? 0 : 1].store(0);
+}
+
+bool ClusterCache::is_current() const {
+  if (!has_synced()) return false;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  for (const auto& since : failing_since_) {
+    const std::int64_t t = since.load();
+    if (t != 0 && now - std::chrono::steady_clock::duration(t) > options_.stale_after) return false;
+  }
+  return true;
 }
 
 bool ClusterCache::has_synced() const {

@@ -37,6 +37,10 @@ struct CacheOptions {
   // Which pods to keep in memory. Empty means: pods with nvidia.com/* requests (the only ones
   // that hold GPU resources or wait for them), which keeps a large cluster's cache small.
   std::function<bool(const PodRecord&)> keep_pod;
+  // How long a list or watch of either kind may keep failing before is_current() says no. A
+  // watch that recovers is seen as healthy at its first event or BOOKMARK (kube-apiserver sends
+  // one about every minute on a quiet watch), so this stays above a minute.
+  std::chrono::milliseconds stale_after{120'000};
 };
 
 // For metrics. All are totals since start().
@@ -75,8 +79,12 @@ class ClusterCache {
   // Ends both threads and joins them; a blocked watch ends within about 100 ms.
   void stop();
 
-  // Both kinds have been listed once. /readyz waits for this.
+  // Both kinds have been listed once.
   bool has_synced() const;
+  // Synced, and no list or watch has been failing for longer than options.stale_after: the
+  // cache still follows the cluster. /readyz follows this, so a replica whose watches keep
+  // failing stops taking admission and extender calls from a stale view.
+  bool is_current() const;
   bool wait_for_sync(std::chrono::milliseconds timeout) const;
 
   // Every node, sorted by name, with `used` filled in.
@@ -130,6 +138,12 @@ class ClusterCache {
   bool pods_synced_ = false;
 
   AtomicCounters counters_;
+  // Per kind (node, pod): steady_clock nanoseconds since the first failure of the current run
+  // of failures; 0 while lists and watches succeed.
+  std::atomic<std::int64_t> failing_since_[2] = {0, 0};
+  void failing(ObjectKind kind);
+  void healthy(ObjectKind kind);
+
   std::vector<std::thread> threads_;
 };
 

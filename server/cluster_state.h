@@ -17,8 +17,10 @@ class ClusterState {
   // Shared and immutable: a webhook call must not copy every node (a 500-node copy costs more
   // than the decision itself).
   virtual std::shared_ptr<const policy::ClusterView> snapshot() const = 0;
-  // True once the first list of nodes and pods is in (always true for a fixed view).
-  virtual bool synced() const = 0;
+  // The view can be served from: for the watch cache, the first lists are in and no list or
+  // watch has been failing for long (kube::ClusterCache::is_current); always for a fixed view.
+  // /readyz follows it.
+  virtual bool ready() const = 0;
 };
 
 class StaticClusterState : public ClusterState {
@@ -29,7 +31,7 @@ class StaticClusterState : public ClusterState {
     view_ = std::make_shared<const policy::ClusterView>(std::move(view));
   }
   std::shared_ptr<const policy::ClusterView> snapshot() const override { return view_; }
-  bool synced() const override { return true; }
+  bool ready() const override { return true; }
 
  private:
   std::shared_ptr<const policy::ClusterView> view_;

@@ -215,7 +215,7 @@ void HttpServer::install_routes() {
       res.set_content("certificates not loaded\n", "text/plain");
     } else if (ready_ && !ready_()) {
       res.status = 503;
-      res.set_content("cluster cache not synced\n", "text/plain");
+      res.set_content("cluster cache not synced or not current\n", "text/plain");
     } else {
       res.set_content("ok\n", "text/plain");
     }

@@ -30,6 +30,9 @@ class CacheCluster : public LiveCluster {
                      [this] { return static_cast<double>(snapshot()->nodes.size()); });
     metrics.gauge_fn("gpushare_cache_synced", "1 once the first lists of nodes and pods are in.",
                      [this] { return cache_.has_synced() ? 1.0 : 0.0; });
+    metrics.gauge_fn("gpushare_cache_current",
+                     "1 while synced and no list or watch has been failing for long (/readyz).",
+                     [this] { return cache_.is_current() ? 1.0 : 0.0; });
     metrics.gauge_fn("gpushare_cache_watch_restarts", "Watches opened again after one ended.",
                      [this] { return static_cast<double>(cache_.counters().watch_restarts); });
     metrics.gauge_fn("gpushare_cache_relists",
@@ -48,7 +51,7 @@ class CacheCluster : public LiveCluster {
     }
     return snapshot_;
   }
-  bool synced() const override { return cache_.has_synced(); }
+  bool ready() const override { return cache_.is_current(); }
   void stop() override { cache_.stop(); }
   const kube::ClusterCache& cache() const override { return cache_; }
   std::shared_ptr<kube::Client> client() const override { return client_; }

@@ -24,7 +24,7 @@ class LiveCluster : public ClusterState {
 };
 
 // Connects with the kubeconfig or in-cluster credentials and starts the watches; the
-// result reports synced() once the first lists are in.
+// result reports ready() once the first lists are in, and while the watches keep up.
 Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& config,
                                                         Metrics& metrics);
 

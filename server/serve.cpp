@@ -174,7 +174,7 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   settings.admission.annotation_prefix = config->annotation_prefix;
   settings.default_placement = config->default_placement;
   Service service(*catalog, *cluster, settings);
-  HttpServer http(*config, tls, metrics, service, [cluster] { return cluster->synced(); });
+  HttpServer http(*config, tls, metrics, service, [cluster] { return cluster->ready(); });
   auto port = http.bind();
   if (!port) {
     logging::error("startup failed", {{"error", port.error()}});

@@ -357,6 +357,28 @@ TEST_F(CacheTest, FailedListBacksOffAndRetries) {
   EXPECT_EQ(cache_->counters().relists, 0u);
 }
 
+TEST_F(CacheTest, NotCurrentWhileAWatchKeepsFailingAndCurrentAgainWhenItRecovers) {
+  // has_synced() stays true for ever; is_current() (what /readyz follows) turns false once the
+  // node watch has been failing for longer than stale_after, and true at its next BOOKMARK.
+  options_.stale_after = std::chrono::milliseconds(150);
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  for (int i = 0; i < 8; ++i) {
+    cluster_.watch(ObjectKind::kNode, [](const HttpRequest&, Responder& r) {
+      r.send(500, R"({"kind":"Status","code":500,"reason":"InternalError","message":"etcd"})");
+    });
+  }
+  cluster_.watch(ObjectKind::kNode, [](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    r.chunk(event_line("BOOKMARK", R"({"kind":"Node","metadata":{"resourceVersion":"20"}})"));
+    r.hold(std::chrono::seconds(30));
+  });
+  ClusterCache& cache = start();
+  EXPECT_TRUE(eventually([&] { return !cache.is_current(); }));
+  EXPECT_TRUE(cache.has_synced());
+  EXPECT_TRUE(eventually([&] { return cache.is_current(); }));
+  EXPECT_GE(cache.counters().watch_errors, 8U);
+}
+
 TEST_F(CacheTest, NotSyncedUntilBothKindsListed) {
   cluster_.list(ObjectKind::kPod, 403,
                 json{{"kind", "Status"}, {"code", 403}, {"reason", "Forbidden"}});

@@ -339,7 +339,7 @@ TEST_F(HttpsServer, ReadyzFollowsTheCluster) {
   cluster_ready_ = false;
   HttpReply unsynced = call("GET", "/readyz");
   EXPECT_EQ(unsynced.status, 503);
-  EXPECT_EQ(unsynced.body, "cluster cache not synced\n");
+  EXPECT_EQ(unsynced.body, "cluster cache not synced or not current\n");
   // Liveness does not follow readiness: a replica that lost the cluster is not restarted.
   EXPECT_EQ(call("GET", "/healthz").status, 200);
   cluster_ready_ = true;
