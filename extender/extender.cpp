@@ -122,14 +122,17 @@ const policy::NodeView* view_of(const Candidate& c, const NodeSource& source) {
 // request's nodes publish, and those the pod itself asks for. The pod was admitted already;
 // its resource request, not this annotation, says which profile it gets.
 // Only parse_intent's check of that one annotation reads the list, so it is built only when
-// the pod carries it (it costs a catalog scan per node resource).
+// the pod carries it, and the nodes are read only when the catalog does not know the name
+// (each node costs a lookup and a catalog scan per MIG resource).
 std::vector<std::string> known_profiles(const Request& req, const NodeSource& source,
                                         const policy::Catalog& catalog, std::string_view prefix) {
-  if (req.pod.annotations.count(std::string(prefix) + std::string(policy::kMigProfileKey)) == 0)
-    return {};
+  auto annotation =
+      req.pod.annotations.find(std::string(prefix) + std::string(policy::kMigProfileKey));
+  if (annotation == req.pod.annotations.end()) return {};
   std::set<std::string> names;
   for (const auto& model : catalog.models())
     for (const auto& p : model.profiles) names.insert(p.name);
+  if (names.count(annotation->second) != 0) return {names.begin(), names.end()};
   // Distinct MIG resources first: nodes mostly repeat the same few, and each costs a catalog scan.
   std::set<std::string> resources;
   auto add_resource = [&](const std::string& resource) {

@@ -150,7 +150,8 @@ bool ClusterCache::handle_event(ObjectKind kind, const WatchEvent& event) {
 
 void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& items) {
   if (kind == ObjectKind::kNode) {
-    std::map<std::string, NodeRecord> fresh;
+    std::vector<NodeRecord> nodes;
+    nodes.reserve(items.size());
     for (const auto& item : items) {
       auto node = decode_node(item);
       if (!node) {
@@ -158,14 +159,12 @@ void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& ite
         logging::warn("cache: skipping node", {{"error", node.error()}});
         continue;
       }
-      std::string name = node->view.name;
-      fresh.insert_or_assign(std::move(name), std::move(*node));
+      nodes.push_back(std::move(*node));
     }
-    std::unique_lock lock(mu_);
-    nodes_ = std::move(fresh);
+    index_.replace_nodes(std::move(nodes));
     return;
   }
-  std::map<std::string, PodRecord> fresh;
+  std::vector<PodRecord> pods;
   for (const auto& item : items) {
     auto pod = decode_pod(item);
     if (!pod) {
@@ -174,21 +173,16 @@ void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& ite
       continue;
     }
     if (pod->terminated || !keep(*pod)) continue;
-    std::string key = pod->key();
-    fresh.insert_or_assign(std::move(key), std::move(*pod));
+    pods.push_back(std::move(*pod));
   }
-  std::unique_lock lock(mu_);
-  pods_ = std::move(fresh);
-  used_.clear();
-  for (const auto& [key, pod] : pods_) account(pod, +1);
+  index_.replace_pods(std::move(pods));
 }
 
 std::optional<CacheChange> ClusterCache::apply_node(const std::string& type,
                                                     const nlohmann::json& object) {
   std::string name = object_key(ObjectKind::kNode, object);
   if (type == "DELETED") {
-    std::unique_lock lock(mu_);
-    if (nodes_.erase(name) == 0) return std::nullopt;
+    if (!index_.remove_node(name)) return std::nullopt;
     return CacheChange{ObjectKind::kNode, ChangeType::kDeleted, name};
   }
   auto node = decode_node(object);
@@ -197,9 +191,7 @@ std::optional<CacheChange> ClusterCache::apply_node(const std::string& type,
     logging::warn("cache: skipping node event", {{"error", node.error()}});
     return std::nullopt;
   }
-  std::unique_lock lock(mu_);
-  bool existed = nodes_.count(name) > 0;
-  nodes_.insert_or_assign(name, std::move(*node));
+  const bool existed = index_.upsert_node(std::move(*node));
   return CacheChange{ObjectKind::kNode, existed ? ChangeType::kModified : ChangeType::kAdded, name};
 }
 
@@ -217,29 +209,12 @@ std::optional<CacheChange> ClusterCache::apply_pod(const std::string& type,
     // A pod that terminated or that we do not track is, for the cache, a deleted pod.
     if (!decoded->terminated && keep(*decoded)) pod = std::move(*decoded);
   }
-  std::unique_lock lock(mu_);
-  auto it = pods_.find(key);
-  bool existed = it != pods_.end();
-  if (existed) account(it->second, -1);
   if (!pod) {
-    if (!existed) return std::nullopt;
-    pods_.erase(it);
+    if (!index_.remove_pod(key)) return std::nullopt;
     return CacheChange{ObjectKind::kPod, ChangeType::kDeleted, key};
   }
-  account(*pod, +1);
-  pods_.insert_or_assign(key, std::move(*pod));
+  const bool existed = index_.upsert_pod(std::move(*pod));
   return CacheChange{ObjectKind::kPod, existed ? ChangeType::kModified : ChangeType::kAdded, key};
-}
-
-void ClusterCache::account(const PodRecord& pod, std::int64_t sign) {
-  if (pod.view.node_name.empty() || pod.terminated || pod.gpu_requests.empty()) return;
-  ResourceCounts& used = used_[pod.view.node_name];
-  for (const auto& [name, n] : pod.gpu_requests) {
-    std::int64_t& total = used[name];
-    total += sign * n;
-    if (total == 0) used.erase(name);
-  }
-  if (used.empty()) used_.erase(pod.view.node_name);
 }
 
 bool ClusterCache::keep(const PodRecord& pod) const {
@@ -289,62 +264,24 @@ bool ClusterCache::wait_for_sync(std::chrono::milliseconds timeout) const {
   return sync_cv_.wait_for(lock, timeout, [this] { return nodes_synced_ && pods_synced_; });
 }
 
-policy::NodeView ClusterCache::with_used(const NodeRecord& node) const {
-  policy::NodeView view = node.view;
-  if (auto it = used_.find(node.view.name); it != used_.end()) view.used = it->second;
-  return view;
+policy::ClusterView ClusterCache::snapshot() const { return index_.snapshot(); }
+
+std::shared_ptr<const policy::NodeView> ClusterCache::node(std::string_view name) const {
+  return index_.node(name);
 }
 
-policy::ClusterView ClusterCache::snapshot() const {
-  std::shared_lock lock(mu_);
-  policy::ClusterView out;
-  out.nodes.reserve(nodes_.size());
-  for (const auto& [name, node] : nodes_) out.nodes.push_back(with_used(node));
-  return out;
-}
+std::shared_ptr<const policy::ClusterFacts> ClusterCache::facts() const { return index_.facts(); }
 
-std::optional<policy::NodeView> ClusterCache::node(const std::string& name) const {
-  std::shared_lock lock(mu_);
-  auto it = nodes_.find(name);
-  if (it == nodes_.end()) return std::nullopt;
-  return with_used(it->second);
-}
+std::size_t ClusterCache::node_count() const { return index_.node_count(); }
 
-std::vector<policy::NodeView> ClusterCache::nodes(const std::vector<std::string>& names) const {
-  std::shared_lock lock(mu_);
-  std::vector<policy::NodeView> out;
-  out.reserve(names.size());
-  for (const auto& name : names) {
-    if (auto it = nodes_.find(name); it != nodes_.end()) out.push_back(with_used(it->second));
-  }
-  return out;
-}
-
-std::vector<PodRecord> ClusterCache::pending_pods() const {
-  std::shared_lock lock(mu_);
-  std::vector<PodRecord> out;
-  for (const auto& [key, pod] : pods_) {
-    if (pod.view.node_name.empty()) out.push_back(pod);
-  }
-  return out;
-}
+std::vector<PodRecord> ClusterCache::pending_pods() const { return index_.pending_pods(); }
 
 std::vector<PodRecord> ClusterCache::unschedulable_pods() const {
-  std::shared_lock lock(mu_);
-  std::vector<PodRecord> out;
-  for (const auto& [key, pod] : pods_) {
-    if (pod.view.node_name.empty() && pod.unschedulable) out.push_back(pod);
-  }
-  return out;
+  return index_.unschedulable_pods();
 }
 
 std::vector<PodRecord> ClusterCache::pods_on_node(const std::string& node_name) const {
-  std::shared_lock lock(mu_);
-  std::vector<PodRecord> out;
-  for (const auto& [key, pod] : pods_) {
-    if (pod.view.node_name == node_name) out.push_back(pod);
-  }
-  return out;
+  return index_.pods_on_node(node_name);
 }
 
 CacheCounters ClusterCache::counters() const {

@@ -13,12 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "kube/client.h"
+#include "kube/cluster_index.h"
 #include "kube/decode.h"
 #include "kube/paths.h"
 #include "policy/views.h"
@@ -87,11 +87,13 @@ class ClusterCache {
   bool is_current() const;
   bool wait_for_sync(std::chrono::milliseconds timeout) const;
 
-  // Every node, sorted by name, with `used` filled in.
+  // Every node, sorted by name, with `used` filled in: a copy (the planner's input).
   policy::ClusterView snapshot() const;
-  std::optional<policy::NodeView> node(const std::string& name) const;
-  // The named nodes that are known, in the order given (extender calls with node names).
-  std::vector<policy::NodeView> nodes(const std::vector<std::string>& names) const;
+  // One node as the index serves it, shared and immutable; nullptr when unknown.
+  std::shared_ptr<const policy::NodeView> node(std::string_view name) const;
+  // What admission reads of the whole cluster, kept current per node change.
+  std::shared_ptr<const policy::ClusterFacts> facts() const;
+  std::size_t node_count() const;
 
   // Kept pods without a node, sorted by key; `unschedulable` marks those the scheduler gave up on.
   std::vector<PodRecord> pending_pods() const;
@@ -112,9 +114,7 @@ class ClusterCache {
   void replace_all(ObjectKind kind, std::vector<nlohmann::json>& items);
   std::optional<CacheChange> apply_node(const std::string& type, const nlohmann::json& object);
   std::optional<CacheChange> apply_pod(const std::string& type, const nlohmann::json& object);
-  void account(const PodRecord& pod, std::int64_t sign);  // mu_ held exclusively
   bool keep(const PodRecord& pod) const;
-  policy::NodeView with_used(const NodeRecord& node) const;  // mu_ held
   bool sleep_unless_stopped(std::chrono::milliseconds delay);
   void mark_synced(ObjectKind kind);
   void notify(const CacheChange& change);
@@ -123,10 +123,7 @@ class ClusterCache {
   const CacheOptions options_;
   ChangeHandler on_change_;
 
-  mutable std::shared_mutex mu_;
-  std::map<std::string, NodeRecord> nodes_;
-  std::map<std::string, PodRecord> pods_;       // by "namespace/name"
-  std::map<std::string, ResourceCounts> used_;  // by node name; nodes may come after pods
+  ClusterIndex index_;
 
   std::atomic<bool> stop_{false};
   std::mutex wait_mu_;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <set>
 
-#include "policy/node_labels.h"
 #include "policy/quantity.h"
 
 namespace gpushare::policy {
@@ -46,18 +45,9 @@ std::string container_label(const ContainerView& c) {
   return std::string(c.init ? "init container \"" : "container \"") + c.name + "\"";
 }
 
-// "1g.10gb.me" (as written in resource names and GFD labels) -> "1g.10gb+me": the first '.'
-// after the "<M>gb" part stands for '+' (nvidia.md section 2).
-std::string profile_from_resource_suffix(std::string_view suffix) {
-  std::string s(suffix);
-  auto gb = s.find("gb");
-  if (gb != std::string::npos && gb + 2 < s.size() && s[gb + 2] == '.') s[gb + 2] = '+';
-  return s;
-}
-
 // Profile names a pod may ask for: the catalog's, plus those nodes publish (names drift
 // between drivers and the node's word wins; mig-catalog.yaml item 3).
-std::vector<std::string> known_profiles(const Catalog& catalog, const ClusterView& cluster) {
+std::vector<std::string> known_profiles(const Catalog& catalog, const ClusterFacts& cluster) {
   std::set<std::string> seen;
   std::vector<std::string> out;
   auto add = [&](const std::string& p) {
@@ -66,19 +56,8 @@ std::vector<std::string> known_profiles(const Catalog& catalog, const ClusterVie
   for (const auto& m : catalog.models()) {
     for (const auto& p : m.profiles) add(p.name);
   }
-  const std::string prefix(kMigResourcePrefix);
-  for (const auto& n : cluster.nodes) {
-    for (const auto& [res, count] : n.allocatable) {
-      if (starts_with(res, prefix) && count > 0)
-        add(profile_from_resource_suffix(res.substr(prefix.size())));
-    }
-  }
+  for (const auto& p : cluster.published_profiles) add(p);
   return out;
-}
-
-bool node_publishes_profile(const NodeView& node, const std::string& profile) {
-  auto it = node.allocatable.find(mig_resource_for_profile(profile));
-  return it != node.allocatable.end() && it->second > 0;
 }
 
 // GFD writes "<product>-SHARED" for shared-but-not-renamed GPUs and "<product>-MIG-<p>" under
@@ -115,7 +94,7 @@ struct MigScope {
   std::string described;  // for messages: where the models came from
 };
 
-MigScope mig_scope(const Intent& intent, const ClusterView& cluster, const Catalog& catalog) {
+MigScope mig_scope(const Intent& intent, const ClusterFacts& cluster, const Catalog& catalog) {
   MigScope scope;
   auto add = [&](const GpuModel* m) {
     if (m && std::find(scope.models.begin(), scope.models.end(), m) == scope.models.end())
@@ -126,8 +105,13 @@ MigScope mig_scope(const Intent& intent, const ClusterView& cluster, const Catal
     scope.described = "the models of gpu-product " + join(intent.gpu_products, ",");
     return scope;
   }
-  for (const auto& n : cluster.nodes)
-    add(catalog.model_for_product(n.label("nvidia.com/gpu.product")));
+  for (const auto& product : cluster.products) add(catalog.model_for_product(product));
+  // In catalog order, so that which model's profile a name resolves to does not depend on how
+  // the products sort.
+  auto catalog_index = [&](const GpuModel* m) { return m - catalog.models().data(); };
+  std::sort(scope.models.begin(), scope.models.end(), [&](const GpuModel* a, const GpuModel* b) {
+    return catalog_index(a) < catalog_index(b);
+  });
   if (!scope.models.empty()) {
     scope.described = "the GPU models in the cluster";
     return scope;
@@ -168,7 +152,7 @@ struct Choice {
 };
 
 // Rule 4, with a named profile or by memory/compute.
-Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalog& catalog,
+Choice choose_mig(const Intent& intent, const ClusterFacts& cluster, const Catalog& catalog,
                   const std::string& prefix) {
   Choice c;
   MigScope scope = mig_scope(intent, cluster, catalog);
@@ -190,10 +174,7 @@ Choice choose_mig(const Intent& intent, const ClusterView& cluster, const Catalo
         break;
       }
     }
-    bool published = false;
-    if (!found && intent.gpu_products.empty()) {
-      for (const auto& n : cluster.nodes) published = published || node_publishes_profile(n, name);
-    }
+    const bool published = !found && intent.gpu_products.empty() && cluster.publishes_profile(name);
     if (!found && !published) {
       c.error = "annotation " + prefix + "mig-profile=\"" + name + "\" is not a profile of " +
                 scope.described + " (" + model_names(scope.models) + ")";
@@ -247,30 +228,21 @@ struct MpsOffer {
   bool meets = false;
 };
 
-MpsOffer mps_offer(const Intent& intent, const ClusterView& cluster, const Catalog& catalog) {
+MpsOffer mps_offer(const Intent& intent, const ClusterFacts& cluster, const Catalog& catalog) {
   MpsOffer offer;
-  for (const auto& n : cluster.nodes) {
-    if (n.label(std::string(gfd::kSharingStrategy)) != "mps") continue;
-    const std::string product = n.label("nvidia.com/gpu.product");
-    if (!product_allowed(intent, product)) continue;
-    std::int64_t replicas = 0;
-    try {
-      replicas = std::stoll(n.label("nvidia.com/gpu.replicas"));
-    } catch (...) {
-      continue;  // an MPS node without a readable replica count tells us nothing
-    }
-    if (replicas < 1) continue;
+  for (const auto& share : cluster.mps_shares) {
+    if (!product_allowed(intent, share.product)) continue;
     std::int64_t memory = 0;
-    try {
-      memory = std::stoll(n.label("nvidia.com/gpu.memory")) * 1024 * 1024;
-    } catch (...) {
-      if (const auto* m = catalog.model_for_product(product)) memory = m->memory_bytes;
+    if (share.memory_bytes) {
+      memory = *share.memory_bytes;
+    } else if (const auto* m = catalog.model_for_product(share.product)) {
+      memory = m->memory_bytes;
     }
     offer.any_mps_node = true;
     // The MPS daemon gives each client memory/replicas and 100/replicas percent of the SMs,
     // both by integer division (nvidia.md section 1.4).
-    const std::int64_t per_replica_memory = memory / replicas;
-    const std::int64_t per_replica_compute = 100 / replicas;
+    const std::int64_t per_replica_memory = memory / share.replicas;
+    const std::int64_t per_replica_compute = 100 / share.replicas;
     bool ok = true;
     if (intent.gpu_memory_bytes && (memory == 0 || per_replica_memory < *intent.gpu_memory_bytes))
       ok = false;
@@ -319,7 +291,7 @@ AdmissionDecision deny(AdmissionDecision d, std::string rule, std::string messag
 }  // namespace
 
 AdmissionDecision decide_admission(const PodView& pod, std::string_view operation,
-                                   const ClusterView& cluster, const Catalog& catalog,
+                                   const ClusterFacts& cluster, const Catalog& catalog,
                                    const AdmissionSettings& settings) {
   const std::string& prefix = settings.annotation_prefix;
   AdmissionDecision d;
@@ -373,7 +345,7 @@ AdmissionDecision decide_admission(const PodView& pod, std::string_view operatio
       choice.rule = intent->mode == ShareMode::kAuto ? "3.5 auto -> mps" : "3.3 mps";
       if (intent->gpu_memory_bytes || intent->gpu_compute_percent) {
         auto offer = mps_offer(*intent, cluster, catalog);
-        if (!offer.meets && !cluster.nodes.empty()) {
+        if (!offer.meets && cluster.node_count > 0) {
           choice.warnings.push_back("no MPS-shared GPU in the cluster meets " +
                                     requirement_text(*intent) +
                                     " per replica yet; the pod waits for one");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "policy/catalog.h"
+#include "policy/cluster_facts.h"
 #include "policy/intent.h"
 #include "policy/views.h"
 
@@ -41,7 +42,7 @@ struct AdmissionDecision {
 };
 
 AdmissionDecision decide_admission(const PodView& pod, std::string_view operation,
-                                   const ClusterView& cluster, const Catalog& catalog,
+                                   const ClusterFacts& cluster, const Catalog& catalog,
                                    const AdmissionSettings& settings);
 
 }  // namespace gpushare::policy

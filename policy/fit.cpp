@@ -24,19 +24,17 @@ bool ends_with(std::string_view s, std::string_view suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string label(const NodeView& node, std::string_view key) {
-  return node.label(std::string(key));
-}
+const std::string& label(const NodeView& node, std::string_view key) { return node.label(key); }
 
 // A label's value for a message: `unset` when absent, so "mps.capable=unset" reads clearly.
 std::string shown(const NodeView& node, std::string_view key) {
-  auto it = node.labels.find(std::string(key));
+  auto it = node.labels.find(key);
   return it == node.labels.end() ? std::string("unset") : it->second;
 }
 
 // Labels are strings; GFD writes plain decimal integers. Anything else counts as absent.
 std::optional<std::int64_t> label_int(const NodeView& node, std::string_view key) {
-  std::string v = label(node, key);
+  const std::string& v = label(node, key);
   std::int64_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;

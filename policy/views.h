@@ -11,7 +11,9 @@
 
 namespace gpushare::policy {
 
-using StringMap = std::map<std::string, std::string>;
+// Transparent: labels are looked up by string_view constants on the extender's hot path, and a
+// lookup must not build a std::string key (most GFD keys are past the small-string buffer).
+using StringMap = std::map<std::string, std::string, std::less<>>;
 
 struct ContainerView {
   std::string name;
@@ -79,9 +81,11 @@ struct NodeView {
   bool unschedulable = false;                       // spec.unschedulable
   std::vector<Taint> taints;                        // spec.taints
 
-  std::string label(const std::string& key) const {
+  // The label's value, or "" when absent.
+  const std::string& label(std::string_view key) const {
+    static const std::string kAbsent;
     auto it = labels.find(key);
-    return it == labels.end() ? std::string() : it->second;
+    return it == labels.end() ? kAbsent : it->second;
   }
   std::int64_t free(const std::string& resource) const;
 };

@@ -13,7 +13,7 @@
 
 namespace gpushare::repartition {
 
-using StringMap = std::map<std::string, std::string>;
+using StringMap = policy::StringMap;
 using Counts = std::map<std::string, std::int64_t>;
 
 // A mark's kind (mark.h), as policy::to_string(ActionKind) writes it.

@@ -1,12 +1,15 @@
 // What the server knows of the cluster, behind one interface: a live watch cache when a
 // cluster is configured, a fixed NodeList for the offline commands (--nodes), or nothing.
+//
+// Requests read only what they ask about: admission the cluster-wide facts (computed once per
+// change, not per call), the extender the nodes it names. Nothing here copies the cluster.
 #pragma once
 
 #include <algorithm>
 #include <memory>
-#include <optional>
-#include <string>
+#include <string_view>
 
+#include "policy/cluster_facts.h"
 #include "policy/views.h"
 
 namespace gpushare::server {
@@ -14,9 +17,10 @@ namespace gpushare::server {
 class ClusterState {
  public:
   virtual ~ClusterState() = default;
-  // Shared and immutable: a webhook call must not copy every node (a 500-node copy costs more
-  // than the decision itself).
-  virtual std::shared_ptr<const policy::ClusterView> snapshot() const = 0;
+  virtual std::shared_ptr<const policy::ClusterFacts> facts() const = 0;
+  // The node of this name, shared and immutable (it stays valid while held); nullptr if unknown.
+  virtual std::shared_ptr<const policy::NodeView> node(std::string_view name) const = 0;
+  virtual std::size_t node_count() const = 0;
   // The view can be served from: for the watch cache, the first lists are in and no list or
   // watch has been failing for long (kube::ClusterCache::is_current); always for a fixed view.
   // /readyz follows it.
@@ -28,13 +32,21 @@ class StaticClusterState : public ClusterState {
   explicit StaticClusterState(policy::ClusterView view = {}) {
     std::stable_sort(view.nodes.begin(), view.nodes.end(),
                      [](const auto& a, const auto& b) { return a.name < b.name; });
+    facts_ = std::make_shared<const policy::ClusterFacts>(policy::facts_of(view));
     view_ = std::make_shared<const policy::ClusterView>(std::move(view));
   }
-  std::shared_ptr<const policy::ClusterView> snapshot() const override { return view_; }
+  std::shared_ptr<const policy::ClusterFacts> facts() const override { return facts_; }
+  std::shared_ptr<const policy::NodeView> node(std::string_view name) const override {
+    const policy::NodeView* found = view_->find(name);
+    // Shares the view's ownership: no copy of the node.
+    return found ? std::shared_ptr<const policy::NodeView>(view_, found) : nullptr;
+  }
+  std::size_t node_count() const override { return view_->nodes.size(); }
   bool ready() const override { return true; }
 
  private:
   std::shared_ptr<const policy::ClusterView> view_;
+  std::shared_ptr<const policy::ClusterFacts> facts_;
 };
 
 }  // namespace gpushare::server

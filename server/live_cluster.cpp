@@ -1,6 +1,5 @@
 #include "server/live_cluster.h"
 
-#include <atomic>
 #include <mutex>
 
 #include "kube/cache.h"
@@ -18,16 +17,14 @@ class CacheCluster : public LiveCluster {
       : client_(client), cache_(std::move(client)) {}
 
   void start(Metrics& metrics) {
-    // Every change makes the next snapshot() rebuild; between changes all calls share one.
     cache_.set_change_handler([this](const kube::CacheChange&) {
-      ++generation_;
       std::lock_guard lock(listeners_mu_);
       for (const auto& listener : listeners_) listener();
     });
     cache_.start();
     // Scrape-time gauges read the cache's own counters: nothing to keep in sync.
     metrics.gauge_fn("gpushare_cache_nodes", "Nodes in the watch cache.",
-                     [this] { return static_cast<double>(snapshot()->nodes.size()); });
+                     [this] { return static_cast<double>(cache_.node_count()); });
     metrics.gauge_fn("gpushare_cache_synced", "1 once the first lists of nodes and pods are in.",
                      [this] { return cache_.has_synced() ? 1.0 : 0.0; });
     metrics.gauge_fn("gpushare_cache_current",
@@ -42,15 +39,11 @@ class CacheCluster : public LiveCluster {
                      [this] { return static_cast<double>(cache_.counters().watch_errors); });
   }
 
-  std::shared_ptr<const policy::ClusterView> snapshot() const override {
-    const std::uint64_t generation = generation_.load();
-    std::lock_guard lock(mu_);
-    if (!snapshot_ || snapshot_generation_ != generation) {
-      snapshot_ = std::make_shared<const policy::ClusterView>(cache_.snapshot());
-      snapshot_generation_ = generation;
-    }
-    return snapshot_;
+  std::shared_ptr<const policy::ClusterFacts> facts() const override { return cache_.facts(); }
+  std::shared_ptr<const policy::NodeView> node(std::string_view name) const override {
+    return cache_.node(name);
   }
+  std::size_t node_count() const override { return cache_.node_count(); }
   bool ready() const override { return cache_.is_current(); }
   void stop() override { cache_.stop(); }
   const kube::ClusterCache& cache() const override { return cache_; }
@@ -65,10 +58,6 @@ class CacheCluster : public LiveCluster {
   kube::ClusterCache cache_;
   std::mutex listeners_mu_;
   std::vector<std::function<void()>> listeners_;
-  std::atomic<std::uint64_t> generation_{0};
-  mutable std::mutex mu_;
-  mutable std::shared_ptr<const policy::ClusterView> snapshot_;
-  mutable std::uint64_t snapshot_generation_ = 0;
 };
 
 }  // namespace

@@ -173,7 +173,7 @@ ordered_json admission_response(std::string_view uid, const policy::AdmissionDec
   return review;
 }
 
-MutateResult handle_admission_review(std::string_view body, const policy::ClusterView& cluster,
+MutateResult handle_admission_review(std::string_view body, const policy::ClusterFacts& cluster,
                                      const policy::Catalog& catalog,
                                      const policy::AdmissionSettings& settings) {
   MutateResult result;

@@ -71,7 +71,7 @@ struct MutateResult {
 // Pods: decode_pod, then policy::decide_admission with request.operation, then the patch.
 // A CREATE whose object cannot be decoded is 400; for other operations a pod that does not
 // decode is passed to the policy with only its namespace and name (they are allowed anyway).
-MutateResult handle_admission_review(std::string_view body, const policy::ClusterView& cluster,
+MutateResult handle_admission_review(std::string_view body, const policy::ClusterFacts& cluster,
                                      const policy::Catalog& catalog,
                                      const policy::AdmissionSettings& settings);
 

@@ -61,7 +61,7 @@ NodeView rtx4090_mps_node(int replicas) {
 
 AdmissionDecision decide(const PodView& p, const ClusterView& cluster = {},
                          std::string_view op = "CREATE") {
-  return decide_admission(p, op, cluster, Catalog::builtin(), AdmissionSettings{});
+  return decide_admission(p, op, facts_of(cluster), Catalog::builtin(), AdmissionSettings{});
 }
 
 const std::string kAssigned = "gpushare.io/assigned-resource";

@@ -25,7 +25,7 @@ using codec::dump_json;
 using nlohmann::json;
 
 MutateResult mutate(std::string_view body, const policy::ClusterView& cluster = {}) {
-  return handle_admission_review(body, cluster, policy::Catalog::builtin(),
+  return handle_admission_review(body, policy::facts_of(cluster), policy::Catalog::builtin(),
                                  policy::AdmissionSettings{});
 }
 

@@ -1,0 +1,186 @@
+#include "kube/cluster_index.h"
+
+#include <algorithm>
+#include <mutex>
+#include <utility>
+
+namespace gpushare::kube {
+
+ClusterIndex::ClusterIndex() : facts_(std::make_shared<const policy::ClusterFacts>()) {}
+
+void ClusterIndex::replace_nodes(std::vector<NodeRecord> nodes) {
+  std::unique_lock lock(mu_);
+  nodes_.clear();
+  tally_.clear();
+  // A name twice in one list: the later one stays.
+  for (auto& record : nodes) put_node(std::move(record.view));
+  publish_facts();
+}
+
+void ClusterIndex::replace_pods(std::vector<PodRecord> pods) {
+  std::unique_lock lock(mu_);
+  pods_.clear();
+  for (auto& pod : pods) {
+    std::string key = pod.key();
+    pods_.insert_or_assign(std::move(key), std::move(pod));
+  }
+  // Every node's used changes at once: recount, then re-render only the nodes whose sum moved.
+  std::map<std::string, ResourceCounts> before = std::move(used_);
+  used_.clear();
+  for (const auto& [key, pod] : pods_) {
+    if (pod.view.node_name.empty() || pod.terminated) continue;
+    ResourceCounts& used = used_[pod.view.node_name];
+    for (const auto& [name, n] : pod.gpu_requests) used[name] += n;
+  }
+  for (auto it = used_.begin(); it != used_.end();) {
+    for (auto r = it->second.begin(); r != it->second.end();)
+      r = r->second == 0 ? it->second.erase(r) : std::next(r);
+    it = it->second.empty() ? used_.erase(it) : std::next(it);
+  }
+  for (const auto& [name, used] : before) {
+    auto now = used_.find(name);
+    if (now == used_.end() || now->second != used) render(name);
+  }
+  for (const auto& [name, used] : used_) {
+    if (before.count(name) == 0) render(name);
+  }
+}
+
+bool ClusterIndex::upsert_node(NodeRecord record) {
+  std::unique_lock lock(mu_);
+  const bool existed = put_node(std::move(record.view));
+  publish_facts();
+  return existed;
+}
+
+bool ClusterIndex::put_node(policy::NodeView view) {
+  if (auto it = used_.find(view.name); it != used_.end()) view.used = it->second;
+  tally_.add(view);
+  auto it = nodes_.find(view.name);
+  if (it == nodes_.end()) {
+    std::string name = view.name;
+    nodes_.emplace(std::move(name), std::make_shared<const policy::NodeView>(std::move(view)));
+    return false;
+  }
+  tally_.remove(*it->second);
+  it->second = std::make_shared<const policy::NodeView>(std::move(view));
+  return true;
+}
+
+bool ClusterIndex::remove_node(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return false;
+  tally_.remove(*it->second);
+  nodes_.erase(it);
+  publish_facts();
+  return true;
+}
+
+bool ClusterIndex::upsert_pod(PodRecord pod) {
+  std::unique_lock lock(mu_);
+  std::string key = pod.key();
+  auto it = pods_.find(key);
+  const bool existed = it != pods_.end();
+  if (existed) {
+    account(it->second, -1);
+    it->second = std::move(pod);
+    account(it->second, +1);
+  } else {
+    account(pod, +1);
+    pods_.emplace(std::move(key), std::move(pod));
+  }
+  return existed;
+}
+
+bool ClusterIndex::remove_pod(const std::string& key) {
+  std::unique_lock lock(mu_);
+  auto it = pods_.find(key);
+  if (it == pods_.end()) return false;
+  account(it->second, -1);
+  pods_.erase(it);
+  return true;
+}
+
+void ClusterIndex::account(const PodRecord& pod, std::int64_t sign) {
+  if (pod.view.node_name.empty() || pod.terminated || pod.gpu_requests.empty()) return;
+  const std::string& node = pod.view.node_name;
+  ResourceCounts& used = used_[node];
+  for (const auto& [name, n] : pod.gpu_requests) {
+    std::int64_t& total = used[name];
+    total += sign * n;
+    if (total == 0) used.erase(name);
+  }
+  if (used.empty()) used_.erase(node);
+  render(node);
+}
+
+void ClusterIndex::render(const std::string& node_name) {
+  auto it = nodes_.find(node_name);
+  if (it == nodes_.end()) return;  // the pod's node is not listed yet: its view comes with it
+  // Readers may hold the old view: copy it, never change it in place.
+  policy::NodeView view = *it->second;
+  auto used = used_.find(node_name);
+  view.used = used == used_.end() ? ResourceCounts{} : used->second;
+  it->second = std::make_shared<const policy::NodeView>(std::move(view));
+}
+
+void ClusterIndex::publish_facts() {
+  facts_ = std::make_shared<const policy::ClusterFacts>(tally_.facts());
+}
+
+std::shared_ptr<const policy::NodeView> ClusterIndex::node(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  auto it = nodes_.find(name);
+  return it == nodes_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const policy::ClusterFacts> ClusterIndex::facts() const {
+  std::shared_lock lock(mu_);
+  return facts_;
+}
+
+std::size_t ClusterIndex::node_count() const {
+  std::shared_lock lock(mu_);
+  return nodes_.size();
+}
+
+policy::ClusterView ClusterIndex::snapshot() const {
+  std::shared_lock lock(mu_);
+  policy::ClusterView out;
+  out.nodes.reserve(nodes_.size());
+  for (const auto& [name, view] : nodes_) out.nodes.push_back(*view);
+  lock.unlock();
+  std::sort(out.nodes.begin(), out.nodes.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<PodRecord> ClusterIndex::pending_pods() const {
+  std::shared_lock lock(mu_);
+  std::vector<PodRecord> out;
+  for (const auto& [key, pod] : pods_) {
+    if (pod.view.node_name.empty()) out.push_back(pod);
+  }
+  return out;
+}
+
+std::vector<PodRecord> ClusterIndex::unschedulable_pods() const {
+  std::shared_lock lock(mu_);
+  std::vector<PodRecord> out;
+  for (const auto& [key, pod] : pods_) {
+    if (pod.view.node_name.empty() && pod.unschedulable) out.push_back(pod);
+  }
+  return out;
+}
+
+std::vector<PodRecord> ClusterIndex::pods_on_node(const std::string& node_name) const {
+  std::shared_lock lock(mu_);
+  std::vector<PodRecord> out;
+  for (const auto& [key, pod] : pods_) {
+    if (pod.view.node_name == node_name) out.push_back(pod);
+  }
+  return out;
+}
+
+}  // namespace gpushare::kube
