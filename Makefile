@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
-.PHONY: all deps build test unit e2e check-generated check-layering check-format test-sanitize demo lint format clean bench simulate-bench
+.PHONY: all deps build test unit bench-smoke e2e check-generated check-layering check-format test-sanitize demo lint format clean bench simulate-bench
 
 all: build
 
@@ -40,7 +40,11 @@ check-format: deps
 	    echo "run 'make format'"; exit 1; }
 
 # The README's test command: everything, unit then end-to-end.
-test: check-generated check-layering check-format unit e2e
+test: check-generated check-layering check-format unit bench-smoke e2e
+
+# The server benchmark for a few seconds: it must run, and every request must come back 200.
+bench-smoke: build
+	$(BUILD)/bench_server 50 200 600 50 > /dev/null
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
 test-sanitize: deps

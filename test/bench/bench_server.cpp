@@ -215,6 +215,9 @@ Samples in_process(int requests, F call) {
   return s;
 }
 
+// Requests that did not come back 200: the bench exits 1 when any did (make test runs a smoke).
+std::atomic<long> failures{0};
+
 // One keep-alive TLS client (libcurl), requests sent one after the other.
 class HttpsClient {
  public:
@@ -236,8 +239,10 @@ class HttpsClient {
     return in_process(requests, [&] {
       long status = 0;
       if (curl_easy_perform(curl_) != CURLE_OK ||
-          curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200)
+          curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200) {
         std::fprintf(stderr, "%s: request failed (HTTP %ld)\n", path.c_str(), status);
+        ++failures;
+      }
     });
   }
 
@@ -384,5 +389,6 @@ int main(int argc, char** argv) {
     s->serving.join();
   }
   std::filesystem::remove_all(dir);
-  return 0;
+  if (failures > 0) std::fprintf(stderr, "%ld requests failed\n", failures.load());
+  return failures > 0 ? 1 : 0;
 }
