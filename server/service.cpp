@@ -5,8 +5,7 @@
 namespace gpushare::server {
 
 Reply Service::mutate(std::string_view body) const {
-  auto r =
-      webhook::handle_admission_review(body, *cluster_.facts(), catalog_, settings_.admission);
+  auto r = webhook::handle_admission_review(body, *cluster_.facts(), catalog_, settings_.admission);
   Reply reply;
   reply.http_status = r.http_status;
   reply.body = std::move(r.body);
