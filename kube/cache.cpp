@@ -191,8 +191,19 @@ std::optional<CacheChange> ClusterCache::apply_node(const std::string& type,
     logging::warn("cache: skipping node event", {{"error", node.error()}});
     return std::nullopt;
   }
-  const bool existed = index_.upsert_node(std::move(*node));
-  return CacheChange{ObjectKind::kNode, existed ? ChangeType::kModified : ChangeType::kAdded, name};
+  switch (index_.upsert_node(std::move(*node))) {
+    case ClusterIndex::NodeUpsert::kStale:
+      return std::nullopt;
+    case ClusterIndex::NodeUpsert::kModified:
+      return CacheChange{ObjectKind::kNode, ChangeType::kModified, name};
+    case ClusterIndex::NodeUpsert::kAdded:
+      break;
+  }
+  return CacheChange{ObjectKind::kNode, ChangeType::kAdded, name};
+}
+
+void ClusterCache::observe_written_node(const nlohmann::json& node) {
+  if (auto change = apply_node("MODIFIED", node)) notify(*change);
 }
 
 std::optional<CacheChange> ClusterCache::apply_pod(const std::string& type,

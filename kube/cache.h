@@ -79,6 +79,13 @@ class ClusterCache {
   // Ends both threads and joins them; a blocked watch ends within about 100 ms.
   void stop();
 
+  // Read-your-writes: a Node as kube-apiserver returned it from gpushare's own write, applied
+  // now rather than when the watch gets to it, so that the extender's next answer already sees
+  // the mark, taint or labels just written (or cleared). The watch's events for the same node
+  // that are older than this one (by resourceVersion) are then ignored. Notifies as a watch
+  // event would.
+  void observe_written_node(const nlohmann::json& node);
+
   // Both kinds have been listed once.
   bool has_synced() const;
   // Synced, and no list or watch has been failing for longer than options.stale_after: the

@@ -13,7 +13,7 @@ void ClusterIndex::replace_nodes(std::vector<NodeRecord> nodes) {
   nodes_.clear();
   tally_.clear();
   // A name twice in one list: the later one stays.
-  for (auto& record : nodes) put_node(std::move(record.view));
+  for (auto& record : nodes) put_node(std::move(record.view), std::move(record.resource_version));
   publish_facts();
 }
 
@@ -46,24 +46,46 @@ void ClusterIndex::replace_pods(std::vector<PodRecord> pods) {
   }
 }
 
-bool ClusterIndex::upsert_node(NodeRecord record) {
-  std::unique_lock lock(mu_);
-  const bool existed = put_node(std::move(record.view));
-  publish_facts();
-  return existed;
+namespace {
+
+// kube-apiserver's resourceVersions are etcd revisions written in decimal; the API calls them
+// opaque, so only two decimal ones are compared and anything else counts as not older.
+bool older(const std::string& a, const std::string& b) {
+  auto decimal = [](const std::string& s) {
+    return !s.empty() && s.size() <= 19 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!decimal(a) || !decimal(b)) return false;
+  return std::stoull(a) < std::stoull(b);
 }
 
-bool ClusterIndex::put_node(policy::NodeView view) {
+}  // namespace
+
+ClusterIndex::NodeUpsert ClusterIndex::upsert_node(NodeRecord record) {
+  std::unique_lock lock(mu_);
+  if (auto it = nodes_.find(record.view.name);
+      it != nodes_.end() && older(record.resource_version, it->second.resource_version)) {
+    return NodeUpsert::kStale;
+  }
+  const bool existed = put_node(std::move(record.view), std::move(record.resource_version));
+  publish_facts();
+  return existed ? NodeUpsert::kModified : NodeUpsert::kAdded;
+}
+
+bool ClusterIndex::put_node(policy::NodeView view, std::string resource_version) {
   if (auto it = used_.find(view.name); it != used_.end()) view.used = it->second;
   tally_.add(view);
   auto it = nodes_.find(view.name);
   if (it == nodes_.end()) {
     std::string name = view.name;
-    nodes_.emplace(std::move(name), std::make_shared<const policy::NodeView>(std::move(view)));
+    nodes_.emplace(std::move(name),
+                   NodeEntry{std::make_shared<const policy::NodeView>(std::move(view)),
+                             std::move(resource_version)});
     return false;
   }
-  tally_.remove(*it->second);
-  it->second = std::make_shared<const policy::NodeView>(std::move(view));
+  tally_.remove(*it->second.view);
+  it->second = NodeEntry{std::make_shared<const policy::NodeView>(std::move(view)),
+                         std::move(resource_version)};
   return true;
 }
 
@@ -71,7 +93,7 @@ bool ClusterIndex::remove_node(const std::string& name) {
   std::unique_lock lock(mu_);
   auto it = nodes_.find(name);
   if (it == nodes_.end()) return false;
-  tally_.remove(*it->second);
+  tally_.remove(*it->second.view);
   nodes_.erase(it);
   publish_facts();
   return true;
@@ -119,10 +141,10 @@ void ClusterIndex::render(const std::string& node_name) {
   auto it = nodes_.find(node_name);
   if (it == nodes_.end()) return;  // the pod's node is not listed yet: its view comes with it
   // Readers may hold the old view: copy it, never change it in place.
-  policy::NodeView view = *it->second;
+  policy::NodeView view = *it->second.view;
   auto used = used_.find(node_name);
   view.used = used == used_.end() ? ResourceCounts{} : used->second;
-  it->second = std::make_shared<const policy::NodeView>(std::move(view));
+  it->second.view = std::make_shared<const policy::NodeView>(std::move(view));
 }
 
 void ClusterIndex::publish_facts() {
@@ -132,7 +154,7 @@ void ClusterIndex::publish_facts() {
 std::shared_ptr<const policy::NodeView> ClusterIndex::node(std::string_view name) const {
   std::shared_lock lock(mu_);
   auto it = nodes_.find(name);
-  return it == nodes_.end() ? nullptr : it->second;
+  return it == nodes_.end() ? nullptr : it->second.view;
 }
 
 std::shared_ptr<const policy::ClusterFacts> ClusterIndex::facts() const {
@@ -149,7 +171,7 @@ policy::ClusterView ClusterIndex::snapshot() const {
   std::shared_lock lock(mu_);
   policy::ClusterView out;
   out.nodes.reserve(nodes_.size());
-  for (const auto& [name, view] : nodes_) out.nodes.push_back(*view);
+  for (const auto& [name, entry] : nodes_) out.nodes.push_back(*entry.view);
   lock.unlock();
   std::sort(out.nodes.begin(), out.nodes.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -31,7 +31,11 @@ class ClusterIndex {
   void replace_nodes(std::vector<NodeRecord> nodes);
   void replace_pods(std::vector<PodRecord> pods);
   // Each returns whether the object was there before.
-  bool upsert_node(NodeRecord node);
+  enum class NodeUpsert { kAdded, kModified, kStale };
+  // kStale (nothing changed): the index holds a newer resourceVersion of this node already,
+  // e.g. gpushare's own write applied by observe-after-write before the watch delivers the
+  // older event that preceded it.
+  NodeUpsert upsert_node(NodeRecord node);
   bool remove_node(const std::string& name);
   bool upsert_pod(PodRecord pod);
   bool remove_pod(const std::string& key);
@@ -60,10 +64,11 @@ class ClusterIndex {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  // By name; never null. `used` is what used_ says.
-  std::unordered_map<std::string, std::shared_ptr<const policy::NodeView>, NameHash,
-                     std::equal_to<>>
-      nodes_;
+  struct NodeEntry {
+    std::shared_ptr<const policy::NodeView> view;  // never null; `used` is what used_ says
+    std::string resource_version;
+  };
+  std::unordered_map<std::string, NodeEntry, NameHash, std::equal_to<>> nodes_;  // by name
   std::map<std::string, PodRecord> pods_;       // by "namespace/name"
   std::map<std::string, ResourceCounts> used_;  // by node name; pods may come before their node
   policy::ClusterFactsTally tally_;

@@ -59,8 +59,11 @@ void apply_node_edit(nlohmann::json& node, const NodeEdit& edit) {
 }
 
 KubeApiOps::KubeApiOps(std::shared_ptr<kube::Client> client, OperatorConfigMaps config_maps,
-                       std::string host)
-    : client_(std::move(client)), maps_(std::move(config_maps)), host_(std::move(host)) {}
+                       std::string host, WrittenNode written_node)
+    : client_(std::move(client)),
+      maps_(std::move(config_maps)),
+      host_(std::move(host)),
+      written_node_(std::move(written_node)) {}
 
 Result<std::chrono::system_clock::time_point> KubeApiOps::write_entry(
     const Action& action, std::chrono::system_clock::time_point now) {
@@ -100,6 +103,7 @@ Result<bool> KubeApiOps::update_node(const std::string& node, const NodeMutation
                                        return true;
                                      });
   if (!updated) return Error{"node " + node + ": " + updated.error().message};
+  if (updated->written && written_node_) written_node_(updated->object);
   return updated->written;
 }
 

@@ -2,6 +2,7 @@
 // for reads.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "kube/cache.h"
@@ -18,8 +19,11 @@ struct OperatorConfigMaps {
 
 class KubeApiOps : public ApiOps {
  public:
+  // `written_node` gets every Node as kube-apiserver returned it from a write of ours (the
+  // cache's observe_written_node: read-your-writes for the extender).
+  using WrittenNode = std::function<void(const nlohmann::json& node)>;
   KubeApiOps(std::shared_ptr<kube::Client> client, OperatorConfigMaps config_maps,
-             std::string host = {});
+             std::string host = {}, WrittenNode written_node = {});
 
   Result<std::chrono::system_clock::time_point> write_entry(
       const Action& action, std::chrono::system_clock::time_point now) override;
@@ -32,6 +36,7 @@ class KubeApiOps : public ApiOps {
   std::shared_ptr<kube::Client> client_;
   OperatorConfigMaps maps_;
   std::string host_;
+  WrittenNode written_node_;
 };
 
 // Reads a Node's labels, annotations and our taint into a NodeEdit, and writes one back

@@ -21,7 +21,8 @@ struct RepartitionerOptions {
 
 class Repartitioner {
  public:
-  Repartitioner(std::shared_ptr<kube::Client> client, const kube::ClusterCache& cache,
+  // Reads the cache, and hands it every Node it writes (ClusterCache::observe_written_node).
+  Repartitioner(std::shared_ptr<kube::Client> client, kube::ClusterCache& cache,
                 MetricsSink& metrics, PlanFn plan, RepartitionerOptions options);
   ~Repartitioner();  // stop()
 

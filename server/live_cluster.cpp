@@ -46,7 +46,7 @@ class CacheCluster : public LiveCluster {
   std::size_t node_count() const override { return cache_.node_count(); }
   bool ready() const override { return cache_.is_current(); }
   void stop() override { cache_.stop(); }
-  const kube::ClusterCache& cache() const override { return cache_; }
+  kube::ClusterCache& cache() override { return cache_; }
   std::shared_ptr<kube::Client> client() const override { return client_; }
   void on_change(std::function<void()> listener) override {
     std::lock_guard lock(listeners_mu_);

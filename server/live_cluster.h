@@ -17,7 +17,8 @@ class LiveCluster : public ClusterState {
  public:
   virtual void stop() = 0;
   // For the repartition controller, which reads the same cache and writes with the same client.
-  virtual const kube::ClusterCache& cache() const = 0;
+  // The repartition controller also hands it the Nodes it writes (observe_written_node).
+  virtual kube::ClusterCache& cache() = 0;
   virtual std::shared_ptr<kube::Client> client() const = 0;
   // Called after every cache change (on the cache's threads: keep it short).
   virtual void on_change(std::function<void()> listener) = 0;

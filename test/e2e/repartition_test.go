@@ -165,6 +165,7 @@ type nodeWatch struct {
 	migCfgs   []string // nvidia.com/mig.config
 	dpCfgs    []string // nvidia.com/device-plugin.config ("" when unset)
 	lastLabel map[string]string
+	clearedAt time.Time // when the mark was first seen gone after it had been there
 }
 
 func watchNode(t *testing.T, name string) *nodeWatch {
@@ -188,6 +189,8 @@ func watchNode(t *testing.T, name string) *nodeWatch {
 					if json.Unmarshal([]byte(text), &m) == nil {
 						w.phases = appendNew(w.phases, m.Phase)
 					}
+				} else if w.marked && w.clearedAt.IsZero() {
+					w.clearedAt = time.Now()
 				}
 				w.tainted = w.tainted || hasRepartitionTaint(n)
 				w.states = appendNew(w.states, n.Labels[nodeagent.LabelMIGConfigState])
@@ -340,6 +343,69 @@ func TestRepartitionMIGForPendingPod(t *testing.T) {
 	t.Logf("%v", w)
 	waitEvent(t, "default", node, "RepartitionSucceeded", 10*time.Second, func(m string) bool { return strings.Contains(m, cfg) })
 	waitEvent(t, ns, "wants-3g", "GpuRepartitioned", 10*time.Second, func(m string) bool { return strings.Contains(m, node) })
+}
+
+// TestRepartitionBurstPodsFollowAtOnce: read-your-writes for the extender (issue 12). When the controller clears a
+// node's mark, kube-scheduler retries the waiting pods at once; if gpushare's extender still saw the mark in its
+// watch cache it would reject the node as "being repartitioned" and the pod would wait for another cluster event or
+// the scheduler's 5-minute flush. Ten bursts of two repartitions each: every pod is bound within a few seconds of
+// the mark leaving the node it runs on.
+func TestRepartitionBurstPodsFollowAtOnce(t *testing.T) {
+	requireExtender(t)
+	const rounds, perRound = 10, 2
+	const allowed = 5 * time.Second // plus the condition's one-second resolution
+	var worst time.Duration
+	for round := 0; round < rounds; round++ {
+		ns := newNamespace(t)
+		pool := newPool()
+		watches := map[string]*nodeWatch{}
+		for i := 0; i < perRound; i++ {
+			node := addPoolNode(t, pool, fmt.Sprintf("h20-%d", i), h20(nodeagent.ModeMIG, "e2e-h20-mixed"))
+			watches[node] = watchNode(t, node)
+		}
+		for i := 0; i < perRound; i++ {
+			createPod(t, ns, migPod(fmt.Sprintf("burst-%d", i), "3g.48gb", inPool(pool)))
+		}
+		measured := 0
+		for i := 0; i < perRound; i++ {
+			name := fmt.Sprintf("burst-%d", i)
+			node := waitScheduled(t, ns, name, 60*time.Second)
+			p, err := cluster.Client.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("get pod %s/%s: %v", ns, name, err)
+			}
+			var scheduledAt time.Time
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue {
+					scheduledAt = c.LastTransitionTime.Time
+				}
+			}
+			w := watches[node]
+			if w == nil {
+				t.Fatalf("pod %s/%s bound to %s, outside its pool", ns, name, node)
+			}
+			w.mu.Lock()
+			cleared := w.clearedAt
+			w.mu.Unlock()
+			if cleared.IsZero() || scheduledAt.IsZero() {
+				continue // bound to a node that already offered the profile, or not through a repartition
+			}
+			measured++
+			lag := scheduledAt.Sub(cleared)
+			worst = max(worst, lag)
+			if lag > allowed+time.Second {
+				t.Errorf("round %d: pod %s bound to %s %s after its mark was cleared (want <= %s); %v", round, name, node,
+					lag.Round(time.Millisecond), allowed, w)
+			}
+		}
+		if measured == 0 {
+			t.Errorf("round %d: no pod was bound through a repartition (no node's mark came and went)", round)
+		}
+		for _, w := range watches {
+			w.stop()
+		}
+	}
+	t.Logf("%d bursts of %d repartitions: worst bind after the mark was cleared %s", rounds, perRound, worst.Round(time.Millisecond))
 }
 
 // TestRepartitionMPSForPendingPod: a pod waiting for an MPS share turns an idle full-GPU node (RTX 4090, no sharing)

@@ -93,6 +93,8 @@ json list_of(const std::string& rv, std::vector<json> items) {
 json gpu_node(const std::string& name) {
   json node = json::parse(gpushare::testing::read_fixture("kube/node_h100_mixed.json"));
   node["metadata"]["name"] = name;
+  // Below every event's version in these tests, as a listed object's is in a real list.
+  node["metadata"]["resourceVersion"] = "5";
   return node;
 }
 
@@ -341,6 +343,44 @@ TEST_F(CacheTest, NodeEventsUpdateLabelsAndDeletion) {
   start();
   ASSERT_TRUE(eventually([&] { return cache_->node("n2") == nullptr; }));
   EXPECT_EQ(cache_->node("n1")->label("nvidia.com/mig.config.state"), "pending");
+}
+
+// Read-your-writes: the controller's own write is visible at once, and the watch's event from
+// before that write (an older resourceVersion) does not undo it.
+TEST_F(CacheTest, OwnWriteIsSeenAtOnceAndAnOlderWatchEventDoesNotUndoIt) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  std::atomic<bool> release{false};
+  cluster_.watch(ObjectKind::kNode, [&release](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    json before_our_write = gpu_node("n1");
+    before_our_write["metadata"]["labels"]["nvidia.com/mig.config.state"] = "pending";
+    before_our_write["metadata"]["resourceVersion"] = "20";
+    r.chunk(event_line("MODIFIED", before_our_write.dump()));
+    json later = gpu_node("n1");
+    later["metadata"]["labels"]["nvidia.com/mig.config.state"] = "failed";
+    later["metadata"]["resourceVersion"] = "30";
+    r.chunk(event_line("MODIFIED", later.dump()));
+    r.hold(std::chrono::seconds(30));
+  });
+  std::atomic<int> changes{0};
+  cache_ = std::make_unique<ClusterCache>(client_, options_);
+  cache_->set_change_handler([&changes](const CacheChange&) { ++changes; });
+  cache_->start();
+  ASSERT_TRUE(cache_->wait_for_sync(std::chrono::seconds(5)));
+  const int after_sync = changes;
+
+  json written = gpu_node("n1");
+  written["metadata"]["labels"]["nvidia.com/mig.config.state"] = "success";
+  written["metadata"]["resourceVersion"] = "25";
+  cache_->observe_written_node(written);
+  EXPECT_EQ(cache_->node("n1")->label("nvidia.com/mig.config.state"), "success");
+  EXPECT_EQ(changes, after_sync + 1);  // as a watch event would, it wakes the controller
+
+  release = true;  // rv 20 (ignored), then rv 30 (applied)
+  ASSERT_TRUE(eventually(
+      [&] { return cache_->node("n1")->label("nvidia.com/mig.config.state") == "failed"; }));
+  EXPECT_EQ(changes, after_sync + 2);
 }
 
 TEST_F(CacheTest, FailedListBacksOffAndRetries) {

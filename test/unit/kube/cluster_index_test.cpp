@@ -45,7 +45,7 @@ TEST(ClusterIndex, UsedFollowsPodsWhicheverComesFirst) {
   // A node event keeps what its pods hold.
   NodeRecord relabelled = node("n1");
   relabelled.view.labels["nvidia.com/mig.config.state"] = "success";
-  EXPECT_TRUE(index.upsert_node(relabelled));
+  EXPECT_EQ(index.upsert_node(relabelled), ClusterIndex::NodeUpsert::kModified);
   EXPECT_EQ(index.node("n1")->used.at(k1g), 3);
   EXPECT_EQ(index.node("n1")->label("nvidia.com/mig.config.state"), "success");
 
@@ -79,7 +79,7 @@ TEST(ClusterIndex, FactsFollowNodeChanges) {
   index.upsert_pod(pod("p", "a"));  // pods do not change the facts
   EXPECT_EQ(index.facts().get(), before.get());
 
-  EXPECT_TRUE(index.upsert_node(node("b")));  // relabelled to the other product
+  EXPECT_EQ(index.upsert_node(node("b")), ClusterIndex::NodeUpsert::kModified);  // other product
   EXPECT_EQ(index.facts()->products, std::vector<std::string>{"NVIDIA-H100-80GB-HBM3"});
   EXPECT_EQ(before->products.size(), 2u);  // what a request already holds does not move
   EXPECT_TRUE(index.remove_node("a"));
@@ -92,6 +92,37 @@ TEST(ClusterIndex, FactsFollowNodeChanges) {
   EXPECT_EQ(index.facts()->node_count, 1u);
   EXPECT_EQ(index.facts()->products, std::vector<std::string>{"NVIDIA-H100-80GB-HBM3"});
   EXPECT_EQ(index.snapshot().nodes.size(), 1u);
+}
+
+TEST(ClusterIndex, AnOlderNodeVersionDoesNotUndoANewerOne) {
+  struct Case {
+    const char* held;
+    const char* arriving;
+    ClusterIndex::NodeUpsert want;
+  };
+  const Case cases[] = {
+      {"120", "119", ClusterIndex::NodeUpsert::kStale},     // the watch lags our own write
+      {"120", "120", ClusterIndex::NodeUpsert::kModified},  // the same version again
+      {"120", "121", ClusterIndex::NodeUpsert::kModified},
+      {"99", "100", ClusterIndex::NodeUpsert::kModified},  // numbers, not strings
+      {"120", "", ClusterIndex::NodeUpsert::kModified},    // no version: taken as is
+      {"abc", "1", ClusterIndex::NodeUpsert::kModified},   // opaque: not compared
+  };
+  for (const Case& c : cases) {
+    ClusterIndex index;
+    NodeRecord held = node("n1");
+    held.resource_version = c.held;
+    held.view.labels["state"] = "held";
+    index.replace_nodes({held});
+    NodeRecord arriving = node("n1");
+    arriving.resource_version = c.arriving;
+    arriving.view.labels["state"] = "arriving";
+    EXPECT_EQ(index.upsert_node(arriving), c.want) << c.held << " then " << c.arriving;
+    EXPECT_EQ(index.node("n1")->label("state"),
+              c.want == ClusterIndex::NodeUpsert::kStale ? "held" : "arriving");
+  }
+  ClusterIndex index;
+  EXPECT_EQ(index.upsert_node(node("new")), ClusterIndex::NodeUpsert::kAdded);
 }
 
 }  // namespace
