@@ -53,7 +53,7 @@ class ClusterIndex {
 
  private:
   // Each writer below holds mu_ exclusively.
-  bool put_node(policy::NodeView view);                   // true: replaced one of that name
+  bool put_node(policy::NodeView view, std::string resource_version);  // true: replaced one
   void account(const PodRecord& pod, std::int64_t sign);  // pod's requests into used_, re-render
   void render(const std::string& node_name);              // node's view with used_ applied
   void publish_facts();
