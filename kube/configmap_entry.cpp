@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "codec/json.h"
 #include "kube/lease.h"
 #include "kube/paths.h"
@@ -277,6 +279,165 @@ ApiResult<EntryWrite> write_mig_parted_entry(Client& client, const std::string& 
         return true;
       },
       options, now);
+}
+
+std::vector<std::string> entries_to_prune(const nlohmann::json& cm,
+                                          const std::vector<std::string>& present,
+                                          const PruneRule& rule) {
+  struct Ours {
+    std::string name;
+    Clock::time_point written_at;
+  };
+  std::vector<Ours> unused;
+  for (const auto& name : present) {
+    if (name.rfind(kEntryPrefix, 0) != 0) continue;
+    auto written_at = read_written_at(cm, name);
+    if (!written_at) continue;  // no trace of our write: not ours to remove
+    if (!rule.in_use || !rule.in_use(name)) unused.push_back({name, *written_at});
+  }
+  std::sort(unused.begin(), unused.end(), [](const Ours& a, const Ours& b) {
+    return a.written_at != b.written_at ? a.written_at < b.written_at : a.name < b.name;
+  });
+  std::vector<std::string> out;
+  for (const auto& e : unused) {  // oldest first
+    const auto age = rule.now - e.written_at;
+    const std::size_t unused_left = unused.size() - out.size();
+    if (age >= rule.grace || (unused_left > rule.max_kept && age >= rule.min_age))
+      out.push_back(e.name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+namespace {
+
+void drop_written_at(nlohmann::json& cm, const std::string& entry) {
+  std::string key = written_at_key(entry);
+  auto& metadata = cm["metadata"];
+  if (key.empty() || !member(metadata, "annotations").is_object()) return;
+  metadata["annotations"].erase(key);
+}
+
+// One prune of one ConfigMap: `names` lists its entries, `drop` removes some from it.
+using ListEntries = std::function<std::vector<std::string>(const nlohmann::json& cm)>;
+using DropEntries =
+    std::function<Result<bool>(nlohmann::json& cm, const std::vector<std::string>& names)>;
+
+ApiResult<std::vector<std::string>> prune(Client& client, const std::string& ns,
+                                          const std::string& name, const PruneRule& rule,
+                                          const ListEntries& list, const DropEntries& drop,
+                                          const RmwOptions& options) {
+  std::vector<std::string> removed;
+  auto updated = update_object(
+      client, paths::config_map(ns, name),
+      [&](nlohmann::json& cm) -> Result<bool> {
+        // Decided again on every attempt: a conflict means the ConfigMap changed under us.
+        removed = entries_to_prune(cm, list(cm), rule);
+        if (removed.empty()) return false;
+        auto dropped = drop(cm, removed);
+        if (!dropped) return Error{dropped.error()};
+        for (const auto& entry : removed) drop_written_at(cm, entry);
+        return true;
+      },
+      options);
+  if (!updated) return updated.error();
+  if (!updated->written) return std::vector<std::string>{};
+  return removed;
+}
+
+}  // namespace
+
+ApiResult<std::vector<std::string>> prune_device_plugin_entries(Client& client,
+                                                                const std::string& namespace_name,
+                                                                const std::string& config_map,
+                                                                const PruneRule& rule,
+                                                                RmwOptions options) {
+  return prune(
+      client, namespace_name, config_map, rule,
+      [](const nlohmann::json& cm) {
+        std::vector<std::string> names;
+        const nlohmann::json& data = member(cm, "data");
+        if (data.is_object())
+          for (const auto& [key, value] : data.items()) names.push_back(key);
+        return names;
+      },
+      [](nlohmann::json& cm, const std::vector<std::string>& names) -> Result<bool> {
+        for (const auto& n : names) cm["data"].erase(n);
+        return true;
+      },
+      options);
+}
+
+ApiResult<std::vector<std::string>> prune_mig_parted_entries(Client& client,
+                                                             const std::string& namespace_name,
+                                                             const std::string& config_map,
+                                                             const PruneRule& rule,
+                                                             RmwOptions options) {
+  return prune(
+      client, namespace_name, config_map, rule,
+      [](const nlohmann::json& cm) {
+        return mig_parted_entry_names(string_member(member(cm, "data"), kMigPartedKey));
+      },
+      [](nlohmann::json& cm, const std::vector<std::string>& names) -> Result<bool> {
+        auto kept = drop_mig_parted_entries(string_member(cm["data"], kMigPartedKey), names);
+        if (!kept) return Error{kept.error()};
+        cm["data"][kMigPartedKey] = *kept;
+        return true;
+      },
+      options);
+}
+
+std::vector<std::string> mig_parted_entry_names(const std::string& config_yaml) {
+  std::vector<std::string> names;
+  try {
+    YAML::Node doc = YAML::Load(config_yaml);
+    if (!doc.IsMap()) return names;
+    YAML::Node configs = doc["mig-configs"];
+    if (!configs.IsMap()) return names;
+    for (const auto& c : configs) names.push_back(c.first.Scalar());
+  } catch (const YAML::Exception&) {
+    names.clear();
+  }
+  return names;
+}
+
+Result<std::string> drop_mig_parted_entries(const std::string& config_yaml,
+                                            const std::vector<std::string>& names) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(config_yaml);
+  } catch (const YAML::Exception& e) {
+    return Error{std::string(kMigPartedKey) + " is not YAML: " + e.what()};
+  }
+  if (!doc.IsMap()) return Error{std::string(kMigPartedKey) + " is not a YAML map"};
+  auto dropped = [&](const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  // Re-emitted key by key, as merge_mig_parted does, so that everything else keeps its content.
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  for (const auto& kv : doc) {
+    out << YAML::Key;
+    emit_node(out, kv.first);
+    out << YAML::Value;
+    if (kv.first.Scalar() != "mig-configs" || !kv.second.IsMap()) {
+      emit_node(out, kv.second);
+      continue;
+    }
+    out << YAML::BeginMap;
+    for (const auto& c : kv.second) {
+      if (dropped(c.first.Scalar())) continue;
+      out << YAML::Key;
+      emit_node(out, c.first);
+      out << YAML::Value;
+      emit_node(out, c.second);
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  if (!out.good())
+    return Error{std::string("cannot write ") + kMigPartedKey + ": " + out.GetLastError()};
+  return std::string(out.c_str()) + "\n";
 }
 
 }  // namespace gpushare::kube

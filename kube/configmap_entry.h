@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "kube/client.h"
@@ -43,6 +44,49 @@ ApiResult<EntryWrite> write_mig_parted_entry(Client& client, const std::string& 
                                              const std::string& entry,
                                              const nlohmann::json& devices, RmwOptions options = {},
                                              std::chrono::system_clock::time_point now = {});
+
+// Garbage collection of gpushare's own entries. An entry is ours when its name starts with
+// kEntryPrefix and the ConfigMap carries our written-at annotation for it; anything else (a
+// person's entry, the operator's defaults, a gpushare-named entry without that annotation) is
+// never removed. Ours is removed when nothing uses it (`in_use` says no: no node's label or
+// mark names it) and it was written at least `grace` ago, which covers a replica that wrote an
+// entry and has not set its mark yet. Beyond that, at most `max_kept` unused entries of ours
+// stay (the ConfigMap must stay far below the API's 1 MiB object limit): the oldest unused ones
+// go first, but never one younger than `min_age`.
+inline constexpr const char* kEntryPrefix = "gpushare-";
+
+struct PruneRule {
+  std::function<bool(const std::string& entry)> in_use;
+  std::chrono::system_clock::time_point now;
+  std::chrono::system_clock::duration grace = std::chrono::minutes(10);
+  std::size_t max_kept = 32;
+  std::chrono::system_clock::duration min_age = std::chrono::minutes(1);
+};
+
+// Which of `present` (the entry names in `cm`) the rule removes; sorted.
+std::vector<std::string> entries_to_prune(const nlohmann::json& cm,
+                                          const std::vector<std::string>& present,
+                                          const PruneRule& rule);
+
+// Remove what entries_to_prune says, with the written-at annotations, in one
+// resourceVersion-preconditioned write (kube/update.h: a concurrent writer is never undone).
+// Returns the names removed (empty: nothing written).
+ApiResult<std::vector<std::string>> prune_device_plugin_entries(Client& client,
+                                                                const std::string& namespace_name,
+                                                                const std::string& config_map,
+                                                                const PruneRule& rule,
+                                                                RmwOptions options = {});
+ApiResult<std::vector<std::string>> prune_mig_parted_entries(Client& client,
+                                                             const std::string& namespace_name,
+                                                             const std::string& config_map,
+                                                             const PruneRule& rule,
+                                                             RmwOptions options = {});
+
+// The mig-configs names in a mig-parted config.yaml (empty when it has none or is not YAML).
+std::vector<std::string> mig_parted_entry_names(const std::string& config_yaml);
+// config_yaml without the named mig-configs entries, every other key and layout as it was.
+Result<std::string> drop_mig_parted_entries(const std::string& config_yaml,
+                                            const std::vector<std::string>& names);
 
 // The pure parts, for tests. JSON as YAML with every string double-quoted, so nothing ("0x10DE",
 // "true", "1.0") changes type on the way back.

@@ -141,6 +141,11 @@ void Controller::reconcile(Clock::time_point now) {
       served.insert(mark->serves.begin(), mark->serves.end());
   }
 
+  if (now >= next_entry_gc_) {
+    next_entry_gc_ = now + settings_.entry_gc_interval;
+    prune_entries(view, now);
+  }
+
   for (auto it = recently_served_.begin(); it != recently_served_.end();) {
     if (now >= it->second) {
       it = recently_served_.erase(it);
@@ -196,6 +201,44 @@ void Controller::reconcile(Clock::time_point now) {
       continue;
     }
     begin(action, *node, now);
+  }
+}
+
+void Controller::prune_entries(const policy::ClusterView& view, Clock::time_point now) {
+  // Every config name a node is labelled with or that a mark may still label it with.
+  std::set<std::string> in_use;
+  for (const auto& node : view.nodes) {
+    for (const std::string* key : {&kMigConfigLabel, &kDevicePluginConfigLabel}) {
+      if (const std::string& value = node.label(*key); !value.empty()) in_use.insert(value);
+    }
+    auto text = annotation(node, kMarkKey);
+    if (!text) continue;
+    auto mark = decode_mark(*text);
+    if (!mark) {
+      // A mark we cannot read could name anything: prune nothing this round.
+      logging::warn("repartition: not pruning ConfigMap entries: unreadable mark",
+                    {{"node", node.name}, {"error", mark.error()}});
+      return;
+    }
+    in_use.insert(mark->config_name);
+    for (const StringMap* labels : {&mark->labels, &mark->restore_labels})
+      for (const auto& [key, value] : *labels) in_use.insert(value);
+    if (mark->leave_mps_to) in_use.insert(*mark->leave_mps_to);
+  }
+  kube::PruneRule rule;
+  rule.in_use = [&in_use](const std::string& entry) { return in_use.count(entry) > 0; };
+  rule.now = now;
+  rule.grace = settings_.entry_grace;
+  rule.max_kept = settings_.max_unused_entries;
+  auto removed = api_.prune_entries(rule);
+  if (!removed) {
+    metrics_.inc("gpushare_repartition_entries_pruned_total", {{"result", "error"}});
+    logging::warn("repartition: pruning ConfigMap entries failed", {{"error", removed.error()}});
+    return;
+  }
+  for (const auto& entry : *removed) {
+    metrics_.inc("gpushare_repartition_entries_pruned_total", {{"result", "removed"}});
+    logging::info("repartition: removed a ConfigMap entry no node uses", {{"entry", entry}});
   }
 }
 

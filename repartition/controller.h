@@ -26,6 +26,12 @@ struct ControllerSettings {
   // Successful repartitions for one pod that still does not get scheduled, before gpushare
   // stops serving it for failure_backoff (see Controller::repartitions_for_).
   int max_repartitions_per_pod = 2;
+  // ConfigMap entries gpushare wrote and no node uses any more are removed this often (by the
+  // Lease holder; kube/configmap_entry.h PruneRule says which ones), keeping at most
+  // max_unused_entries younger than entry_grace.
+  std::chrono::seconds entry_gc_interval{300};
+  std::chrono::seconds entry_grace{600};
+  std::size_t max_unused_entries = 32;
 };
 
 class Controller {
@@ -64,6 +70,7 @@ class Controller {
   void track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
                         const policy::ClusterView& view, Clock::time_point now);
   void step_metric(const std::string& step, const std::string& result);
+  void prune_entries(const policy::ClusterView& view, Clock::time_point now);
   void pod_events(const Mark& mark, kube::EventType type, const std::string& reason,
                   const std::string& message);
 
@@ -75,6 +82,7 @@ class Controller {
   std::function<bool()> is_leader_;
 
   std::optional<Clock::time_point> batch_started_;
+  Clock::time_point next_entry_gc_{};
   std::map<std::string, Clock::time_point> first_unschedulable_;  // pod key -> first seen
   // Pods of a finished repartition, until the scheduler has had time to retry them: their
   // Unschedulable condition is stale, and planning for them again would change a second node.

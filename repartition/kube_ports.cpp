@@ -150,4 +150,25 @@ ConfigNames KubeApiOps::config_names() {
   return names;
 }
 
+Result<std::vector<std::string>> KubeApiOps::prune_entries(const kube::PruneRule& rule) {
+  std::vector<std::string> removed;
+  std::string errors;
+  // A ConfigMap that does not exist holds nothing to prune; any other error is reported, and
+  // the other ConfigMap is still pruned.
+  auto collect = [&](const char* which, kube::ApiResult<std::vector<std::string>> r) {
+    if (r) {
+      removed.insert(removed.end(), r->begin(), r->end());
+    } else if (!r.is(kube::ErrorKind::kNotFound)) {
+      errors += std::string(errors.empty() ? "" : "; ") + which + ": " + r.error().message;
+    }
+  };
+  collect(
+      "device-plugin ConfigMap",
+      kube::prune_device_plugin_entries(*client_, maps_.namespace_name, maps_.device_plugin, rule));
+  collect("mig-parted ConfigMap",
+          kube::prune_mig_parted_entries(*client_, maps_.namespace_name, maps_.mig_parted, rule));
+  if (!errors.empty()) return Error{errors};
+  return removed;
+}
+
 }  // namespace gpushare::repartition

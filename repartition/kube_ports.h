@@ -31,6 +31,7 @@ class KubeApiOps : public ApiOps {
   Result<EvictOutcome> evict(const std::string& namespace_name, const std::string& name) override;
   void event(const kube::EventSpec& event) override;
   ConfigNames config_names() override;
+  Result<std::vector<std::string>> prune_entries(const kube::PruneRule& rule) override;
 
  private:
   std::shared_ptr<kube::Client> client_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "kube/configmap_entry.h"
 #include "kube/decode.h"
 #include "kube/events.h"
 #include "policy/planner.h"
@@ -63,6 +64,9 @@ class ApiOps {
   virtual void event(const kube::EventSpec& event) = 0;
   // Entry names present in the device-plugin and mig-parted ConfigMaps (planner input).
   virtual ConfigNames config_names() = 0;
+  // Removes gpushare's own entries no node uses from both ConfigMaps (kube/configmap_entry.h
+  // says which); returns the names removed.
+  virtual Result<std::vector<std::string>> prune_entries(const kube::PruneRule& rule) = 0;
 };
 
 class ClusterReader {

@@ -295,6 +295,10 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
                     [&](N v, P q) { return duration(v, q, r.apply_timeout, Seconds(1)); })
                 .on("failureBackoff",
                     [&](N v, P q) { return duration(v, q, r.failure_backoff, Seconds(0)); })
+                .on("entryGcInterval",
+                    [&](N v, P q) { return duration(v, q, r.entry_gc_interval, Seconds(1)); })
+                .on("entryGrace",
+                    [&](N v, P q) { return duration(v, q, r.entry_grace, Seconds(0)); })
                 .on("leaseName", [&](N v, P q) { return scalar(v, q, r.lease_name); })
                 .on("leaseNamespace", [&](N v, P q) { return scalar(v, q, r.lease_namespace); })
                 .on("nodeSelector", [&](N v, P q) { return label_map(v, q, r.node_selector); })

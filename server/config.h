@@ -62,6 +62,10 @@ struct RepartitionConfig {
   Seconds propagation_delay{60};  // ConfigMap volume refresh (nvidia.md 1.5)
   Seconds apply_timeout{600};
   Seconds failure_backoff{300};
+  // ConfigMap entries gpushare wrote that no node names any more are removed, checked this
+  // often, once they are entryGrace old (repartition/controller.h, kube/configmap_entry.h).
+  Seconds entry_gc_interval{300};
+  Seconds entry_grace{600};
   std::string lease_name = "gpushare-repartition";
   std::string lease_namespace = "gpushare-system";
   // Only nodes with all these labels are ever repartitioned (empty: every GPU node). Lets an

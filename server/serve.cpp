@@ -86,6 +86,8 @@ std::shared_ptr<repartition::Repartitioner> start_repartitioner(const ServerConf
   options.controller.steps.allow_disruption = rc.allow_disruption;
   options.controller.batch_window = rc.batch_window;
   options.controller.failure_backoff = rc.failure_backoff;
+  options.controller.entry_gc_interval = rc.entry_gc_interval;
+  options.controller.entry_grace = rc.entry_grace;
   options.lease.namespace_name = rc.lease_namespace;
   options.lease.name = rc.lease_name;
   options.config_maps = {config.gpu_operator.namespace_name,

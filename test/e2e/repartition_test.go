@@ -410,6 +410,95 @@ func TestRepartitionBurstPodsFollowAtOnce(t *testing.T) {
 	t.Logf("%d bursts of %d repartitions: worst bind after the mark was cleared %s", rounds, perRound, worst.Round(time.Millisecond))
 }
 
+// TestRepartitionPrunesOrphanEntries: ConfigMap entries gpushare wrote (its written-at annotation on the ConfigMap)
+// that no node's label or mark names, older than repartition.entryGrace, are removed from both GPU Operator
+// ConfigMaps, as a replica killed between the entry write and the mark would leave them. An entry of someone else,
+// and a gpushare-named entry without gpushare's annotation, stay.
+func TestRepartitionPrunesOrphanEntries(t *testing.T) {
+	requireExtender(t)
+	tag := suffix()
+	orphan, foreign, unmarked := "gpushare-orphan-"+tag, "team-layout-"+tag, "gpushare-unmarked-"+tag
+	dpOrphan := "gpushare-dp-orphan-" + tag
+	longAgo := time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	layout := []nodeagent.MigConfigEntry{{Devices: []any{0}, MigEnabled: true, MigDevices: map[string]int{"1g.12gb": 7}}}
+	editWithAnnotations := func(name string, edit func(cm *corev1.ConfigMap)) {
+		cms := cluster.Client.CoreV1().ConfigMaps("gpu-operator")
+		for range 10 {
+			cm, err := cms.Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cm.Annotations == nil {
+				cm.Annotations = map[string]string{}
+			}
+			edit(cm)
+			if _, err = cms.Update(context.Background(), cm, metav1.UpdateOptions{}); err == nil {
+				return
+			}
+		}
+		t.Fatalf("update ConfigMap %s: too many conflicts", name)
+	}
+	editWithAnnotations(migPartedCM, func(cm *corev1.ConfigMap) {
+		var cfg nodeagent.MigPartedConfig
+		if err := yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{orphan, foreign, unmarked} {
+			cfg.MigConfigs[name] = layout
+		}
+		b, _ := yaml.Marshal(cfg)
+		cm.Data["config.yaml"] = string(b)
+		cm.Annotations["gpushare.io/written-at."+orphan] = longAgo
+		cm.Annotations["gpushare.io/written-at."+foreign] = longAgo // not gpushare-named: never ours
+	})
+	editWithAnnotations(devicePluginCM, func(cm *corev1.ConfigMap) {
+		cm.Data[dpOrphan] = "version: v1\n"
+		cm.Annotations["gpushare.io/written-at."+dpOrphan] = longAgo
+	})
+	t.Cleanup(func() {
+		editConfigMap(t, migPartedCM, func(d map[string]string) {
+			var cfg nodeagent.MigPartedConfig
+			if err := yaml.Unmarshal([]byte(d["config.yaml"]), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			delete(cfg.MigConfigs, foreign)
+			delete(cfg.MigConfigs, unmarked)
+			b, _ := yaml.Marshal(cfg)
+			d["config.yaml"] = string(b)
+		})
+	})
+
+	deadline := time.Now().Add(3*harness.EntryGcInterval + 10*time.Second)
+	for {
+		cfg := readMigParted(t)
+		dp, err := cluster.Client.CoreV1().ConfigMaps("gpu-operator").Get(context.Background(), devicePluginCM, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, migLeft := cfg.MigConfigs[orphan]
+		_, dpLeft := dp.Data[dpOrphan]
+		if !migLeft && !dpLeft {
+			if _, ok := cfg.MigConfigs[foreign]; !ok {
+				t.Errorf("entry %s (not gpushare's) was removed", foreign)
+			}
+			if _, ok := cfg.MigConfigs[unmarked]; !ok {
+				t.Errorf("entry %s (gpushare-named, but no written-at annotation) was removed", unmarked)
+			}
+			mig, _ := cluster.Client.CoreV1().ConfigMaps("gpu-operator").Get(context.Background(), migPartedCM, metav1.GetOptions{})
+			if _, ok := mig.Annotations["gpushare.io/written-at."+orphan]; ok {
+				t.Errorf("the removed entry's written-at annotation is still there")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan entries still there after %s: mig-parted %v, device-plugin %v (gpushare log: %v)",
+				3*harness.EntryGcInterval+10*time.Second, migLeft, dpLeft,
+				logLines(cluster.GpushareLog("gpushare"), "ConfigMap entr"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // TestRepartitionMPSForPendingPod: a pod waiting for an MPS share turns an idle full-GPU node (RTX 4090, no sharing)
 // into an MPS node through a gpushare-<hash> device-plugin config entry and the nvidia.com/device-plugin.config
 // label, then runs there.

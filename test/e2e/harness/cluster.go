@@ -444,6 +444,10 @@ const (
 	DisruptableAnnotation = "repartition.gpushare.io/disruptable"
 	// FailureBackoff is repartition.failureBackoff: longer than any test, so a node that failed stays skipped.
 	FailureBackoff = 120 * time.Second
+	// EntryGcInterval and EntryGrace are repartition.entryGcInterval and entryGrace: ConfigMap entries gpushare
+	// wrote and no node names any more go within seconds of the grace, which is longer than any test's change.
+	EntryGcInterval = 2 * time.Second
+	EntryGrace      = 60 * time.Second
 )
 
 // writeGpushareConfig writes the config of a gpushare process listening on port (every replica has the same one
@@ -462,11 +466,14 @@ repartition:
   propagationDelay: %ds
   applyTimeout: 30s
   failureBackoff: %ds
+  entryGcInterval: %ds
+  entryGrace: %ds
   leaseNamespace: %s
   leaseName: %s
   nodeSelector: {%q: "true"}
 `, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), c.Kubeconfig,
-		int(PropagationDelay.Seconds()), int(FailureBackoff.Seconds()), LeaseNamespace, LeaseName, RepartitionNodeLabel)
+		int(PropagationDelay.Seconds()), int(FailureBackoff.Seconds()), int(EntryGcInterval.Seconds()),
+		int(EntryGrace.Seconds()), LeaseNamespace, LeaseName, RepartitionNodeLabel)
 	path := filepath.Join(c.Dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return "", err

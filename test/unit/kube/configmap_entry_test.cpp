@@ -184,5 +184,127 @@ TEST(ConfigMapEntry, AMissingConfigMapIsNotFoundAndNotCreated) {
   EXPECT_FALSE(f.store.get(kMig));
 }
 
+// ---- garbage collection ------------------------------------------------------------------
+
+// A ConfigMap whose entries were written by us at the given ages (minutes before kT0), plus
+// entries with no written-at annotation.
+json with_written_at(json cm, const std::map<std::string, int>& minutes_ago) {
+  for (const auto& [entry, minutes] : minutes_ago) {
+    cm["metadata"]["annotations"][std::string(kWrittenAtPrefix) + entry] =
+        micro_time(kT0 - std::chrono::minutes(minutes));
+  }
+  return cm;
+}
+
+TEST(EntryGc, RemovesOnlyOurUnusedEntriesPastTheGrace) {
+  const json cm =
+      with_written_at(config_map("c", json::object()),
+                      {{"gpushare-old", 30}, {"gpushare-new", 2}, {"gpushare-used", 90}});
+  PruneRule rule;
+  rule.now = kT0;
+  rule.grace = std::chrono::minutes(10);
+  rule.in_use = [](const std::string& e) { return e == "gpushare-used"; };
+  struct Case {
+    const char* name;
+    std::vector<std::string> present;
+    std::vector<std::string> want;
+  };
+  const Case cases[] = {
+      {"old unused goes; young, used and foreign stay",
+       {"gpushare-old", "gpushare-new", "gpushare-used", "all-balanced", "gpushare-foreign"},
+       {"gpushare-old"}},
+      {"an annotation for an entry that is not there removes nothing", {"all-balanced"}, {}},
+      {"nothing present", {}, {}},
+  };
+  for (const Case& c : cases) EXPECT_EQ(entries_to_prune(cm, c.present, rule), c.want) << c.name;
+
+  // Not told what is in use: nothing counts as used (the controller always says).
+  rule.in_use = nullptr;
+  EXPECT_EQ(entries_to_prune(cm, {"gpushare-used"}, rule),
+            std::vector<std::string>{"gpushare-used"});
+}
+
+TEST(EntryGc, KeepsAtMostMaxUnusedOldestFirstButNoneYoungerThanMinAge) {
+  std::map<std::string, int> ages;
+  std::vector<std::string> present;
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "gpushare-" + std::to_string(i);
+    ages[name] = i == 5 ? 0 : 5 - i;  // gpushare-0 is oldest (5 min), gpushare-5 brand new
+    present.push_back(name);
+  }
+  const json cm = with_written_at(config_map("c", json::object()), ages);
+  PruneRule rule;
+  rule.now = kT0;
+  rule.grace = std::chrono::minutes(10);
+  rule.max_kept = 2;
+  rule.min_age = std::chrono::minutes(1);
+  rule.in_use = [](const std::string&) { return false; };
+  // Six unused, two may stay: the four oldest go; gpushare-5 (0 min) would be too young anyway.
+  EXPECT_EQ(entries_to_prune(cm, present, rule),
+            (std::vector<std::string>{"gpushare-0", "gpushare-1", "gpushare-2", "gpushare-3"}));
+  rule.max_kept = 0;  // even then, an entry younger than min_age stays (a write about to be marked)
+  auto all_but_newest = entries_to_prune(cm, present, rule);
+  EXPECT_EQ(all_but_newest.size(), 5u);
+  EXPECT_EQ(std::count(all_but_newest.begin(), all_but_newest.end(), "gpushare-5"), 0);
+}
+
+TEST(EntryGc, DropFromMigPartedKeepsEverythingElse) {
+  auto merged = merge_mig_parted(kOperatorMigConfig, "gpushare-abc", layout());
+  ASSERT_TRUE(merged.ok() && *merged);
+  EXPECT_EQ(mig_parted_entry_names(**merged),
+            (std::vector<std::string>{"all-disabled", "all-1g.12gb", "gpushare-abc"}));
+  auto dropped = drop_mig_parted_entries(**merged, {"gpushare-abc"});
+  ASSERT_TRUE(dropped.ok()) << dropped.error();
+  EXPECT_EQ(*yaml_to_json(*dropped), *yaml_to_json(kOperatorMigConfig));
+  EXPECT_FALSE(drop_mig_parted_entries("[1, 2]", {"x"}).ok());
+  EXPECT_TRUE(mig_parted_entry_names("not: [yaml").empty());
+}
+
+TEST(EntryGc, PrunesBothConfigMapsInPreconditionedWrites) {
+  Fixture f;
+  auto merged = merge_mig_parted(kOperatorMigConfig, "gpushare-orphan", layout());
+  f.store.put(kMig,
+              with_written_at(config_map("custom-mig-parted-config", {{"config.yaml", **merged}}),
+                              {{"gpushare-orphan", 60}}));
+  f.store.put(
+      kDp, with_written_at(config_map("device-plugin-config", {{"default", "version: v1\n"},
+                                                               {"gpushare-mps", to_yaml(mps4())},
+                                                               {"gpushare-live", to_yaml(mps4())}}),
+                           {{"gpushare-mps", 60}, {"gpushare-live", 60}}));
+  PruneRule rule;
+  rule.now = kT0;
+  rule.in_use = [](const std::string& e) { return e == "gpushare-live"; };
+  // Someone adds a key while we prune: our write conflicts, is decided again, and keeps theirs.
+  f.store.race_next_puts(1, [](json& cm) { cm["data"]["someone"] = "v"; });
+  auto dp =
+      prune_device_plugin_entries(f.client, "gpu-operator", "device-plugin-config", rule, f.fast());
+  ASSERT_TRUE(dp.ok()) << dp.error().message;
+  EXPECT_EQ(*dp, std::vector<std::string>{"gpushare-mps"});
+  json cm = *f.store.get(kDp);
+  EXPECT_FALSE(cm["data"].contains("gpushare-mps"));
+  EXPECT_TRUE(cm["data"].contains("gpushare-live"));
+  EXPECT_TRUE(cm["data"].contains("default"));
+  EXPECT_EQ(cm["data"]["someone"], "v");
+  EXPECT_FALSE(
+      cm["metadata"]["annotations"].contains(std::string(kWrittenAtPrefix) + "gpushare-mps"));
+  EXPECT_TRUE(
+      cm["metadata"]["annotations"].contains(std::string(kWrittenAtPrefix) + "gpushare-live"));
+
+  auto mig = prune_mig_parted_entries(f.client, "gpu-operator", "custom-mig-parted-config", rule,
+                                      f.fast());
+  ASSERT_TRUE(mig.ok()) << mig.error().message;
+  EXPECT_EQ(*mig, std::vector<std::string>{"gpushare-orphan"});
+  EXPECT_EQ(mig_parted_entry_names((*f.store.get(kMig))["data"]["config.yaml"].get<std::string>()),
+            (std::vector<std::string>{"all-disabled", "all-1g.12gb"}));
+
+  // Nothing left to prune: no write at all.
+  const int writes = f.store.writes();
+  auto again = prune_mig_parted_entries(f.client, "gpu-operator", "custom-mig-parted-config", rule,
+                                        f.fast());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  EXPECT_EQ(f.store.writes(), writes);
+}
+
 }  // namespace
 }  // namespace gpushare::kube

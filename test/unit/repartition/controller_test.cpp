@@ -82,6 +82,18 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   }
   void event(const kube::EventSpec& e) override { events.push_back(e); }
   ConfigNames config_names() override { return {}; }
+  // Entries in the operator's ConfigMaps; prune_entries drops those the rule says nothing uses
+  // (their age is kube/configmap_entry's business, tested there).
+  std::set<std::string> entries;
+  int prune_calls = 0;
+  Result<std::vector<std::string>> prune_entries(const kube::PruneRule& rule) override {
+    ++prune_calls;
+    std::vector<std::string> removed;
+    for (const auto& e : entries)
+      if (!rule.in_use(e)) removed.push_back(e);
+    for (const auto& e : removed) entries.erase(e);
+    return removed;
+  }
   std::set<std::string> refuse_eviction;
   std::function<void(NodeEdit&)> race_next_update;
 
@@ -659,6 +671,47 @@ TEST(Controller, LoopRunsOnNotifyAndStops) {
   }
   c.stop();
   EXPECT_GE(leader_checks.load(), 1);
+}
+
+// ConfigMap entries nothing names any more are pruned by the leader every entry_gc_interval;
+// those a node is labelled with, and those a mark in flight may still label it with, stay.
+TEST(Controller, PrunesConfigMapEntriesNoNodeUses) {
+  Harness h;
+  h.settings.entry_gc_interval = seconds(300);
+  h.restart();
+  mig_node(h.world, "gpu-2");  // labelled e2e-h20-mixed
+  h.world.nodes["gpu-1"] = {};
+  h.world.entries = {"e2e-h20-mixed", "gpushare-abc", "gpushare-orphan"};
+  h.start_mig("gpu-1");  // writes gpushare-abc and marks gpu-1 with it
+  // The first pass (t=0) pruned before the mark existed: the fake has no grace, so
+  // gpushare-abc went too; put it back as the entry write of t=1 would have left it.
+  EXPECT_EQ(h.world.prune_calls, 1);
+  EXPECT_EQ(h.world.entries, (std::set<std::string>{"e2e-h20-mixed"}));
+  h.world.entries = {"e2e-h20-mixed", "gpushare-abc", "gpushare-orphan"};
+  h.at(200);
+  EXPECT_EQ(h.world.prune_calls, 1);  // not before the interval
+  h.at(301);
+  EXPECT_EQ(h.world.prune_calls, 2);
+  EXPECT_EQ(h.world.entries, (std::set<std::string>{"e2e-h20-mixed", "gpushare-abc"}));
+  EXPECT_EQ(h.world.counters["gpushare_repartition_entries_pruned_total,result=removed"],
+            3);  // two at t=0, one now
+
+  // A mark that cannot be read might name anything: nothing is pruned that round.
+  h.world.nodes["gpu-3"].edit.annotations[kMark] = "{not json";
+  h.world.entries.insert("gpushare-later");
+  h.at(700);
+  EXPECT_EQ(h.world.prune_calls, 2);
+  EXPECT_EQ(h.world.entries.count("gpushare-later"), 1u);
+
+  // Only the Lease holder prunes.
+  h.world.nodes.erase("gpu-3");
+  h.leader = false;
+  h.at(1100);
+  EXPECT_EQ(h.world.prune_calls, 2);
+  h.leader = true;
+  h.at(1101);
+  EXPECT_EQ(h.world.prune_calls, 3);
+  EXPECT_EQ(h.world.entries.count("gpushare-later"), 0u);
 }
 
 }  // namespace

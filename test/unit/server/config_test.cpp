@@ -32,7 +32,7 @@ catalog: /etc/gpushare/catalog.yaml
 cluster: {kubeconfig: /kube/config}
 gpuOperator: {namespace: nvidia, devicePluginConfigMap: dp, migPartedConfigMap: mp}
 scheduling: {defaultPlacement: spread}
-repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
+repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, entryGcInterval: 2m, entryGrace: 30m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
 )");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->listen_host, "127.0.0.1");
@@ -50,6 +50,8 @@ repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, b
   EXPECT_FALSE(c->repartition.rebalance_idle_gpus);
   EXPECT_EQ(c->repartition.propagation_delay, Seconds(60));
   EXPECT_EQ(c->repartition.apply_timeout, Seconds(600));
+  EXPECT_EQ(c->repartition.entry_gc_interval, Seconds(120));
+  EXPECT_EQ(c->repartition.entry_grace, Seconds(1800));
   EXPECT_EQ(c->repartition.node_selector, (std::map<std::string, std::string>{
                                               {"pool", "gpu-shared"}, {"example.com/zone", "a"}}));
 }
