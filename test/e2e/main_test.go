@@ -57,6 +57,15 @@ func run(m *testing.M) int {
 	fmt.Fprintf(os.Stderr, "e2e: cluster up in %s (webhook from %s, scheduler config from %s, extender %v); logs in %s\n",
 		time.Since(t0).Round(time.Millisecond), cluster.WebhookSource, cluster.SchedulerSource, cluster.ExtenderEnabled, cluster.LogDir)
 	code := m.Run()
+	// Every gpushare ran as a ServiceAccount bound to the shipped roles: a refusal anywhere is a missing verb.
+	logs, _ := filepath.Glob(filepath.Join(cluster.LogDir, "gpushare*.log"))
+	for _, log := range logs {
+		if lines := forbiddenLines(log); len(lines) > 0 {
+			fmt.Fprintf(os.Stderr, "e2e: %s shows API refusals (the shipped RBAC lacks a verb gpushare calls):\n%s\n",
+				log, strings.Join(lines, "\n"))
+			code = 1
+		}
+	}
 	cluster.Stop()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "e2e: FAILED; every component's log is in %s\n", cluster.LogDir)

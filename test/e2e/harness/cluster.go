@@ -61,27 +61,30 @@ type Cluster struct {
 	Catalog    *nodeagent.Catalog
 	Agent      *nodeagent.Agent
 
-	GpushareURL      string // https://127.0.0.1:PORT, "" without gpushare
-	GpushareCA       []byte // PEM of the CA that signed gpushare's serving certificate
-	CABundle         string // base64 caBundle as `gpushare certs` printed it
-	ExtenderEnabled  bool
-	SchedulerName    string // the profile pods should name ("default-scheduler" unless the manifests say otherwise)
-	WebhookConfig    string // name of the MutatingWebhookConfiguration installed
-	WebhookSource    string // the manifest file it came from, or "generated"
-	SchedulerSource  string // the manifest file the scheduler config came from, or "generated"
-	gpushareConfig   string
-	gpushareCertDir  string
-	replicas         []string // extra gpushare processes (StartGpushareReplica), by process name
-	ports            map[string]int
-	mu               sync.Mutex
-	procs            map[string]*Process
-	agentCancel      context.CancelFunc
-	logf             func(string, ...any)
-	harnessLog       *os.File
-	gpushareHTTP     *http.Client
-	pkiCA            []byte
-	schedulerConfig  string
-	schedulerCertDir string
+	GpushareURL     string // https://127.0.0.1:PORT, "" without gpushare
+	GpushareCA      []byte // PEM of the CA that signed gpushare's serving certificate
+	CABundle        string // base64 caBundle as `gpushare certs` printed it
+	ExtenderEnabled bool
+	SchedulerName   string // the profile pods should name ("default-scheduler" unless the manifests say otherwise)
+	WebhookConfig   string // name of the MutatingWebhookConfiguration installed
+	WebhookSource   string // the manifest file it came from, or "generated"
+	SchedulerSource string // the manifest file the scheduler config came from, or "generated"
+	gpushareConfig  string
+	// A ServiceAccount token bound to the roles manifests/overlays/allow-disruption renders (base + repartition +
+	// eviction), never the admin's: see identity.go.
+	gpushareKubeconfig string
+	gpushareCertDir    string
+	replicas           []string // extra gpushare processes (StartGpushareReplica), by process name
+	ports              map[string]int
+	mu                 sync.Mutex
+	procs              map[string]*Process
+	agentCancel        context.CancelFunc
+	logf               func(string, ...any)
+	harnessLog         *os.File
+	gpushareHTTP       *http.Client
+	pkiCA              []byte
+	schedulerConfig    string
+	schedulerCertDir   string
 }
 
 // FromEnv fills Options from the environment: E2E_REPO_ROOT (default: two folders above this package's module),
@@ -405,7 +408,14 @@ func (c *Cluster) startGpushareFirst(ctx context.Context) error {
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("namespace %s: %w", LeaseNamespace, err)
 	}
-	if c.gpushareConfig, err = c.writeGpushareConfig("gpushare", c.ports["gpushare"]); err != nil {
+	// The e2e config turns repartitioning and allowDisruption on: the overlay that ships their permissions.
+	if err := c.installRBAC(ctx, filepath.Join("overlays", "allow-disruption")); err != nil {
+		return err
+	}
+	if c.gpushareKubeconfig, err = c.serviceAccountKubeconfig(ctx, LeaseNamespace, GpushareServiceAccount); err != nil {
+		return err
+	}
+	if c.gpushareConfig, err = c.writeGpushareConfig("gpushare", c.ports["gpushare"], c.gpushareKubeconfig, true); err != nil {
 		return err
 	}
 	pool := x509.NewCertPool()
@@ -451,8 +461,8 @@ const (
 )
 
 // writeGpushareConfig writes the config of a gpushare process listening on port (every replica has the same one
-// but for the port), and a copy next to the logs.
-func (c *Cluster) writeGpushareConfig(name string, port int) (string, error) {
+// but for the port), and a copy next to the logs. kubeconfig is the identity it runs as.
+func (c *Cluster) writeGpushareConfig(name string, port int, kubeconfig string, repartition bool) (string, error) {
 	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
 tls: {certFile: %s, keyFile: %s}
 log: {level: debug, format: text}
@@ -460,7 +470,7 @@ cluster: {kubeconfig: %s}
 gpuOperator: {namespace: gpu-operator, devicePluginConfigMap: device-plugin-config, migPartedConfigMap: custom-mig-parted-config}
 scheduling: {defaultPlacement: binpack}
 repartition:
-  enabled: true
+  enabled: %t
   allowDisruption: true
   batchWindow: 1s
   propagationDelay: %ds
@@ -471,8 +481,8 @@ repartition:
   leaseNamespace: %s
   leaseName: %s
   nodeSelector: {%q: "true"}
-`, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), c.Kubeconfig,
-		int(PropagationDelay.Seconds()), int(FailureBackoff.Seconds()), int(EntryGcInterval.Seconds()),
+`, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), kubeconfig,
+		repartition, int(PropagationDelay.Seconds()), int(FailureBackoff.Seconds()), int(EntryGcInterval.Seconds()),
 		int(EntryGrace.Seconds()), LeaseNamespace, LeaseName, RepartitionNodeLabel)
 	path := filepath.Join(c.Dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -517,6 +527,13 @@ func (c *Cluster) GpushareLog(name string) string { return filepath.Join(c.LogDi
 // port of its own, and waits for its /readyz. It returns its base URL. It is not registered as the webhook nor as
 // the scheduler's extender: it only takes part in the repartitioner's leader election. Cluster.Stop stops it.
 func (c *Cluster) StartGpushareReplica(ctx context.Context, name string) (string, error) {
+	return c.StartGpushareAs(ctx, name, c.gpushareKubeconfig, true)
+}
+
+// StartGpushareAs starts one more `gpushare serve`, called name, running as the identity in kubeconfig, with
+// repartitioning on or off, and waits for its /readyz (the cache has listed nodes and pods: the identity may list
+// and watch them). It returns its base URL. Stop it with StopGpushareReplica.
+func (c *Cluster) StartGpushareAs(ctx context.Context, name, kubeconfig string, repartition bool) (string, error) {
 	if !c.HasGpushare() {
 		return "", fmt.Errorf("no gpushare in this cluster")
 	}
@@ -527,7 +544,11 @@ func (c *Cluster) StartGpushareReplica(ctx context.Context, name string) (string
 	if err != nil {
 		return "", err
 	}
-	cfg, err := c.writeGpushareConfig(name, port)
+	return c.startGpushareProcess(ctx, name, port, kubeconfig, repartition)
+}
+
+func (c *Cluster) startGpushareProcess(ctx context.Context, name string, port int, kubeconfig string, repartition bool) (string, error) {
+	cfg, err := c.writeGpushareConfig(name, port, kubeconfig, repartition)
 	if err != nil {
 		return "", err
 	}
@@ -579,7 +600,12 @@ func (c *Cluster) GpushareRunning() bool {
 
 // PostGpushare sends body to gpushare's path and returns status and body.
 func (c *Cluster) PostGpushare(path string, body []byte) (int, []byte, error) {
-	resp, err := c.gpushareHTTP.Post(c.GpushareURL+path, "application/json", bytes.NewReader(body))
+	return c.PostGpushareAt(c.GpushareURL, path, body)
+}
+
+// PostGpushareAt sends POST path to the gpushare at baseURL (a replica's, from StartGpushareAs).
+func (c *Cluster) PostGpushareAt(baseURL, path string, body []byte) (int, []byte, error) {
+	resp, err := c.gpushareHTTP.Post(baseURL+path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
