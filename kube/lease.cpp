@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -70,53 +71,90 @@ std::optional<Clock::time_point> parse_time(const std::string& text) {
   return Clock::time_point(std::chrono::seconds(seconds)) + std::chrono::microseconds(micros);
 }
 
-LeaderElector::LeaderElector(std::shared_ptr<Client> client, LeaseOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {
+namespace {
+
+ClientOptions lease_client_options(const LeaseOptions& options) {
+  ClientOptions o;
+  o.request_timeout = options.request_timeout;
+  o.connect_timeout = std::min(o.connect_timeout, options.request_timeout);
+  return o;
+}
+
+std::int64_t ticks(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+LeaderElector::LeaderElector(const std::shared_ptr<Client>& client, LeaseOptions options,
+                             LeaseClock clock)
+    : client_(std::make_shared<Client>(client->config(), lease_client_options(options))),
+      options_(std::move(options)),
+      clock_(std::move(clock)) {
   if (options_.identity.empty()) options_.identity = default_identity();
 }
 
 LeaderElector::~LeaderElector() { stop(); }
 
+bool LeaderElector::is_leader() const {
+  const std::int64_t until = leader_until_.load();
+  return until != 0 && ticks(clock_.monotonic()) < until;
+}
+
 std::string LeaderElector::path() const {
   return paths::lease(options_.namespace_name, options_.name);
 }
 
-nlohmann::json LeaderElector::fresh_lease(Clock::time_point now) const {
+nlohmann::json LeaderElector::fresh_lease(Clock::time_point wall) const {
   return {{"apiVersion", "coordination.k8s.io/v1"},
           {"kind", "Lease"},
           {"metadata", {{"name", options_.name}, {"namespace", options_.namespace_name}}},
           {"spec",
            {{"holderIdentity", options_.identity},
             {"leaseDurationSeconds", options_.lease_duration.count()},
-            {"acquireTime", micro_time(now)},
-            {"renewTime", micro_time(now)},
+            {"acquireTime", micro_time(wall)},
+            {"renewTime", micro_time(wall)},
             {"leaseTransitions", 0}}}};
 }
 
+void LeaderElector::won(Monotonic::time_point attempt_started, const std::string& how,
+                        const std::string& previous) {
+  // Counted from before the request went out: the API server may have written it at any time
+  // after that, and every other replica waits lease_duration from when it sees the write.
+  leader_until_ = ticks(attempt_started + options_.renew_deadline);
+  if (!acting_) {
+    acting_ = true;
+    logging::info("lease: acquired", {{"lease", options_.name},
+                                      {"identity", options_.identity},
+                                      {"how", how},
+                                      {"previousHolder", previous.empty() ? "none" : previous}});
+  }
+}
+
 void LeaderElector::lose(const std::string& why) {
-  if (leader_.exchange(false)) {
+  leader_until_ = 0;
+  if (acting_) {
+    acting_ = false;
     logging::warn("lease: stepping down", {{"lease", options_.name}, {"why", why}});
   }
 }
 
-bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
+bool LeaderElector::try_acquire_or_renew() {
+  const Monotonic::time_point started = clock_.monotonic();
+  const Clock::time_point wall = clock_.wall();
   auto current = client_->get(path());
   if (current.is(ErrorKind::kNotFound)) {
-    auto created = client_->create(paths::leases(options_.namespace_name), fresh_lease(now));
+    auto created = client_->create(paths::leases(options_.namespace_name), fresh_lease(wall));
     if (created.ok()) {
-      last_renew_ = now;
-      if (!leader_.exchange(true))
-        logging::info("lease: acquired (created)",
-                      {{"lease", options_.name}, {"identity", options_.identity}});
-      return true;
+      won(started, "created", "");
+      return is_leader();
     }
     lose("create failed: " + created.error().message);  // another replica won the race
     return false;
   }
   if (!current.ok()) {
-    // The apiserver is unreachable: keep acting only while our last renewal is surely valid.
-    if (leader_ && now - last_renew_ >= options_.renew_deadline)
-      lose("cannot renew: " + current.error().message);
+    // The API server does not answer: is_leader() runs out by itself at the renew deadline.
+    if (acting_ && !is_leader()) lose("cannot renew: " + current.error().message);
     return is_leader();
   }
 
@@ -127,38 +165,41 @@ bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
   auto duration = duration_json.is_number_integer()
                       ? std::chrono::seconds(duration_json.get<long long>())
                       : options_.lease_duration;
-  auto renewed = parse_time(string_member(spec, "renewTime"));
-  bool mine = holder == options_.identity;
-  bool expired = holder.empty() || !renewed || *renewed + duration < now;
-  if (!mine && !expired) {
-    lose("held by " + holder);
-    return false;
+  const bool mine = holder == options_.identity;
+  if (!mine) {
+    // client-go's takeover clock: how long the record has stayed as it is, seen from here.
+    std::string record = string_member(member(lease, "metadata"), "resourceVersion");
+    if (record.empty()) record = spec.dump();
+    if (record != observed_record_) {
+      observed_record_ = std::move(record);
+      observed_at_ = started;
+    }
+    const bool expired = holder.empty() || started - observed_at_ > duration;
+    if (!expired) {
+      lose("held by " + holder);
+      return false;
+    }
   }
 
   nlohmann::json& out = lease["spec"];
-  out["renewTime"] = micro_time(now);
+  out["renewTime"] = micro_time(wall);
   out["leaseDurationSeconds"] = options_.lease_duration.count();
   if (!mine) {
     out["holderIdentity"] = options_.identity;
-    out["acquireTime"] = micro_time(now);
+    out["acquireTime"] = micro_time(wall);
     const nlohmann::json& transitions = member(spec, "leaseTransitions");
     out["leaseTransitions"] =
         (transitions.is_number_integer() ? transitions.get<long long>() : 0) + 1;
   }
   auto put = client_->put(path(), lease);  // carries the resourceVersion we read: a precondition
   if (put.ok()) {
-    last_renew_ = now;
-    if (!leader_.exchange(true)) {
-      logging::info("lease: acquired", {{"lease", options_.name},
-                                        {"identity", options_.identity},
-                                        {"previousHolder", holder.empty() ? "none" : holder}});
-    }
-    return true;
+    won(started, mine ? "renewed" : "taken over", holder);
+    return is_leader();
   }
   if (put.is(ErrorKind::kConflict)) {
     // Someone else wrote the lease since we read it: if it was a takeover, it is theirs now.
     lose("lease changed under us");
-  } else if (leader_ && now - last_renew_ >= options_.renew_deadline) {
+  } else if (acting_ && !is_leader()) {
     lose("cannot renew: " + put.error().message);
   }
   return is_leader();
@@ -167,13 +208,13 @@ bool LeaderElector::try_acquire_or_renew(Clock::time_point now) {
 void LeaderElector::start() {
   // A leader renews every period; a follower retries as often, to take over promptly.
   loop_.start(std::chrono::duration_cast<std::chrono::milliseconds>(options_.renew_period),
-              base::PeriodicThread::FirstRound::kNow,
-              [this] { try_acquire_or_renew(Clock::now()); });
+              base::PeriodicThread::FirstRound::kNow, [this] { try_acquire_or_renew(); });
 }
 
 void LeaderElector::stop() {
   loop_.stop();
-  leader_ = false;
+  leader_until_ = 0;
+  acting_ = false;
 }
 
 }  // namespace gpushare::kube

@@ -1,12 +1,20 @@
 // Leader election on a coordination.k8s.io/v1 Lease, so that of several `gpushare serve`
-// replicas exactly one repartitions nodes. The protocol is client-go's: the holder renews
-// spec.renewTime every renew period with a resourceVersion-preconditioned PUT; another replica
-// takes over only once renewTime + leaseDurationSeconds has passed; a holder that cannot
-// renew steps down before its lease could expire, so two leaders never overlap.
+// replicas exactly one repartitions nodes. The protocol and its clock rules are client-go's:
+//  - the holder renews spec.renewTime every renew period with a resourceVersion-preconditioned
+//    PUT;
+//  - another replica takes over only once it has seen the record unchanged for
+//    leaseDurationSeconds on its own monotonic clock: renewTime is another machine's wall clock
+//    and is never compared with ours;
+//  - the holder counts itself leader only until renew_deadline after the start of its last
+//    successful renewal (monotonic), which is shorter than any other replica's wait, so two
+//    leaders never overlap even while a request hangs; each Lease request times out well within
+//    the renew deadline.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +33,18 @@ struct LeaseOptions {
   // A holder that has not renewed for this long steps down. Shorter than lease_duration, so
   // it stops acting before anyone else may take over.
   std::chrono::seconds renew_deadline{10};
+  // Each Lease request gives up after this (the shared client waits 30 s, longer than the lease).
+  std::chrono::milliseconds request_timeout{4'000};
+};
+
+// The two clocks the elector reads; tests set them.
+struct LeaseClock {
+  std::function<std::chrono::steady_clock::time_point()> monotonic = [] {
+    return std::chrono::steady_clock::now();
+  };
+  std::function<std::chrono::system_clock::time_point()> wall = [] {
+    return std::chrono::system_clock::now();
+  };
 };
 
 // "<POD_NAME or hostname>-<8 random hex digits>": unique per process, readable in kubectl.
@@ -37,32 +57,45 @@ std::optional<std::chrono::system_clock::time_point> parse_time(const std::strin
 
 class LeaderElector {
  public:
-  LeaderElector(std::shared_ptr<Client> client, LeaseOptions options);
+  // Talks to the API server `client` talks to, through a client of its own with
+  // options.request_timeout.
+  LeaderElector(const std::shared_ptr<Client>& client, LeaseOptions options, LeaseClock clock = {});
   ~LeaderElector();  // stop()
   LeaderElector(const LeaderElector&) = delete;
   LeaderElector& operator=(const LeaderElector&) = delete;
 
-  // One round at `now`: create, renew or take over the Lease when allowed. Returns
-  // is_leader() afterwards. The thread calls it; tests call it with a chosen clock.
-  bool try_acquire_or_renew(std::chrono::system_clock::time_point now);
+  // One round at the clock's now: create, renew or take over the Lease when allowed. Returns
+  // is_leader() afterwards. The thread calls it; tests call it after setting the clock.
+  bool try_acquire_or_renew();
 
   // Rounds every renew_period on a thread; stop() releases nothing (the lease simply
   // expires), so a crash and a clean stop look the same to the others.
   void start();
   void stop();
 
-  bool is_leader() const { return leader_.load(); }
+  // Leading, and the last successful renewal started less than renew_deadline ago: false as
+  // soon as another replica could be about to take over, whether or not a round has run since.
+  bool is_leader() const;
   const std::string& identity() const { return options_.identity; }
 
  private:
+  using Monotonic = std::chrono::steady_clock;
   std::string path() const;
-  nlohmann::json fresh_lease(std::chrono::system_clock::time_point now) const;
+  nlohmann::json fresh_lease(std::chrono::system_clock::time_point wall) const;
+  void won(Monotonic::time_point attempt_started, const std::string& how,
+           const std::string& previous);
   void lose(const std::string& why);
 
   const std::shared_ptr<Client> client_;
   LeaseOptions options_;
-  std::atomic<bool> leader_{false};
-  std::chrono::system_clock::time_point last_renew_{};
+  LeaseClock clock_;
+  // Monotonic nanoseconds until which this replica may act; 0: not leading.
+  std::atomic<std::int64_t> leader_until_{0};
+  bool acting_ = false;  // for the "stepping down" log line; the loop thread only
+  // The other holder's record as last seen (its resourceVersion, or the spec's text), and when
+  // it was first seen so on our monotonic clock: the takeover clock of client-go.
+  std::string observed_record_;
+  Monotonic::time_point observed_at_{};
 
   base::PeriodicThread loop_;  // last: stopped before the members its rounds read go
 };

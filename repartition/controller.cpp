@@ -243,6 +243,10 @@ void Controller::prune_entries(const policy::ClusterView& view, Clock::time_poin
 }
 
 void Controller::begin(const Action& action, const policy::NodeView& node, Clock::time_point now) {
+  // Fenced: a pass takes time, and leadership is bounded by the Lease's renew deadline, so every
+  // node's writes start only while this replica still leads (and each write is
+  // resourceVersion-preconditioned, kube/update.h).
+  if (!is_leader_()) return;
   // GPU pods on the node: only ones the plan may evict (allowDisruption, `disrupts`).
   for (const auto& pod : gpu_pods(node.name)) {
     const auto& ok = action.disrupts;
@@ -308,6 +312,7 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
 
 void Controller::resume(const policy::NodeView& node, const std::string& annotation_text,
                         Clock::time_point now) {
+  if (!is_leader_()) return;  // fenced, as begin()
   auto mark = decode_mark(annotation_text);
   if (!mark) {
     // Not ours to interpret: clear it so the node does not stay filtered out for ever.

@@ -4,12 +4,14 @@
 // client's back" (another writer) with edit(), or force the next N PUTs to conflict.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "test/unit/kube/fake_apiserver.h"
@@ -53,6 +55,11 @@ class ObjectStore {
     std::lock_guard lock(mu_);
     return writes_;
   }
+  // Every request waits this long before it is answered (a hung API server); 0: none.
+  void set_hang(std::chrono::milliseconds hang) {
+    std::lock_guard lock(mu_);
+    hang_ = hang;
+  }
   void set_unavailable(bool down) {
     std::lock_guard lock(mu_);
     down_ = down;
@@ -78,6 +85,12 @@ class ObjectStore {
   }
 
   void serve(const HttpRequest& req, Responder& r) {
+    std::chrono::milliseconds hang;
+    {
+      std::lock_guard lock(mu_);
+      hang = hang_;
+    }
+    if (hang.count() > 0) std::this_thread::sleep_for(hang);
     std::lock_guard lock(mu_);
     if (down_) return r.send(503, status(503, "ServiceUnavailable"));
     if (req.method == "GET") {
@@ -123,6 +136,7 @@ class ObjectStore {
   int writes_ = 0;
   int races_ = 0;
   bool down_ = false;
+  std::chrono::milliseconds hang_{0};
   std::function<void(nlohmann::json&)> race_change_;
   std::optional<nlohmann::json> create_race_;
 };

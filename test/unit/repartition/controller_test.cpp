@@ -198,6 +198,7 @@ struct Harness {
   std::vector<Action> next_plan;
   int plans = 0;
   bool leader = true;
+  int leader_checks_left = -1;  // >= 0: leadership lapses after this many more checks
   ControllerSettings settings;
   std::unique_ptr<Controller> controller;
 
@@ -220,7 +221,12 @@ struct Harness {
           }
           return out;
         },
-        settings, [this] { return leader; });
+        settings,
+        [this] {
+          if (leader_checks_left == 0) return false;
+          if (leader_checks_left > 0) --leader_checks_left;
+          return leader;
+        });
   }
   void at(int s) { controller->reconcile(kT0 + seconds(s)); }
   // allowDisruption on; gpu-1 runs ns/batch (a whole GPU), ns/p waits for a 3g.48gb, and the plan
@@ -712,6 +718,25 @@ TEST(Controller, PrunesConfigMapEntriesNoNodeUses) {
   h.at(1101);
   EXPECT_EQ(h.world.prune_calls, 3);
   EXPECT_EQ(h.world.entries.count("gpushare-later"), 0u);
+}
+
+// Fencing: leadership is bounded by the Lease's renew deadline and a pass takes time, so each
+// node's writes start only while this replica still leads.
+TEST(Controller, LeadershipLostMidPassStopsTheRemainingNodes) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.nodes["gpu-2"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.world.pods.push_back(pod("q", "nvidia.com/mig-3g.48gb"));
+  Action second = mig_action("gpu-2");
+  second.serves = {"ns/q"};
+  h.next_plan = {mig_action("gpu-1"), second};
+  h.at(0);
+  h.leader_checks_left = 2;  // the pass's own check, then gpu-1's; gone before gpu-2's
+  h.at(1);
+  EXPECT_TRUE(h.world.marked("gpu-1"));
+  EXPECT_FALSE(h.world.marked("gpu-2"));
+  EXPECT_EQ(std::count(h.world.log.begin(), h.world.log.end(), "mark"), 1);
 }
 
 }  // namespace
