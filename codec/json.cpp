@@ -33,10 +33,12 @@ std::string parser_message(const json::exception& e) {
 }
 
 // Builds the DOM from SAX events as nlohmann's own DOM parser does (its event loop is
-// iterative), refusing an array or object that opens deeper than max_depth.
+// iterative), refusing an array or object that opens deeper than max_depth, and leaving out
+// what the shape (if any) does not keep: a skipped value's events only count its nesting.
 class BoundedDomBuilder {
  public:
-  explicit BoundedDomBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+  BoundedDomBuilder(std::size_t max_depth, const JsonShape* shape)
+      : max_depth_(max_depth), root_shape_(shape) {}
 
   json root;
   bool too_deep = false;
@@ -58,8 +60,20 @@ class BoundedDomBuilder {
 
   bool start_object(std::size_t) { return open(json::value_t::object); }
   bool key(json::string_t& key) {
+    if (skipping_ > 0) return true;
+    const Frame& parent = stack_.back();
+    if (parent.shape != nullptr) {  // an object with a kObject shape: only its members
+      auto it = parent.shape->members.find(key);
+      if (it == parent.shape->members.end()) {
+        skip_next_ = true;
+        return true;
+      }
+      next_shape_ = it->second;
+    } else {
+      next_shape_ = nullptr;
+    }
     // Duplicate keys: the last one wins, as in nlohmann's parser and Go's encoding/json.
-    member_ = &stack_.back()->get_ref<json::object_t&>()[key];
+    member_ = &parent.node->get_ref<json::object_t&>()[key];
     return true;
   }
   bool end_object() { return close(); }
@@ -74,13 +88,25 @@ class BoundedDomBuilder {
   }
 
  private:
+  struct Frame {
+    json* node;
+    const JsonShape* shape;  // kObject for an object, kArray for an array; nullptr: keep all
+  };
+
+  // The shape of the value that starts now (nullptr: keep it whole).
+  const JsonShape* value_shape() const {
+    if (stack_.empty()) return root_shape_;
+    const Frame& parent = stack_.back();
+    if (parent.node->is_array()) return parent.shape != nullptr ? parent.shape->element : nullptr;
+    return next_shape_;
+  }
   template <typename Value>
   json* place(Value&& value) {
     if (stack_.empty()) {
       root = json(std::forward<Value>(value));
       return &root;
     }
-    json* parent = stack_.back();
+    json* parent = stack_.back().node;
     if (parent->is_array()) {
       auto& array = parent->get_ref<json::array_t&>();
       array.emplace_back(std::forward<Value>(value));
@@ -91,32 +117,55 @@ class BoundedDomBuilder {
   }
   template <typename Value>
   bool put(Value&& value) {
+    if (skipping_ > 0) return true;
+    if (skip_next_) {
+      skip_next_ = false;
+      return true;
+    }
     place(std::forward<Value>(value));
     return true;
   }
   bool open(json::value_t type) {
-    if (stack_.size() >= max_depth_) {
+    if (stack_.size() + skipping_ >= max_depth_) {
       too_deep = true;
       return false;
     }
-    stack_.push_back(place(type));
+    if (skipping_ > 0 || skip_next_) {
+      skip_next_ = false;
+      ++skipping_;
+      return true;
+    }
+    const JsonShape* shape = value_shape();
+    const auto wanted =
+        type == json::value_t::object ? JsonShape::Kind::kObject : JsonShape::Kind::kArray;
+    if (shape != nullptr && shape->kind != wanted) shape = nullptr;  // kAll, or another type
+    stack_.push_back(Frame{place(type), shape});
     return true;
   }
   bool close() {
+    if (skipping_ > 0) {
+      --skipping_;
+      return true;
+    }
     stack_.pop_back();
     return true;
   }
 
   std::size_t max_depth_;
-  std::vector<json*> stack_;
+  const JsonShape* root_shape_;
+  std::vector<Frame> stack_;
   json* member_ = nullptr;
+  const JsonShape* next_shape_ = nullptr;  // for the member whose key came last
+  bool skip_next_ = false;                 // the member whose key came last is not kept
+  std::size_t skipping_ = 0;               // depth inside a value that is not kept
 };
 
 }  // namespace
 
-Result<json> parse_json(std::string_view text, std::string_view expected, int max_depth) {
+Result<json> parse_json_shaped(std::string_view text, const JsonShape* shape,
+                               std::string_view expected, int max_depth) {
   if (only_whitespace(text)) return Error{"empty body: expected " + std::string(expected)};
-  BoundedDomBuilder builder(static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth));
+  BoundedDomBuilder builder(static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth), shape);
   bool ok = false;
   try {
     ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json,
@@ -131,6 +180,10 @@ Result<json> parse_json(std::string_view text, std::string_view expected, int ma
     return Error{"not JSON at byte " + std::to_string(builder.error_byte) + ": " + builder.error};
   }
   return std::move(builder.root);
+}
+
+Result<json> parse_json(std::string_view text, std::string_view expected, int max_depth) {
+  return parse_json_shaped(text, nullptr, expected, max_depth);
 }
 
 const json& member(const json& object, std::string_view key) {

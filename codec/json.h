@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -25,6 +26,25 @@ inline constexpr int kMaxJsonDepth = 64;
 Result<nlohmann::json> parse_json(std::string_view text,
                                   std::string_view expected = "a JSON document",
                                   int max_depth = kMaxJsonDepth);
+
+// Which parts of a document to build. An edge that reads a few fields of a large object (the
+// webhook reads ~20 of a pod's hundreds) parses and validates all of it, as above, but builds
+// only those: the DOM of the rest was most of an admission's cost.
+//   kAll:    keep the value whole;
+//   kObject: an object keeps only `members` (each with its own shape);
+//   kArray:  an array keeps every element, each with `element`'s shape.
+// A value whose JSON type differs from its shape's kind is kept whole, so that decoders report
+// a wrong type exactly as they would without a shape.
+struct JsonShape {
+  enum class Kind { kAll, kObject, kArray };
+  Kind kind = Kind::kAll;
+  std::map<std::string, const JsonShape*, std::less<>> members;
+  const JsonShape* element = nullptr;
+};
+// parse_json, building only what `shape` keeps (nullptr: everything). Errors are the same.
+Result<nlohmann::json> parse_json_shaped(std::string_view text, const JsonShape* shape,
+                                         std::string_view expected = "a JSON document",
+                                         int max_depth = kMaxJsonDepth);
 
 // Lenient readers for API objects: a missing member, a null one, or a parent that is not an
 // object reads as null / "", because the apiserver omits empty fields and gpushare decodes only

@@ -9,7 +9,8 @@ realistic ~10 KB pod AdmissionReview (gpushare.io/mode: mps, two containers, env
 volumes):
   nginx   (Debian's nginx-light) answering every POST with a fixed body of the size of
           gpushare's answer: the floor for a TLS HTTP server on this machine;
-  gpushare serve (no cluster).
+  gpushare serve (no cluster);
+  with --baseline B, also B (another gpushare build) as gpushare-base.
 Each server is pinned to CPU 0 and wrk (Debian's wrk, --connections keep-alive TLS
 connections, one thread) to CPU 1. Prints per round and as medians (with min-max spread):
 requests/s, p50/p99 latency at saturation, and server CPU per request (utime+stime of the
@@ -153,6 +154,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--rate", type=int, default=0)
+    ap.add_argument("--baseline", help="another gpushare binary (e.g. the previous commit's) to run "
+                                       "interleaved with the others, as gpushare-base")
     a = ap.parse_args()
     for tool in ("nginx", "wrk", "taskset"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -208,6 +211,10 @@ http {{
         "gpushare": ["taskset", "-c", "0", a.binary, "serve", "--config", os.path.join(d, "config.yaml")],
     }
     ports = {"nginx": ng_port, "gpushare": gp_port}
+    if a.baseline:
+        servers["gpushare-base"] = ["taskset", "-c", "0", a.baseline, "serve", "--config",
+                                    os.path.join(d, "config.yaml")]
+        ports["gpushare-base"] = gp_port
     results = {name: [] for name in servers}
     fixed = []
     print(f"review {len(review())} B, answer {len(answer)} B; {a.rounds} rounds x {a.seconds} s, "
@@ -242,6 +249,9 @@ http {{
               f"p99 {med[n]['p99']:.2f} ms  server CPU {med[n]['cpu_us']:.1f} us/req")
     print(f"  gpushare / nginx: {med['gpushare']['rps'] / med['nginx']['rps']:.3f}x req/s, "
           f"{med['gpushare']['cpu_us'] / med['nginx']['cpu_us']:.1f}x CPU per request")
+    if a.baseline:
+        print(f"  gpushare / gpushare-base: {med['gpushare']['rps'] / med['gpushare-base']['rps']:.2f}x req/s, "
+              f"{med['gpushare']['cpu_us'] / med['gpushare-base']['cpu_us']:.2f}x CPU per request")
 
     rate = a.rate or int(med["gpushare"]["rps"] / 2)
     paced = os.path.join(d, "paced.lua")

@@ -46,6 +46,55 @@ TEST(ParseJson, Answers) {
   EXPECT_EQ((*parse_json(R"({"a":1,"a":2})"))["a"], 2);
 }
 
+TEST(ParseJsonShaped, BuildsOnlyWhatTheShapeKeeps) {
+  using Kind = JsonShape::Kind;
+  const JsonShape all{};
+  const JsonShape item{Kind::kObject, {{"name", &all}}, nullptr};
+  const JsonShape items{Kind::kArray, {}, &item};
+  const JsonShape root{Kind::kObject, {{"items", &items}, {"meta", &all}}, nullptr};
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* want;  // the DOM built, as JSON
+  };
+  const Case cases[] = {
+      {"unlisted members go, listed ones keep their own shape",
+       R"({"items":[{"name":"a","env":[1,2,{"x":[]}]},{"name":"b"}],"meta":{"k":[1]},"other":{"deep":[[[]]]}})",
+       R"({"items":[{"name":"a"},{"name":"b"}],"meta":{"k":[1]}})"},
+      {"a type other than the shape's kind is kept whole",
+       R"({"items":{"name":"x","env":1},"meta":"m"})",
+       R"({"items":{"name":"x","env":1},"meta":"m"})"},
+      {"array elements that are not objects stay", R"({"items":[1,"s",null,[2]]})",
+       R"({"items":[1,"s",null,[2]]})"},
+      {"duplicate keys: the last wins", R"({"meta":1,"other":2,"meta":3})", R"({"meta":3})"},
+      {"a root of another type is kept", R"([1,2])", R"([1,2])"},
+  };
+  for (const Case& c : cases) {
+    auto got = parse_json_shaped(c.text, &root);
+    ASSERT_TRUE(got.ok()) << c.name << ": " << got.error();
+    EXPECT_EQ(*got, nlohmann::json::parse(c.want)) << c.name;
+  }
+}
+
+TEST(ParseJsonShaped, WhatIsNotBuiltIsStillChecked) {
+  using Kind = JsonShape::Kind;
+  const JsonShape all{};
+  const JsonShape root{Kind::kObject, {{"keep", &all}}, nullptr};
+  // Invalid JSON, bad UTF-8 and hostile nesting inside a skipped member are refused as before.
+  auto broken = parse_json_shaped(R"({"skip":[1,2,}],"keep":1})", &root);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().find("not JSON at byte"), std::string::npos) << broken.error();
+  EXPECT_FALSE(parse_json_shaped("{\"skip\":\"\xff\",\"keep\":1}", &root).ok());
+  std::string deep = R"({"skip":)" + std::string(200, '[') + std::string(200, ']') + "}";
+  auto too_deep = parse_json_shaped(deep, &root);
+  ASSERT_FALSE(too_deep.ok());
+  EXPECT_NE(too_deep.error().find("nested deeper"), std::string::npos) << too_deep.error();
+  EXPECT_FALSE(parse_json_shaped("   ", &root).ok());
+  // No shape: the whole document, as parse_json.
+  EXPECT_EQ(*parse_json_shaped(R"({"skip":[1]})", nullptr),
+            nlohmann::json::parse(R"({"skip":[1]})"));
+}
+
 TEST(Members, LenientAndPresentOnly) {
   const json obj = {{"s", "text"}, {"n", 1}, {"null", nullptr}, {"o", {{"k", "v"}}}};
   EXPECT_EQ(member(obj, "o")["k"], "v");

@@ -164,6 +164,41 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   return out;
 }
 
+// The webhook builds only the parts of a review it reads (review_shape): a pod with everything a
+// real one carries besides (env, probes, volumes, managedFields, status, userInfo) gets exactly
+// the answer the bare golden pod gets.
+TEST_P(AdmissionFixture, ThePartsNotReadChangeNothing) {
+  const std::string name = GetParam();
+  json request = json::parse(testing::read_fixture("admission/" + name + ".json"));
+  MutateResult bare = mutate(request.dump());
+  json& req = request["request"];
+  req["userInfo"] = {{"username", "system:serviceaccount:kube-system:replicaset-controller"},
+                     {"groups", {"system:serviceaccounts", "system:authenticated"}}};
+  req["options"] = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "CreateOptions"}};
+  json& pod = req["object"];
+  if (pod.is_object()) {
+    pod["metadata"]["managedFields"] = json::array(
+        {{{"manager", "kube-controller-manager"}, {"fieldsV1", {{"f:spec", {{"f:x", {}}}}}}}});
+    pod["metadata"]["ownerReferences"] = json::array({{{"kind", "ReplicaSet"}, {"name", "rs"}}});
+    pod["spec"]["volumes"] = json::array({{{"name", "v"}, {"emptyDir", json::object()}}});
+    pod["spec"]["dnsPolicy"] = "ClusterFirst";
+    pod["status"]["conditions"] = json::array({{{"type", "PodScheduled"}}});
+    for (const char* list : {"containers", "initContainers"}) {
+      if (!pod["spec"].contains(list) || !pod["spec"][list].is_array()) continue;
+      for (auto& c : pod["spec"][list]) {
+        if (!c.is_object()) continue;
+        c["env"] = json::array({{{"name", "A"}, {"value", "1"}}, {{"name", "B"}, {"value", "2"}}});
+        c["livenessProbe"] = {{"httpGet", {{"path", "/h"}, {"port", 8080}}}};
+        c["volumeMounts"] = json::array({{{"name", "v"}, {"mountPath", "/v"}}});
+      }
+    }
+  }
+  MutateResult full = mutate(request.dump());
+  EXPECT_EQ(full.http_status, bare.http_status);
+  EXPECT_EQ(full.body, bare.body);
+  EXPECT_EQ(full.error, bare.error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Golden, AdmissionFixture, ::testing::ValuesIn(fixture_cases()), test_name);
 
 TEST(AdmissionFixtures, EveryInputHasItsExpectationAndTheContractCasesAreThere) {
