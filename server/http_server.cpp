@@ -76,8 +76,17 @@ bool HttpServer::read_body(const httplib::Request& req, httplib::Response& res,
     res.set_content(error_body(message), kJson);
     return false;
   };
-  const std::string too_large =
+  std::string too_large =
       "request body exceeds the limit of " + std::to_string(limit) + " bytes (limits.maxBodyBytes)";
+  if (req.path == "/filter" || req.path == "/prioritize") {
+    // The one way an extender body gets this large: kube-scheduler sending whole Node objects
+    // (nodeCacheCapable: false), 4-7 KB per GFD-labelled node, so the default 3 MiB holds a few
+    // hundred nodes. Say so where the operator will look: FailedScheduling and our log.
+    too_large +=
+        "; kube-scheduler sends whole Node objects when the extender is configured with "
+        "nodeCacheCapable: false (4-7 KB per GPU node): set nodeCacheCapable: true "
+        "(manifests/scheduler) or raise limits.maxBodyBytes";
+  }
   const bool chunked =
       req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
   if (!chunked) {
@@ -171,7 +180,12 @@ void HttpServer::install_routes() {
       std::size_t body_bytes = 0;
       ReturnMemoryAfterLargeBody trim{&body_bytes};
       std::string body;
-      if (!read_body(req, res, content, body)) return;
+      if (!read_body(req, res, content, body)) {
+        logging::warn("request refused", {{"route", path},
+                                          {"status", std::to_string(res.status)},
+                                          {"error", res.body.substr(0, 400)}});
+        return;
+      }
       body_bytes = body.size();
       Reply reply = (service_.*call)(body);
       res.status = reply.http_status;

@@ -226,6 +226,7 @@ TEST_F(HttpsServer, ErrorsAreJsonWithTheRightStatus) {
       {"POST", "/mutate", R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", 400,
        "request"},
       {"POST", "/mutate", std::string(70 * 1024, ' '), 413, "exceeds the limit"},
+      {"POST", "/filter", std::string(70 * 1024, ' '), 413, "nodeCacheCapable: true"},
       {"POST", "/filter", "[1,2", 400, "error"},
       {"POST", "/prioritize", "{\"Pod\":5}", 400, "error"},
   };
