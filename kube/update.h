@@ -2,6 +2,9 @@
 // it back with the resourceVersion that was read as precondition. On 409 Conflict someone wrote
 // in between: back off (doubling, jittered, so two writers that collided do not collide again in
 // lockstep) and run the change again on what is there now. Nobody's write is ever lost.
+// The same backoff and attempt budget cover an API server that is briefly unavailable: a GET
+// that got no answer, 429 or 5xx, and a PUT refused with 429 (nothing written), start the
+// attempt again. A PUT that timed out or got a 5xx is not retried: it may have been written.
 #pragma once
 
 #include <chrono>
@@ -29,7 +32,7 @@ struct Updated {
 };
 
 // Errors: the GET's or the PUT's (NotFound included: nothing is created), kDecode from
-// `change`, or the last 409 after max_attempts.
+// `change`, or the last 409 or transient error after max_attempts.
 ApiResult<Updated> update_object(Client& client, const std::string& path,
                                  const ObjectChange& change, const RmwOptions& options = {});
 

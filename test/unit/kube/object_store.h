@@ -55,6 +55,14 @@ class ObjectStore {
     std::lock_guard lock(mu_);
     return writes_;
   }
+  // The next `n` requests (of `method` only, when given) are answered `status` (429, 503, ...)
+  // without touching anything.
+  void fail_next(int n, int status, std::string method = {}) {
+    std::lock_guard lock(mu_);
+    fail_next_ = n;
+    fail_status_ = status;
+    fail_method_ = std::move(method);
+  }
   // Every request waits this long before it is answered (a hung API server); 0: none.
   void set_hang(std::chrono::milliseconds hang) {
     std::lock_guard lock(mu_);
@@ -93,6 +101,11 @@ class ObjectStore {
     if (hang.count() > 0) std::this_thread::sleep_for(hang);
     std::lock_guard lock(mu_);
     if (down_) return r.send(503, status(503, "ServiceUnavailable"));
+    if (fail_next_ > 0 && (fail_method_.empty() || fail_method_ == req.method)) {
+      --fail_next_;
+      return r.send(fail_status_, status(fail_status_, fail_status_ == 429 ? "TooManyRequests"
+                                                                           : "ServiceUnavailable"));
+    }
     if (req.method == "GET") {
       auto it = objects_.find(req.path);
       if (it == objects_.end()) return r.send(404, status(404, "NotFound"));
@@ -137,6 +150,9 @@ class ObjectStore {
   int races_ = 0;
   bool down_ = false;
   std::chrono::milliseconds hang_{0};
+  int fail_next_ = 0;
+  int fail_status_ = 503;
+  std::string fail_method_;
   std::function<void(nlohmann::json&)> race_change_;
   std::optional<nlohmann::json> create_race_;
 };

@@ -81,5 +81,38 @@ TEST(UpdateObject, ErrorsKeepTheirKind) {
   EXPECT_FALSE((*f.store.get(kPath))["metadata"]["labels"].contains("ours"));
 }
 
+// An API server that is briefly unavailable costs attempts, not the write: a GET without an
+// answer worth having (429, 5xx) and a PUT refused with 429 start the attempt again; a PUT that
+// got a 5xx may have been written, so it comes back to the caller instead.
+TEST(UpdateObject, TransientFailuresAreRetriedWithinTheBudget) {
+  struct Case {
+    const char* name;
+    int failures;
+    int status;
+    const char* method;
+    bool written;
+    ErrorKind error;  // when not written
+  };
+  const Case cases[] = {
+      {"GET 503 twice", 2, 503, "GET", true, ErrorKind::kOther},
+      {"GET 429 twice", 2, 429, "GET", true, ErrorKind::kOther},
+      {"PUT 429 twice", 2, 429, "PUT", true, ErrorKind::kOther},
+      {"PUT 503 once: maybe written, not retried", 1, 503, "PUT", false, ErrorKind::kServerError},
+      {"GET 503 past the budget", 100, 503, "GET", false, ErrorKind::kServerError},
+  };
+  for (const Case& c : cases) {
+    Fixture f;
+    f.store.fail_next(c.failures, c.status, c.method);
+    auto r = update_object(f.client, kPath, set_label("ours", "yes"), kFast);
+    const bool written = (*f.store.get(kPath))["metadata"]["labels"].contains("ours");
+    EXPECT_EQ(written, c.written) << c.name;
+    if (c.written) {
+      EXPECT_TRUE(r.ok() && r->written) << c.name;
+    } else {
+      EXPECT_TRUE(r.is(c.error)) << c.name << ": " << (r.ok() ? "ok" : r.error().message);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gpushare::kube
