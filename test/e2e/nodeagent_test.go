@@ -33,6 +33,12 @@ func setNodeLabel(t *testing.T, node, key string, value *string) {
 
 func editConfigMap(t *testing.T, name string, edit func(map[string]string)) {
 	t.Helper()
+	editConfigMapObject(t, name, func(cm *corev1.ConfigMap) { edit(cm.Data) })
+}
+
+// editConfigMapObject is editConfigMap for changes beyond data (annotations); Data and Annotations are never nil.
+func editConfigMapObject(t *testing.T, name string, edit func(*corev1.ConfigMap)) {
+	t.Helper()
 	cms := cluster.Client.CoreV1().ConfigMaps("gpu-operator")
 	for range 10 {
 		cm, err := cms.Get(context.Background(), name, metav1.GetOptions{})
@@ -42,7 +48,10 @@ func editConfigMap(t *testing.T, name string, edit func(map[string]string)) {
 		if cm.Data == nil {
 			cm.Data = map[string]string{}
 		}
-		edit(cm.Data)
+		if cm.Annotations == nil {
+			cm.Annotations = map[string]string{}
+		}
+		edit(cm)
 		if _, err = cms.Update(context.Background(), cm, metav1.UpdateOptions{}); err == nil {
 			return
 		}

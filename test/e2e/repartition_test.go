@@ -421,24 +421,7 @@ func TestRepartitionPrunesOrphanEntries(t *testing.T) {
 	dpOrphan := "gpushare-dp-orphan-" + tag
 	longAgo := time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05.000000Z07:00")
 	layout := []nodeagent.MigConfigEntry{{Devices: []any{0}, MigEnabled: true, MigDevices: map[string]int{"1g.12gb": 7}}}
-	editWithAnnotations := func(name string, edit func(cm *corev1.ConfigMap)) {
-		cms := cluster.Client.CoreV1().ConfigMaps("gpu-operator")
-		for range 10 {
-			cm, err := cms.Get(context.Background(), name, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cm.Annotations == nil {
-				cm.Annotations = map[string]string{}
-			}
-			edit(cm)
-			if _, err = cms.Update(context.Background(), cm, metav1.UpdateOptions{}); err == nil {
-				return
-			}
-		}
-		t.Fatalf("update ConfigMap %s: too many conflicts", name)
-	}
-	editWithAnnotations(migPartedCM, func(cm *corev1.ConfigMap) {
+	editConfigMapObject(t, migPartedCM, func(cm *corev1.ConfigMap) {
 		var cfg nodeagent.MigPartedConfig
 		if err := yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &cfg); err != nil {
 			t.Fatal(err)
@@ -451,7 +434,7 @@ func TestRepartitionPrunesOrphanEntries(t *testing.T) {
 		cm.Annotations["gpushare.io/written-at."+orphan] = longAgo
 		cm.Annotations["gpushare.io/written-at."+foreign] = longAgo // not gpushare-named: never ours
 	})
-	editWithAnnotations(devicePluginCM, func(cm *corev1.ConfigMap) {
+	editConfigMapObject(t, devicePluginCM, func(cm *corev1.ConfigMap) {
 		cm.Data[dpOrphan] = "version: v1\n"
 		cm.Annotations["gpushare.io/written-at."+dpOrphan] = longAgo
 	})
