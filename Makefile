@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
-.PHONY: all deps build test unit bench-smoke e2e check-generated check-layering check-format test-sanitize demo lint format clean bench simulate-bench
+.PHONY: all deps build test unit bench-smoke e2e check-generated check-layering check-format test-sanitize demo lint format clean bench bench-scheduler simulate-bench
 
 all: build
 
@@ -62,6 +62,11 @@ bench: build
 # The repartitioning matrix of BENCHMARKS.md (issue 9): 20 and 200 nodes, three loads, three
 # mixes, seeds 1-3 (about half an hour on 2 cores). make test runs a small piece of it as a
 # unit test (policy/sim_test.cpp).
+# kube-scheduler's throughput with and without gpushare as its extender, through the e2e harness's real
+# control plane (test/e2e/bench_scheduler_test.go; 1,000 nodes, 2,000 pods a run, 3 interleaved rounds).
+bench-scheduler: build
+	E2E_BENCH_SCHEDULER=1 E2E_GO_TEST_FLAGS="-run TestSchedulerThroughput" test/e2e/run.sh
+
 simulate-bench: build
 	scripts/simulate-matrix.py --nodes 20,200 --jobs $(JOBS)
 

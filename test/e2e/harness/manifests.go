@@ -287,6 +287,23 @@ func (c *Cluster) GeneratedSchedulerConfig() map[string]any {
 }
 
 func (c *Cluster) startScheduler(ctx context.Context) error {
+	return c.startSchedulerWith(ctx, c.ExtenderEnabled, 0)
+}
+
+// RestartScheduler stops kube-scheduler and starts it again with or without gpushare as its extender and, when
+// qps > 0, with clientConnection qps and burst set to it (the throughput benchmark). It returns once the new one
+// is ready. RestartScheduler(ctx, cluster.ExtenderEnabled, 0) puts back what the suite runs with.
+func (c *Cluster) RestartScheduler(ctx context.Context, extender bool, qps int) error {
+	c.mu.Lock()
+	p := c.procs["kube-scheduler"]
+	c.mu.Unlock()
+	if p != nil {
+		p.Stop(10 * time.Second)
+	}
+	return c.startSchedulerWith(ctx, extender, qps)
+}
+
+func (c *Cluster) startSchedulerWith(ctx context.Context, extender bool, qps int) error {
 	cfg, src, err := c.schedulerConfigFromManifests()
 	if err != nil {
 		return err
@@ -297,6 +314,9 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 	}
 	c.SchedulerSource = src
 	cfg["clientConnection"] = map[string]any{"kubeconfig": c.Kubeconfig}
+	if qps > 0 {
+		cfg["clientConnection"] = map[string]any{"kubeconfig": c.Kubeconfig, "qps": qps, "burst": qps}
+	}
 	cfg["leaderElection"] = map[string]any{"leaderElect": false}
 	if profiles, ok := cfg["profiles"].([]any); ok && len(profiles) > 0 {
 		if p, ok := profiles[0].(map[string]any); ok {
@@ -306,7 +326,7 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 		}
 	}
 	exts, _ := cfg["extenders"].([]any)
-	if !c.ExtenderEnabled {
+	if !extender {
 		delete(cfg, "extenders")
 	} else {
 		for i, e := range exts {
@@ -338,7 +358,7 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 		return err
 	}
 	_ = os.WriteFile(filepath.Join(c.LogDir, "scheduler.yaml"), b, 0o644)
-	c.logf("kube-scheduler config from %s (extender %v, scheduler name %s)", src, c.ExtenderEnabled, c.SchedulerName)
+	c.logf("kube-scheduler config from %s (extender %v, scheduler name %s)", src, extender, c.SchedulerName)
 	c.schedulerCertDir = filepath.Join(c.Dir, "scheduler-certs")
 	port := c.ports["scheduler"]
 	p, err := c.start("kube-scheduler", filepath.Join(c.Opts.BinDir, "kube-scheduler"),

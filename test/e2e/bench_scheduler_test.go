@@ -1,0 +1,164 @@
+package e2e
+
+// Scheduling throughput with and without gpushare as kube-scheduler's extender (issue 13, item 4): the real
+// kube-scheduler of the harness, N simulated MPS GPU nodes created through the API, P pods asking
+// nvidia.com/gpu.shared: 1, kube-scheduler restarted before each run with client QPS/Burst 5000, runs interleaved
+// (with, without, without, with, ...). Pods/s counts from the first create to the last binding.
+//
+// Skipped unless E2E_BENCH_SCHEDULER is set: `make bench-scheduler` (E2E_BENCH_NODES, E2E_BENCH_PODS,
+// E2E_BENCH_ROUNDS change the defaults 1000, 2000, 3). It adds N nodes to the cluster, so run it alone.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"gpushare.test/e2e/nodeagent"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func TestSchedulerThroughput(t *testing.T) {
+	if os.Getenv("E2E_BENCH_SCHEDULER") == "" {
+		t.Skip("a benchmark: set E2E_BENCH_SCHEDULER=1 (make bench-scheduler)")
+	}
+	requireExtender(t)
+	nodes, pods, rounds := envInt("E2E_BENCH_NODES", 1000), envInt("E2E_BENCH_PODS", 2000), envInt("E2E_BENCH_ROUNDS", 3)
+	ctx := context.Background()
+	fast := rest.CopyConfig(cluster.Rest)
+	fast.QPS, fast.Burst = 5000, 5000
+	client, err := kubernetes.NewForConfig(fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := "bench-" + suffix()
+	t0 := time.Now()
+	// 8 RTX 4090s at 8 MPS replicas each: 64 shares a node, far more than the runs use.
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < nodes; i += 16 {
+				spec := nodeagent.NodeSpec{Name: fmt.Sprintf("e2e-%s-%04d", pool, i), Product: "NVIDIA-GeForce-RTX-4090", Count: 8,
+					MemoryMiB: rtx4090MemoryMiB, Mode: nodeagent.ModeMPS, Replicas: 8, Labels: map[string]string{poolLabel: pool}}
+				if err := cluster.Agent.AddNode(ctx, spec); err != nil {
+					failed.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d nodes could not be added", failed.Load(), nodes)
+	}
+	t.Logf("%d nodes added in %s", nodes, time.Since(t0).Round(time.Millisecond))
+	t.Cleanup(func() {
+		_ = cluster.RestartScheduler(context.Background(), cluster.ExtenderEnabled, 0)
+		for i := 0; i < nodes; i++ {
+			_ = cluster.Agent.RemoveNode(context.Background(), fmt.Sprintf("e2e-%s-%04d", pool, i))
+		}
+	})
+
+	rates := map[bool][]float64{}
+	run := func(extender bool) float64 {
+		if err := cluster.RestartScheduler(ctx, extender, 5000); err != nil {
+			t.Fatal(err)
+		}
+		ns := newNamespace(t)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := w; i < pods; i += 16 {
+					p := newPod(fmt.Sprintf("p-%05d", i), withLimits("nvidia.com/gpu.shared", "1"), inPool(pool))
+					if _, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+						failed.Add(1)
+					}
+				}
+			}(w)
+		}
+		createsDone := make(chan time.Time, 1)
+		go func() {
+			wg.Wait()
+			createsDone <- time.Now()
+		}()
+		bound := 0
+		deadline := time.Now().Add(10 * time.Minute)
+		for bound < pods && time.Now().Before(deadline) {
+			time.Sleep(250 * time.Millisecond)
+			list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+			if err != nil {
+				continue
+			}
+			bound = 0
+			for i := range list.Items {
+				if list.Items[i].Spec.NodeName != "" {
+					bound++
+				}
+			}
+		}
+		created := <-createsDone
+		took := time.Since(start)
+		if bound < pods || failed.Load() > 0 {
+			t.Fatalf("extender %v: %d of %d pods bound, %d creates failed", extender, bound, pods, failed.Load())
+		}
+		rate := float64(pods) / took.Seconds()
+		t.Logf("extender %-5v: %d pods bound in %s (creates took %s): %.0f pods/s", extender, pods,
+			took.Round(time.Millisecond), created.Sub(start).Round(time.Millisecond), rate)
+		// Free the shares for the next run: force-delete (no kubelet grace in this harness).
+		zero := int64(0)
+		_ = client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
+		return rate
+	}
+	for r := 0; r < rounds; r++ {
+		order := []bool{true, false}
+		if r%2 == 1 {
+			order = []bool{false, true}
+		}
+		for _, ext := range order {
+			rates[ext] = append(rates[ext], run(ext))
+		}
+	}
+	median := func(v []float64) float64 {
+		s := append([]float64(nil), v...)
+		sort.Float64s(s)
+		return s[len(s)/2]
+	}
+	with, without := median(rates[true]), median(rates[false])
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "scheduler throughput, %d MPS nodes, %d pods a run, %d interleaved rounds, kube-scheduler QPS/Burst 5000:\n",
+		nodes, pods, rounds)
+	fmt.Fprintf(&sb, "  with gpushare's extender:    median %.0f pods/s, runs %v\n", with, roundAll(rates[true]))
+	fmt.Fprintf(&sb, "  without (same scheduler):    median %.0f pods/s, runs %v\n", without, roundAll(rates[false]))
+	fmt.Fprintf(&sb, "  with / without: %.2fx (target >= 0.8x)\n", with/without)
+	t.Log(sb.String())
+	_ = os.WriteFile(cluster.LogDir+"/bench-scheduler.txt", []byte(sb.String()), 0o644)
+}
+
+func roundAll(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}
