@@ -240,4 +240,37 @@ Result<std::vector<policy::NodeView>> decode_node_list(const json& list, std::st
   return out;
 }
 
+const JsonShape& pod_shape() {
+  using Kind = JsonShape::Kind;
+  static const JsonShape all{};
+  static const JsonShape container{
+      Kind::kObject, {{"name", &all}, {"resources", &all}, {"restartPolicy", &all}}, nullptr};
+  static const JsonShape containers{Kind::kArray, {}, &container};
+  static const JsonShape metadata{Kind::kObject,
+                                  {{"name", &all},
+                                   {"namespace", &all},
+                                   {"generateName", &all},
+                                   {"labels", &all},
+                                   {"annotations", &all}},
+                                  nullptr};
+  static const JsonShape spec{Kind::kObject,
+                              {{"containers", &containers},
+                               {"initContainers", &containers},
+                               {"nodeName", &all},
+                               {"nodeSelector", &all},
+                               {"affinity", &all},
+                               {"tolerations", &all},
+                               {"priority", &all}},
+                              nullptr};
+  static const JsonShape status{Kind::kObject, {{"phase", &all}}, nullptr};
+  static const JsonShape pod{Kind::kObject,
+                             {{"apiVersion", &all},
+                              {"kind", &all},
+                              {"metadata", &metadata},
+                              {"spec", &spec},
+                              {"status", &status}},
+                             nullptr};
+  return pod;
+}
+
 }  // namespace gpushare::codec

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "codec/json.h"
 #include "policy/views.h"
 
 namespace gpushare::codec {
@@ -26,6 +27,10 @@ enum class DecodeMode { kStrict, kLenient };
 // Quantities keep their text; a JSON number (hand-written input) becomes its decimal text.
 Result<policy::PodView> decode_pod(const nlohmann::json& pod, std::string_view path = "Pod",
                                    DecodeMode mode = DecodeMode::kStrict);
+// The parts of a Pod decode_pod reads (and the webhook's JSON Patch is written against), for
+// parse_json_shaped: an edge that decodes a pod from a large body builds only these. A field
+// decode_pod starts to read must be added here (AdmissionFixture.ThePartsNotReadChangeNothing).
+const JsonShape& pod_shape();
 
 // metadata.name (required), labels, annotations, spec.unschedulable, spec.taints (read
 // leniently, codec/scheduling.h), and status.allocatable

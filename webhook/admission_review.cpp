@@ -61,41 +61,15 @@ GroupVersionKind gvk_of_object(const json& object) {
   return gvk;
 }
 
-// What decode() and codec's decode_pod read of an AdmissionReview, and the JSON Patch is built
-// against: everything else of the pod (env, volumes, probes, managedFields, ...) is parsed and
-// validated but not built (codec::JsonShape). A field read here that is not listed would read
-// as absent: AdmissionFixture.ThePartsNotReadChangeNothing answers every golden review with and
-// without a real pod's other fields, and the goldens themselves pass through this shape.
+// What decode() reads of an AdmissionReview; the pod's part is codec::pod_shape(), what decode_pod
+// reads and the JSON Patch is built against: everything else of the pod (env, volumes, probes,
+// managedFields, ...) is parsed and validated but not built (codec::JsonShape). A field read here
+// that is not listed would read as absent: AdmissionFixture.ThePartsNotReadChangeNothing answers
+// every golden review with and without a real pod's other fields, and the goldens themselves pass
+// through this shape.
 const codec::JsonShape& review_shape() {
   using Kind = codec::JsonShape::Kind;
   static const codec::JsonShape all{};
-  static const codec::JsonShape container{
-      Kind::kObject, {{"name", &all}, {"resources", &all}, {"restartPolicy", &all}}, nullptr};
-  static const codec::JsonShape containers{Kind::kArray, {}, &container};
-  static const codec::JsonShape metadata{Kind::kObject,
-                                         {{"name", &all},
-                                          {"namespace", &all},
-                                          {"generateName", &all},
-                                          {"labels", &all},
-                                          {"annotations", &all}},
-                                         nullptr};
-  static const codec::JsonShape spec{Kind::kObject,
-                                     {{"containers", &containers},
-                                      {"initContainers", &containers},
-                                      {"nodeName", &all},
-                                      {"nodeSelector", &all},
-                                      {"affinity", &all},
-                                      {"tolerations", &all},
-                                      {"priority", &all}},
-                                     nullptr};
-  static const codec::JsonShape status{Kind::kObject, {{"phase", &all}}, nullptr};
-  static const codec::JsonShape pod{Kind::kObject,
-                                    {{"apiVersion", &all},
-                                     {"kind", &all},
-                                     {"metadata", &metadata},
-                                     {"spec", &spec},
-                                     {"status", &status}},
-                                    nullptr};
   static const codec::JsonShape request{Kind::kObject,
                                         {{"uid", &all},
                                          {"operation", &all},
@@ -104,8 +78,8 @@ const codec::JsonShape& review_shape() {
                                          {"subResource", &all},
                                          {"dryRun", &all},
                                          {"kind", &all},
-                                         {"object", &pod},
-                                         {"oldObject", &pod}},
+                                         {"object", &codec::pod_shape()},
+                                         {"oldObject", &codec::pod_shape()}},
                                         nullptr};
   static const codec::JsonShape review{
       Kind::kObject, {{"apiVersion", &all}, {"kind", &all}, {"request", &request}}, nullptr};

@@ -34,6 +34,25 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// inParallel runs do(0..n-1) on 16 goroutines and returns how many calls failed.
+func inParallel(n int, do func(i int) error) int32 {
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				if do(i) != nil {
+					failed.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return failed.Load()
+}
+
 func TestSchedulerThroughput(t *testing.T) {
 	if os.Getenv("E2E_BENCH_SCHEDULER") == "" {
 		t.Skip("a benchmark: set E2E_BENCH_SCHEDULER=1 (make bench-scheduler)")
@@ -50,24 +69,12 @@ func TestSchedulerThroughput(t *testing.T) {
 	pool := "bench-" + suffix()
 	t0 := time.Now()
 	// 8 RTX 4090s at 8 MPS replicas each: 64 shares a node, far more than the runs use.
-	var wg sync.WaitGroup
-	var failed atomic.Int32
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < nodes; i += 16 {
-				spec := nodeagent.NodeSpec{Name: fmt.Sprintf("e2e-%s-%04d", pool, i), Product: "NVIDIA-GeForce-RTX-4090", Count: 8,
-					MemoryMiB: rtx4090MemoryMiB, Mode: nodeagent.ModeMPS, Replicas: 8, Labels: map[string]string{poolLabel: pool}}
-				if err := cluster.Agent.AddNode(ctx, spec); err != nil {
-					failed.Add(1)
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	if failed.Load() > 0 {
-		t.Fatalf("%d of %d nodes could not be added", failed.Load(), nodes)
+	if failed := inParallel(nodes, func(i int) error {
+		return cluster.Agent.AddNode(ctx, nodeagent.NodeSpec{Name: fmt.Sprintf("e2e-%s-%04d", pool, i),
+			Product: "NVIDIA-GeForce-RTX-4090", Count: 8, MemoryMiB: rtx4090MemoryMiB, Mode: nodeagent.ModeMPS, Replicas: 8,
+			Labels: map[string]string{poolLabel: pool}})
+	}); failed > 0 {
+		t.Fatalf("%d of %d nodes could not be added", failed, nodes)
 	}
 	t.Logf("%d nodes added in %s", nodes, time.Since(t0).Round(time.Millisecond))
 	t.Cleanup(func() {
@@ -84,23 +91,18 @@ func TestSchedulerThroughput(t *testing.T) {
 		}
 		ns := newNamespace(t)
 		start := time.Now()
-		var wg sync.WaitGroup
-		for w := 0; w < 16; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				for i := w; i < pods; i += 16 {
-					p := newPod(fmt.Sprintf("p-%05d", i), withLimits("nvidia.com/gpu.shared", "1"), inPool(pool))
-					if _, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-						failed.Add(1)
-					}
-				}
-			}(w)
+		type creates struct {
+			failed int32
+			done   time.Time
 		}
-		createsDone := make(chan time.Time, 1)
+		createsDone := make(chan creates, 1)
 		go func() {
-			wg.Wait()
-			createsDone <- time.Now()
+			failed := inParallel(pods, func(i int) error {
+				p := newPod(fmt.Sprintf("p-%05d", i), withLimits("nvidia.com/gpu.shared", "1"), inPool(pool))
+				_, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
+				return err
+			})
+			createsDone <- creates{failed, time.Now()}
 		}()
 		bound := 0
 		deadline := time.Now().Add(10 * time.Minute)
@@ -117,14 +119,14 @@ func TestSchedulerThroughput(t *testing.T) {
 				}
 			}
 		}
-		created := <-createsDone
+		c := <-createsDone
 		took := time.Since(start)
-		if bound < pods || failed.Load() > 0 {
-			t.Fatalf("extender %v: %d of %d pods bound, %d creates failed", extender, bound, pods, failed.Load())
+		if bound < pods || c.failed > 0 {
+			t.Fatalf("extender %v: %d of %d pods bound, %d creates failed", extender, bound, pods, c.failed)
 		}
 		rate := float64(pods) / took.Seconds()
 		t.Logf("extender %-5v: %d pods bound in %s (creates took %s): %.0f pods/s", extender, pods,
-			took.Round(time.Millisecond), created.Sub(start).Round(time.Millisecond), rate)
+			took.Round(time.Millisecond), c.done.Sub(start).Round(time.Millisecond), rate)
 		// Free the shares for the next run: force-delete (no kubelet grace in this harness).
 		zero := int64(0)
 		_ = client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
