@@ -19,6 +19,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -525,6 +526,40 @@ bool key_matches_certificate(const std::string& cert_pem, const std::string& key
   const bool match = key && X509_check_private_key(certs.front().get(), key.get()) == 1;
   ERR_clear_error();
   return match;
+}
+
+std::vector<std::string> split_certificates(const std::string& pem) {
+  std::vector<std::string> out;
+  for (const auto& cert : read_certificates(pem)) {
+    auto text = cert_to_pem(cert.get());
+    if (text) out.push_back(std::move(*text));
+  }
+  return out;
+}
+
+Result<std::chrono::system_clock::time_point> certificate_not_after(const std::string& pem) {
+  auto certs = read_certificates(pem);
+  if (certs.empty()) return Error{"no PEM certificate found"};
+  struct tm when {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(certs.front().get()), &when) != 1) {
+    return Error{openssl_error("reading a certificate's notAfter")};
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&when));
+}
+
+bool signed_by_any(const std::string& cert_pem, const std::string& ca_pem) {
+  auto certs = read_certificates(cert_pem);
+  if (certs.empty()) return false;
+  for (const auto& ca : read_certificates(ca_pem)) {
+    if (X509_check_issued(ca.get(), certs.front().get()) != X509_V_OK) continue;
+    EVP_PKEY* key = X509_get0_pubkey(ca.get());
+    if (key != nullptr && X509_verify(certs.front().get(), key) == 1) {
+      ERR_clear_error();
+      return true;
+    }
+  }
+  ERR_clear_error();
+  return false;
 }
 
 }  // namespace gpushare::certs

@@ -9,6 +9,7 @@
 // Expected failures (bad names, unwritable directory, OpenSSL errors) are values: gpushare::Result.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,5 +67,16 @@ bool is_ca(const std::string& pem);
 
 // True when the private key `key_pem` belongs to the first certificate in `cert_pem`.
 bool key_matches_certificate(const std::string& cert_pem, const std::string& key_pem);
+
+// Each certificate of a PEM bundle as its own PEM block, in order (anything between blocks is
+// dropped); empty when there is none.
+std::vector<std::string> split_certificates(const std::string& pem);
+
+// notAfter of the first certificate in `pem`.
+Result<std::chrono::system_clock::time_point> certificate_not_after(const std::string& pem);
+
+// True when the first certificate in `cert_pem` carries a signature made by the key of one of the
+// certificates in `ca_pem` (whose subject is its issuer). Validity dates are not checked here.
+bool signed_by_any(const std::string& cert_pem, const std::string& ca_pem);
 
 }  // namespace gpushare::certs

@@ -18,6 +18,15 @@ inline std::string pod_eviction(const std::string& ns, const std::string& name) 
 inline std::string config_map(const std::string& ns, const std::string& name) {
   return "/api/v1/namespaces/" + ns + "/configmaps/" + name;
 }
+inline std::string secrets(const std::string& ns) {
+  return "/api/v1/namespaces/" + ns + "/secrets";
+}
+inline std::string secret(const std::string& ns, const std::string& name) {
+  return secrets(ns) + "/" + name;
+}
+inline std::string mutating_webhook_configuration(const std::string& name) {
+  return "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/" + name;
+}
 inline std::string events(const std::string& ns) { return "/api/v1/namespaces/" + ns + "/events"; }
 inline std::string leases(const std::string& ns) {
   return "/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases";

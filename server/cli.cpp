@@ -8,8 +8,11 @@
 #include <sstream>
 
 #include "certs/certs.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
 #include "policy/catalog.h"
 #include "server/cli_args.h"
+#include "server/cluster_certs.h"
 #include "server/cluster_state.h"
 #include "server/command_input.h"
 #include "server/nodes_file.h"
@@ -31,6 +34,10 @@ Usage:
   gpushare prioritize [FILE|-]   ExtenderArgs in, HostPriorityList out (POST /prioritize)
   gpushare plan [FILE|-]         {"nodes":[...],"pods":[...],"configMaps":[...]} in, a repartition plan out
   gpushare certs --service S --namespace NS --out DIR [--ip IP]... [--dns NAME]...
+  gpushare certs --service S --namespace NS --secret NAME [--webhook NAME] [--renew-before-days D]
+                 [--kubeconfig FILE] [--ip IP]... [--dns NAME]...
+                                 keep or renew the certificates in a Secret and the webhook's caBundle
+  gpushare certs --namespace NS --secret NAME --remove [--kubeconfig FILE]
   gpushare simulate [--nodes FILE | --cluster N] [--trace FILE | --seed S[,S...] --load L
                     --hours H --mix default|balanced|shifting] [--policy static,on-demand,greedy]
                                  replay a workload under each policy; one row per policy
@@ -87,12 +94,71 @@ int run_offline(const Args& a, std::istream& in, std::ostream& out, std::ostream
   return 0;
 }
 
+// certs --secret: in the cluster (the Helm chart's certificate Jobs), through the same client as
+// serve (in-cluster when KUBERNETES_SERVICE_HOST is set, else --kubeconfig / $KUBECONFIG).
+int run_cluster_certs(const Args& a, std::ostream& out, std::ostream& err) {
+  auto ns = a.one("namespace");
+  auto secret = a.one("secret");
+  if (!ns) return fail(err, "certs --secret needs --namespace");
+  auto config = kube::load_config(a.one("kubeconfig").value_or(""));
+  if (!config) return fail(err, "certs: " + config.error());
+  kube::Client client(std::move(*config));
+  if (a.one("remove")) {
+    auto removed = remove_cluster_certificates(client, *ns, *secret);
+    if (!removed) return fail(err, "certs: " + removed.error());
+    err << "gpushare certs: Secret " << *ns << "/" << *secret
+        << (*removed ? " deleted" : " not there, or not written by gpushare certs: left alone")
+        << "\n";
+    return 0;
+  }
+  ClusterCertsRequest req;
+  auto service = a.one("service");
+  if (!service) return fail(err, "certs --secret needs --service");
+  req.request.service = *service;
+  req.request.namespace_name = *ns;
+  req.request.ip_addresses = a.many("ip");
+  req.request.dns_names = a.many("dns");
+  req.secret = *secret;
+  req.webhook = a.one("webhook").value_or("");
+  if (auto days = a.one("renew-before-days")) {
+    int d = 0;
+    std::istringstream in(*days);
+    if (!(in >> d) || !in.eof() || d < 0 || d > 3650) {
+      return fail(err, "--renew-before-days: \"" + *days + "\" is not a number of days (0-3650)");
+    }
+    req.renew_before = std::chrono::hours(24 * d);
+  }
+  auto outcome = ensure_cluster_certificates(client, req);
+  if (!outcome) return fail(err, "certs: " + outcome.error());
+  err << "gpushare certs: Secret " << *ns << "/" << *secret << " " << outcome->why << "\n";
+  if (!req.webhook.empty()) {
+    err << "gpushare certs: MutatingWebhookConfiguration " << req.webhook << ": "
+        << (!outcome->webhook_found
+                ? "not there yet (before install); the step after install sets its caBundle"
+                : (outcome->webhook_written ? "caBundle set" : "caBundle already current"))
+        << "\n";
+  }
+  out << outcome->ca_bundle << "\n";
+  return 0;
+}
+
 int run_certs(const Args& a, std::ostream& out, std::ostream& err) {
+  if (a.one("secret")) {
+    if (a.one("out")) return fail(err, "certs takes --out or --secret, not both");
+    return run_cluster_certs(a, out, err);
+  }
+  for (const char* cluster_only : {"webhook", "remove", "renew-before-days", "kubeconfig"}) {
+    if (a.one(cluster_only)) {
+      return fail(err, std::string("certs: --") + cluster_only + " needs --secret");
+    }
+  }
   certs::CertRequest req;
   auto service = a.one("service");
   auto ns = a.one("namespace");
   auto dir = a.one("out");
-  if (!service || !ns || !dir) return fail(err, "certs needs --service, --namespace and --out");
+  if (!service || !ns || !dir) {
+    return fail(err, "certs needs --service, --namespace and --out (or --secret)");
+  }
   req.service = *service;
   req.namespace_name = *ns;
   req.ip_addresses = a.many("ip");

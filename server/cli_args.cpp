@@ -54,9 +54,12 @@ const std::vector<CommandSpec>& command_specs() {
         {"prioritize", "prioritize [--catalog FILE] [--nodes FILE] [FILE|-]", 1, offline},
         {"plan", "plan [--catalog FILE] [FILE|-]", 1, {value("catalog")}},
         {"certs",
-         "certs --service S --namespace NS --out DIR [--ip IP]... [--dns NAME]...",
+         "certs --service S --namespace NS (--out DIR | --secret NAME [--webhook NAME]) "
+         "[--ip IP]... [--dns NAME]...",
          0,
-         {value("service"), value("namespace"), value("out"), repeated("ip"), repeated("dns")}},
+         {value("service"), value("namespace"), value("out"), repeated("ip"), repeated("dns"),
+          value("secret"), value("webhook"), value("renew-before-days"), value("kubeconfig"),
+          toggle("remove")}},
         {"simulate",
          "simulate [--nodes FILE | --cluster N] [--trace FILE | --seed S[,S...] --load L "
          "--hours H --mix NAME] [--policy LIST] [--json] ... (gpushare --help lists all)",
