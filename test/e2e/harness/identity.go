@@ -108,3 +108,26 @@ func (c *Cluster) BaseOnlyKubeconfig(ctx context.Context, namespace, name string
 	}
 	return c.serviceAccountKubeconfig(ctx, namespace, name)
 }
+
+// CreateRBAC creates the ServiceAccounts, roles and bindings among docs (other kinds are left out); objects that
+// exist already are kept.
+func (c *Cluster) CreateRBAC(ctx context.Context, docs []Doc) error {
+	for _, d := range docs {
+		gvr, ok := rbacKinds[d.Obj.GetKind()]
+		if !ok {
+			continue
+		}
+		obj := d.Obj.DeepCopy()
+		obj.SetAnnotations(nil)
+		var err error
+		if ns := obj.GetNamespace(); ns != "" {
+			_, err = c.Dynamic.Resource(gvr).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{})
+		} else {
+			_, err = c.Dynamic.Resource(gvr).Create(ctx, obj, metav1.CreateOptions{})
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s %s from %s: %w", d.Obj.GetKind(), obj.GetName(), d.File, err)
+		}
+	}
+	return nil
+}
