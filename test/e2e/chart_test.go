@@ -33,11 +33,7 @@ func requireHelm(t *testing.T) {
 
 func helmTemplate(t *testing.T, sets ...string) []harness.Doc {
 	t.Helper()
-	args := []string{"template", "gpushare", chartDir(), "--namespace", "gpushare-system"}
-	for _, s := range sets {
-		args = append(args, "--set", s)
-	}
-	out, err := harness.Helm(args...)
+	out, err := harness.Helm(templateArgs(sets)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +42,15 @@ func helmTemplate(t *testing.T, sets ...string) []harness.Doc {
 		t.Fatal(err)
 	}
 	return docs
+}
+
+// templateArgs: `helm template` of release gpushare in gpushare-system (the names manifests/ uses) with sets.
+func templateArgs(sets []string) []string {
+	args := []string{"template", "gpushare", chartDir(), "--namespace", "gpushare-system"}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	return args
 }
 
 var kustomizeHash = regexp.MustCompile(`^(gpushare-config)-[a-z0-9]{10}$`)
@@ -224,11 +229,7 @@ func TestChartGoldens(t *testing.T) {
 			"networkPolicy.enabled=true", "serviceMonitor.enabled=true"},
 	}
 	for name, sets := range goldens {
-		args := []string{"template", "gpushare", chartDir(), "--namespace", "gpushare-system"}
-		for _, s := range sets {
-			args = append(args, "--set", s)
-		}
-		out, err := harness.Helm(args...)
+		out, err := harness.Helm(templateArgs(sets)...)
 		if err != nil {
 			t.Fatal(err)
 		}

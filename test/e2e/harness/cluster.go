@@ -552,6 +552,11 @@ func (c *Cluster) startGpushareProcess(ctx context.Context, name string, port in
 	if err != nil {
 		return "", err
 	}
+	return c.launchGpushare(ctx, name, port, cfg)
+}
+
+// launchGpushare starts `gpushare serve --config cfg` as a replica called name and waits for its /readyz on port.
+func (c *Cluster) launchGpushare(ctx context.Context, name string, port int, cfg string) (string, error) {
 	p, err := c.start(name, c.Opts.GpushareBin, "serve", "--config", cfg)
 	if err != nil {
 		return "", err

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -97,13 +96,5 @@ func (c *Cluster) StartGpushareWithConfig(ctx context.Context, name string, port
 		return "", err
 	}
 	_ = os.WriteFile(filepath.Join(c.LogDir, name+".yaml"), b, 0o644)
-	p, err := c.start(name, c.Opts.GpushareBin, "serve", "--config", path)
-	if err != nil {
-		return "", err
-	}
-	c.mu.Lock()
-	c.replicas = append(c.replicas, name)
-	c.mu.Unlock()
-	url := fmt.Sprintf("https://127.0.0.1:%d", port)
-	return url, c.waitFor(ctx, name+" /readyz", p, 60*time.Second, func() error { return httpGetOK(c.gpushareHTTP, url+"/readyz", "") })
+	return c.launchGpushare(ctx, name, port, path)
 }
