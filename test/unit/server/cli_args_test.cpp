@@ -130,3 +130,37 @@ TEST(Cli, HelpVersionAndNothing) {
 
 }  // namespace
 }  // namespace gpushare::server
+
+namespace gpushare::server {
+namespace {
+
+// certs writes files (--out) or a Secret (--secret), never both; the in-cluster flags need
+// --secret, and a bad margin is refused before the cluster is contacted.
+TEST(Cli, CertsFlagsBelongToOneMode) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"certs", "--service", "s", "--namespace", "n", "--out", "d", "--secret", "x"},
+       "certs takes --out or --secret, not both"},
+      {{"certs", "--service", "s", "--namespace", "n", "--out", "d", "--webhook", "w"},
+       "--webhook needs --secret"},
+      {{"certs", "--service", "s", "--namespace", "n", "--out", "d", "--remove"},
+       "--remove needs --secret"},
+      {{"certs", "--service", "s", "--namespace", "n"},
+       "certs needs --service, --namespace and --out"},
+      {{"certs", "--secret", "x", "--remove"}, "certs --secret needs --namespace"},
+      {{"certs", "--namespace", "n", "--secret", "x", "--kubeconfig", "/nonexistent/kubeconfig"},
+       "cannot read \"/nonexistent/kubeconfig\""},
+  };
+  for (const auto& c : cases) {
+    auto r = testing::cli(c.args);
+    EXPECT_EQ(r.code, 2) << c.message;
+    EXPECT_THAT(r.err, ::testing::HasSubstr(c.message));
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace gpushare::server
