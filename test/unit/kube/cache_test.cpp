@@ -244,24 +244,31 @@ TEST_F(CacheTest, WatchEventsMoveUsedAndNotify) {
         event_line("MODIFIED", pod("a", "n1", "Succeeded", {{k1g, "1"}}, nullptr, "23").dump()));
     r.hold(std::chrono::seconds(30));
   });
-  std::mutex mu;
-  std::vector<std::pair<ChangeType, std::string>> changes;
+  // Shared with the handler, which runs on the cache's thread until the cache stops (TearDown).
+  auto mu = std::make_shared<std::mutex>();
+  auto changes = std::make_shared<std::vector<std::pair<ChangeType, std::string>>>();
   cache_ = std::make_unique<ClusterCache>(client_, options_);
-  cache_->set_change_handler([&](const CacheChange& c) {
+  cache_->set_change_handler([mu, changes](const CacheChange& c) {
     if (c.kind != ObjectKind::kPod) return;
-    std::lock_guard lock(mu);
-    changes.emplace_back(c.type, c.key);
+    std::lock_guard lock(*mu);
+    changes->emplace_back(c.type, c.key);
   });
   cache_->start();
-  ASSERT_TRUE(eventually([&] { return used("n1", k3g) == 1 && used("n1", k1g) == 0; }));
+  // The view changes before the handler hears of it: wait for both.
+  const auto heard = [&] {
+    std::lock_guard lock(*mu);
+    return changes->size();
+  };
+  ASSERT_TRUE(
+      eventually([&] { return used("n1", k3g) == 1 && used("n1", k1g) == 0 && heard() >= 4; }));
   EXPECT_TRUE(cache_->pending_pods().empty());
   EXPECT_EQ(cache_->counters().events, 3u);
-  std::lock_guard lock(mu);
+  std::lock_guard lock(*mu);
   std::vector<std::pair<ChangeType, std::string>> expected{{ChangeType::kResynced, ""},
                                                            {ChangeType::kAdded, "ml/b"},
                                                            {ChangeType::kModified, "ml/b"},
                                                            {ChangeType::kDeleted, "ml/a"}};
-  EXPECT_EQ(changes, expected);
+  EXPECT_EQ(*changes, expected);
   EXPECT_EQ(cluster_.watch_requests(ObjectKind::kPod).at(0).param("resourceVersion"), "20");
 }
 
@@ -363,10 +370,13 @@ TEST_F(CacheTest, OwnWriteIsSeenAtOnceAndAnOlderWatchEventDoesNotUndoIt) {
     r.chunk(event_line("MODIFIED", later.dump()));
     r.hold(std::chrono::seconds(30));
   });
-  std::atomic<int> changes{0};  // node modifications only (lists and pods notify too)
+  // Node modifications only (lists and pods notify too). Shared with the handler, which runs on
+  // the cache's thread until the cache stops (TearDown).
+  auto counted = std::make_shared<std::atomic<int>>(0);
+  std::atomic<int>& changes = *counted;
   cache_ = std::make_unique<ClusterCache>(client_, options_);
-  cache_->set_change_handler([&changes](const CacheChange& c) {
-    if (c.kind == ObjectKind::kNode && c.type == ChangeType::kModified) ++changes;
+  cache_->set_change_handler([counted](const CacheChange& c) {
+    if (c.kind == ObjectKind::kNode && c.type == ChangeType::kModified) ++*counted;
   });
   cache_->start();
   ASSERT_TRUE(cache_->wait_for_sync(std::chrono::seconds(5)));
@@ -380,8 +390,11 @@ TEST_F(CacheTest, OwnWriteIsSeenAtOnceAndAnOlderWatchEventDoesNotUndoIt) {
   EXPECT_EQ(changes, after_sync + 1);  // as a watch event would, it wakes the controller
 
   release = true;  // rv 20 (ignored), then rv 30 (applied)
-  ASSERT_TRUE(eventually(
-      [&] { return cache_->node("n1")->label("nvidia.com/mig.config.state") == "failed"; }));
+  // The view changes before the handler hears of it: wait for both.
+  ASSERT_TRUE(eventually([&] {
+    return cache_->node("n1")->label("nvidia.com/mig.config.state") == "failed" &&
+           changes >= after_sync + 2;
+  }));
   EXPECT_EQ(changes, after_sync + 2);
 }
 
