@@ -66,7 +66,7 @@ app.kubernetes.io/component: server
 {{/* config.yaml: the config value with what the chart decides (the mounted Secret, in-cluster). */}}
 {{- define "gpushare.config" -}}
 {{- $config := deepCopy .Values.config }}
-{{- $tls := merge (dict "certFile" "/etc/gpushare/tls/tls.crt" "keyFile" "/etc/gpushare/tls/tls.key") $config.tls }}
+{{- $tls := default (dict) $config.tls }}
 {{- $_ := set $tls "certFile" "/etc/gpushare/tls/tls.crt" }}
 {{- $_ := set $tls "keyFile" "/etc/gpushare/tls/tls.key" }}
 {{- $_ := set $config "tls" $tls }}
