@@ -210,6 +210,10 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
                       c.limits.max_body_bytes = static_cast<std::size_t>(qty->ceil_units());
                       return std::string();
                     })
+                .on("readHeaderTimeout",
+                    [&](N v, P q) {
+                      return duration(v, q, c.limits.read_header_timeout, Seconds(1));
+                    })
                 .on("readTimeout",
                     [&](N v, P q) { return duration(v, q, c.limits.read_timeout, Seconds(1)); })
                 .on("writeTimeout",

@@ -25,10 +25,13 @@ struct TlsConfig {
 
 struct LimitsConfig {
   std::size_t max_body_bytes = 3 * 1024 * 1024;  // kube-apiserver's own request limit
-  Seconds read_timeout{10};
-  Seconds write_timeout{10};
-  // kube-apiserver and kube-scheduler keep idle HTTP/1.1 connections, and cpp-httplib holds a
-  // worker per connection (performance.md item 3): a short idle timeout and a large pool.
+  // The TLS handshake and a request head, from the connection's accept (or the head's first
+  // byte on a kept-alive connection): a client trickling bytes cannot extend it.
+  Seconds read_header_timeout{5};
+  Seconds read_timeout{10};   // a request's body, whole (a worker holds the request meanwhile)
+  Seconds write_timeout{10};  // a response, whole
+  // Idle kept-alive connections wait in the front door's event loop, not on a worker
+  // (server/front_door.h); this closes them after so long.
   Seconds keep_alive_timeout{5};
   std::size_t keep_alive_max_count = 10000;  // default 5 would re-handshake every 5th request
   std::size_t worker_threads = 64;

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <malloc.h>
+#include <openssl/err.h>
 
 #include <charconv>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "logging/log.h"
+#include "server/front_door.h"
 
 namespace gpushare::server {
 
@@ -37,12 +39,31 @@ std::string route_label(const std::string& path) { return routes().count(path) ?
 HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metrics,
                        const Service& service, std::function<bool()> ready)
     : config_(config), tls_(tls), metrics_(metrics), service_(service), ready_(std::move(ready)) {
-  server_ =
-      std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) { return tls_.configure(ctx); });
+  ctx_ = SSL_CTX_new(TLS_server_method());
+  const bool ctx_ok = ctx_ != nullptr && tls_.configure(*ctx_);
+  ERR_clear_error();
+  if (!ctx_ok && ctx_ != nullptr) {
+    SSL_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+  if (ctx_ == nullptr) return;  // bind() says so
+  const auto& lim = config_.limits;
+  FrontDoorSettings settings;
+  settings.read_header_timeout = lim.read_header_timeout;
+  settings.read_timeout = lim.read_timeout;
+  settings.write_timeout = lim.write_timeout;
+  settings.keep_alive_timeout = lim.keep_alive_timeout;
+  settings.keep_alive_max_count = lim.keep_alive_max_count;
+  settings.workers = lim.worker_threads;
+  server_ = std::make_unique<FrontDoor>(*ctx_, settings);
   install_routes();
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+  server_.reset();  // before the SSL_CTX its connections use
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+}
 
 namespace {
 
@@ -122,11 +143,8 @@ void HttpServer::install_routes() {
   s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(lim.keep_alive_max_count);
   s.set_keep_alive_timeout(lim.keep_alive_timeout.count());
-  s.set_read_timeout(lim.read_timeout.count());
-  s.set_write_timeout(lim.write_timeout.count());
   s.set_payload_max_length(lim.max_body_bytes);
-  const std::size_t workers = lim.worker_threads;
-  s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  // Timeouts, workers and connections are the front door's (server/front_door.h).
 
   // Errors cpp-httplib produces on its own come without a body: unknown path or method (404),
   // over the body limit (413), a broken request (400). Routing reads a request's body before
@@ -240,7 +258,8 @@ void HttpServer::install_routes() {
 }
 
 Result<int> HttpServer::bind() {
-  if (!server_->is_valid()) return Error{"TLS server could not be set up (SSL_CTX)"};
+  if (!server_) return Error{"TLS server could not be set up (SSL_CTX)"};
+  if (!server_->start()) return Error{"cannot start the connection event loop (epoll)"};
   if (config_.listen_port == 0) {
     int port = server_->bind_to_any_port(config_.listen_host);
     if (port <= 0) return Error{"cannot listen on " + config_.listen_host + ":0"};
@@ -261,6 +280,7 @@ void HttpServer::serve() {
   }
   server_->listen_after_bind();
   listen_returned_ = true;
+  server_->shutdown();
 }
 
 void HttpServer::stop() {

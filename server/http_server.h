@@ -1,7 +1,7 @@
-// One TLS listener for every endpoint (CONTRACT.md section 2), on cpp-httplib with the
-// settings that keep it fast under kube-apiserver's keep-alive connections
-// (shared/reference/performance.md): TCP_NODELAY, a high keep-alive count, a short idle
-// timeout and a worker pool sized for idle connections.
+// One TLS listener for every endpoint (CONTRACT.md section 2): cpp-httplib parses and routes,
+// behind the front door (server/front_door.h) that keeps slow and idle clients off the
+// workers; TCP_NODELAY and a high keep-alive count keep it fast under kube-apiserver's
+// keep-alive connections (shared/reference/performance.md).
 #pragma once
 
 #include <atomic>
@@ -16,14 +16,17 @@
 #include "server/service.h"
 #include "server/tls_store.h"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace httplib {
-class Server;
 class ContentReader;
 struct Request;
 struct Response;
 }  // namespace httplib
 
 namespace gpushare::server {
+
+class FrontDoor;
 
 class HttpServer {
  public:
@@ -48,7 +51,8 @@ class HttpServer {
   Metrics& metrics_;
   const Service& service_;
   std::function<bool()> ready_;
-  std::unique_ptr<httplib::Server> server_;
+  SSL_CTX* ctx_ = nullptr;
+  std::unique_ptr<FrontDoor> server_;
   std::mutex stop_mu_;
   bool stop_requested_ = false;
   bool serving_ = false;

@@ -7,6 +7,7 @@ import (
 	"log"
 	"sort"
 	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -392,7 +393,9 @@ func (a *Agent) configMapChanged(o any, deleted bool) {
 	apply := func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if cur := a.visible[cm.Name]; !deleted && cur != nil && cur.ResourceVersion == cm.ResourceVersion {
+		// One timer per event, each on its own goroutine: two events a few milliseconds apart can apply in either
+		// order, and setVisibleNow may already show a newer copy. A volume never goes back to an older copy.
+		if cur := a.visible[cm.Name]; !deleted && cur != nil && !newerVersion(cm.ResourceVersion, cur.ResourceVersion) {
 			return
 		}
 		if deleted {
@@ -408,6 +411,18 @@ func (a *Agent) configMapChanged(o any, deleted bool) {
 	time.AfterFunc(a.spec.ConfigMapDelay.Duration, apply)
 }
 
+// newerVersion says whether resourceVersion a comes after b. They are opaque to clients in general; this agent
+// talks to one etcd-backed API server, whose versions are increasing integers (a version that is not one counts as
+// newer, so a change is never hidden).
+func newerVersion(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	if errA != nil || errB != nil {
+		return a != b
+	}
+	return x > y
+}
+
 func (a *Agent) visibleData(name, key string) (string, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -417,6 +432,15 @@ func (a *Agent) visibleData(name, key string) (string, bool) {
 	}
 	v, ok := cm.Data[key]
 	return v, ok
+}
+
+func (a *Agent) visibleVersion(name string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cm := a.visible[name]; cm != nil {
+		return cm.ResourceVersion
+	}
+	return "none"
 }
 
 // migConfig reads mig-configs[name] from the mig-parted ConfigMap as mounted.
@@ -434,7 +458,8 @@ func (a *Agent) migConfig(name string) ([]MigConfigEntry, error) {
 	}
 	entries, ok := cfg.MigConfigs[name]
 	if !ok || len(entries) == 0 {
-		return nil, fmt.Errorf("mig-parted config %q not found in %s/%s", name, a.spec.Namespace, a.spec.MigPartedConfigMap)
+		return nil, fmt.Errorf("mig-parted config %q not found in %s/%s (the copy visible here: resourceVersion %s)",
+			name, a.spec.Namespace, a.spec.MigPartedConfigMap, a.visibleVersion(a.spec.MigPartedConfigMap))
 	}
 	return entries, nil
 }

@@ -25,7 +25,7 @@ TEST(Config, FullDocument) {
   auto c = parse_config(R"(
 listen: "127.0.0.1:9443"
 tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadCheck: 2s, minVersion: "1.3"}
-limits: {maxBodyBytes: 1Mi, readTimeout: 5s, writeTimeout: 5s, keepAliveTimeout: 3s, keepAliveMaxCount: 5000, workerThreads: 16}
+limits: {maxBodyBytes: 1Mi, readHeaderTimeout: 2s, readTimeout: 5s, writeTimeout: 5s, keepAliveTimeout: 3s, keepAliveMaxCount: 5000, workerThreads: 16}
 log: {level: debug, format: json}
 annotationPrefix: gpu.example.com/
 catalog: /etc/gpushare/catalog.yaml
@@ -41,6 +41,7 @@ repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, b
   EXPECT_EQ(c->tls.min_version, "1.3");
   EXPECT_EQ(c->limits.max_body_bytes, 1024u * 1024);
   EXPECT_EQ(c->limits.worker_threads, 16u);
+  EXPECT_EQ(c->limits.read_header_timeout, Seconds(2));
   EXPECT_EQ(c->log.format, "json");
   EXPECT_EQ(c->annotation_prefix, "gpu.example.com/");
   EXPECT_EQ(c->cluster.kubeconfig, "/kube/config");

@@ -1,0 +1,210 @@
+#include "server/tls_connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace gpushare::server {
+
+namespace {
+
+// OpenSSL reads records of up to 16 KiB; asking for one at a time keeps the syscalls few.
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+void address_of(const sockaddr_storage& addr, std::string& ip, int& port) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(addr);
+    inet_ntop(AF_INET, &a.sin_addr, text, sizeof(text));
+    port = ntohs(a.sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(addr);
+    inet_ntop(AF_INET6, &a.sin6_addr, text, sizeof(text));
+    port = ntohs(a.sin6_port);
+  }
+  ip = text;
+}
+
+int remaining_ms(TlsConnection::Clock::time_point until) {
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(until - TlsConnection::Clock::now())
+          .count();
+  return static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
+}
+
+}  // namespace
+
+TlsConnection::TlsConnection(int fd, SSL_CTX& ctx) : fd_(fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    address_of(addr, peer_ip_, peer_port_);
+  len = sizeof(addr);
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    address_of(addr, local_ip_, local_port_);
+  ssl_ = SSL_new(&ctx);
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
+    ERR_clear_error();
+    dead_ = true;
+    return;
+  }
+  SSL_set_accept_state(ssl_);
+}
+
+TlsConnection::~TlsConnection() {
+  if (ssl_ != nullptr) {
+    // A close_notify when the session is up; never wait for the peer's (it may be gone).
+    if (!dead_ && !lingering_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+    SSL_free(ssl_);
+    ERR_clear_error();
+  }
+  ::close(fd_);
+}
+
+TlsConnection::Step TlsConnection::handshake() {
+  if (dead_) return Step::kClosed;
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) return Step::kDone;
+  int err = SSL_get_error(ssl_, rc);
+  ERR_clear_error();
+  if (err == SSL_ERROR_WANT_READ) return Step::kWantRead;
+  if (err == SSL_ERROR_WANT_WRITE) return Step::kWantWrite;
+  dead_ = true;
+  return Step::kClosed;
+}
+
+void TlsConnection::compact() {
+  if (pos_ == 0) return;
+  buffer_.erase(0, pos_);
+  pos_ = 0;
+}
+
+bool TlsConnection::head_complete() const {
+  std::string_view rest(buffer_);
+  rest.remove_prefix(pos_);
+  // A lenient reader (RFC 9112 section 2.2) takes a bare LF as a line end; cpp-httplib does.
+  return rest.find("\n\r\n") != std::string_view::npos ||
+         rest.find("\n\n") != std::string_view::npos;
+}
+
+bool TlsConnection::has_pending_bytes() const {
+  return !buffer_empty() || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+}
+
+TlsConnection::Step TlsConnection::read_available(std::size_t max_buffered) {
+  if (dead_) return Step::kClosed;
+  compact();
+  while (!head_complete()) {
+    if (buffer_.size() >= max_buffered) return Step::kDone;
+    const std::size_t want = std::min(kReadChunk, max_buffered - buffer_.size());
+    const std::size_t old = buffer_.size();
+    buffer_.resize(old + want);
+    int n = SSL_read(ssl_, buffer_.data() + old, static_cast<int>(want));
+    if (n > 0) {
+      buffer_.resize(old + static_cast<std::size_t>(n));
+      continue;
+    }
+    buffer_.resize(old);
+    int err = SSL_get_error(ssl_, n);
+    ERR_clear_error();
+    if (err == SSL_ERROR_WANT_READ) return Step::kWantRead;
+    if (err == SSL_ERROR_WANT_WRITE) return Step::kWantWrite;
+    dead_ = true;  // closed by the peer (orderly or not), or a TLS error
+    return Step::kClosed;
+  }
+  return Step::kDone;
+}
+
+bool TlsConnection::wait_for(int ssl_error, Clock::time_point until) {
+  pollfd p{fd_, static_cast<short>(ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN), 0};
+  for (;;) {
+    int rc = ::poll(&p, 1, remaining_ms(until));
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+bool TlsConnection::wait_readable(std::chrono::milliseconds timeout) {
+  if (has_pending_bytes()) return true;
+  return wait_for(SSL_ERROR_WANT_READ, Clock::now() + timeout);
+}
+
+long TlsConnection::read(char* out, std::size_t size, Clock::time_point deadline,
+                         std::chrono::milliseconds io_timeout) {
+  if (size == 0) return 0;
+  if (!buffer_empty()) {
+    // cpp-httplib reads a request head one byte at a time: serve those from the buffer.
+    std::size_t n = std::min(size, buffered());
+    std::memcpy(out, buffer_.data() + pos_, n);
+    pos_ += n;
+    if (buffer_empty()) {
+      buffer_.clear();
+      pos_ = 0;
+    }
+    return static_cast<long>(n);
+  }
+  if (dead_) return -1;
+  for (;;) {
+    int n = SSL_read(ssl_, out, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    if (n > 0) return n;
+    int err = SSL_get_error(ssl_, n);
+    ERR_clear_error();
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) break;
+    if (!wait_for(err, std::min(deadline, Clock::now() + io_timeout))) break;
+  }
+  dead_ = true;
+  return -1;
+}
+
+long TlsConnection::write(const char* data, std::size_t size, Clock::time_point deadline,
+                          std::chrono::milliseconds io_timeout) {
+  if (dead_) return -1;
+  if (size == 0) return 0;
+  for (;;) {
+    int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    if (n > 0) return n;
+    int err = SSL_get_error(ssl_, n);
+    ERR_clear_error();
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) break;
+    if (!wait_for(err, std::min(deadline, Clock::now() + io_timeout))) break;
+  }
+  dead_ = true;
+  return -1;
+}
+
+void TlsConnection::shutdown_write() {
+  if (lingering_) return;
+  lingering_ = true;
+  if (!dead_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+  ERR_clear_error();
+  ::shutdown(fd_, SHUT_WR);
+  buffer_.clear();
+  pos_ = 0;
+}
+
+TlsConnection::Step TlsConnection::discard_input() {
+  char scratch[16 * 1024];
+  for (;;) {
+    ssize_t n = ::recv(fd_, scratch, sizeof(scratch), MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return Step::kWantRead;
+    return Step::kClosed;
+  }
+}
+
+void TlsConnection::write_best_effort(const std::string& bytes) {
+  if (dead_ || bytes.empty()) return;
+  if (SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) <= 0) ERR_clear_error();
+}
+
+}  // namespace gpushare::server

@@ -1,0 +1,95 @@
+// One accepted TLS connection of the front door (server/front_door.h): its socket, its
+// OpenSSL session and the bytes read but not yet parsed. The socket is non-blocking from
+// accept on. The front door's event loop drives it with the non-blocking steps (handshake,
+// read what is there) until a whole request head is buffered; a worker then serves requests
+// from it through TlsStream, which blocks with deadlines (poll), never longer than they say.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace gpushare::server {
+
+class TlsConnection {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Takes ownership of `fd` (closed with the connection). `ssl` is null when SSL_new failed;
+  // such a connection is dead() from the start.
+  TlsConnection(int fd, SSL_CTX& ctx);
+  ~TlsConnection();
+  TlsConnection(const TlsConnection&) = delete;
+  TlsConnection& operator=(const TlsConnection&) = delete;
+
+  enum class Step {
+    kDone,       // the step finished
+    kWantRead,   // wait until the socket is readable, then step again
+    kWantWrite,  // wait until the socket is writable, then step again
+    kClosed,     // the peer closed, or TLS failed: close the connection
+  };
+
+  // One non-blocking step of the server side of the handshake.
+  Step handshake();
+  // Reads what is there (non-blocking) into the buffer, up to `max_buffered` bytes in all.
+  // kDone: the buffer holds a whole request head, or is full; kWantRead/kWantWrite: not yet.
+  Step read_available(std::size_t max_buffered);
+  // The buffered bytes start with a whole request head (request line and header fields,
+  // ended by an empty line).
+  bool head_complete() const;
+  bool buffer_empty() const { return pos_ == buffer_.size(); }
+  std::size_t buffered() const { return buffer_.size() - pos_; }
+  // Bytes that are readable without waiting: in our buffer or in OpenSSL's record buffer.
+  bool has_pending_bytes() const;
+
+  // Blocking reads and writes for a worker: each waits at most until `deadline` (the request's
+  // deadline: trickling bytes cannot extend it) and `io_timeout` (one wait); -1 on timeout,
+  // error or a closed peer (and dead() becomes true).
+  long read(char* out, std::size_t size, Clock::time_point deadline,
+            std::chrono::milliseconds io_timeout);
+  long write(const char* data, std::size_t size, Clock::time_point deadline,
+             std::chrono::milliseconds io_timeout);
+  // Waits until a byte is readable (true) or `timeout` passes (false).
+  bool wait_readable(std::chrono::milliseconds timeout);
+  // A short, best-effort answer before closing (a head too large): non-blocking, one try.
+  void write_best_effort(const std::string& bytes);
+
+  // A lingering close (as nginx does): after an answer that leaves a request's bytes unread
+  // (413, 431), close_notify and a half-close, then read and drop what the client still sends
+  // until it closes. Closing with unread bytes would make the kernel reset the connection, and
+  // the client could lose the answer before reading it.
+  void shutdown_write();
+  bool lingering() const { return lingering_; }
+  // Drops what is readable without waiting: kWantRead (more may come) or kClosed (the end).
+  Step discard_input();
+
+  int fd() const { return fd_; }
+  bool dead() const { return dead_; }
+  const std::string& peer_ip() const { return peer_ip_; }
+  int peer_port() const { return peer_port_; }
+  const std::string& local_ip() const { return local_ip_; }
+  int local_port() const { return local_port_; }
+
+  // Bookkeeping the front door keeps with the connection.
+  Clock::time_point deadline{};    // when the event loop gives up on it
+  std::size_t requests = 0;        // requests served on it so far
+  bool head_deadline_set = false;  // the first byte of the current head has arrived
+
+ private:
+  // Waits for the socket per the last SSL error (read or write) until `until`; false: timeout.
+  bool wait_for(int ssl_error, Clock::time_point until);
+  void compact();
+
+  int fd_;
+  SSL* ssl_ = nullptr;
+  bool dead_ = false;
+  bool lingering_ = false;
+  std::string buffer_;
+  std::size_t pos_ = 0;  // buffer_[pos_..] not consumed yet
+  std::string peer_ip_, local_ip_;
+  int peer_port_ = 0, local_port_ = 0;
+};
+
+}  // namespace gpushare::server
