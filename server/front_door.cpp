@@ -137,6 +137,10 @@ FrontDoor::~FrontDoor() {
 
 bool FrontDoor::start() {
   if (started_) return true;
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of connections (an attack, or many
+  // clients after a restart) overflows it and the kernel drops SYNs, which clients retry only
+  // after a second. Listening again on a bound socket only changes the backlog.
+  if (svr_sock_ != INVALID_SOCKET && ::listen(svr_sock_, SOMAXCONN) != 0) return false;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0) return false;

@@ -57,7 +57,8 @@ class FrontDoor : public httplib::Server {
   FrontDoor(const FrontDoor&) = delete;
   FrontDoor& operator=(const FrontDoor&) = delete;
 
-  // Starts the event loop and the workers; call once, before listen_after_bind().
+  // After bind_to_port: a full listen backlog, the event loop and the workers; call once,
+  // before listen_after_bind().
   bool start();
   // After stop() (the listener is closed): closes every waiting connection, lets the workers
   // finish the requests they have and joins them. Idempotent.

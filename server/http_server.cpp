@@ -259,17 +259,16 @@ void HttpServer::install_routes() {
 
 Result<int> HttpServer::bind() {
   if (!server_) return Error{"TLS server could not be set up (SSL_CTX)"};
-  if (!server_->start()) return Error{"cannot start the connection event loop (epoll)"};
-  if (config_.listen_port == 0) {
-    int port = server_->bind_to_any_port(config_.listen_host);
+  int port = config_.listen_port;
+  if (port == 0) {
+    port = server_->bind_to_any_port(config_.listen_host);
     if (port <= 0) return Error{"cannot listen on " + config_.listen_host + ":0"};
-    return port;
+  } else if (!server_->bind_to_port(config_.listen_host, port)) {
+    return Error{"cannot listen on " + config_.listen_host + ":" + std::to_string(port) +
+                 " (address in use or not allowed)"};
   }
-  if (!server_->bind_to_port(config_.listen_host, config_.listen_port)) {
-    return Error{"cannot listen on " + config_.listen_host + ":" +
-                 std::to_string(config_.listen_port) + " (address in use or not allowed)"};
-  }
-  return config_.listen_port;
+  if (!server_->start()) return Error{"cannot start the connection event loop (epoll)"};
+  return port;
 }
 
 void HttpServer::serve() {
