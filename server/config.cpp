@@ -183,6 +183,23 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
             c.listen_port = hp->second;
             return std::string();
           })
+      .on("probes",
+          [&](N n, P p) {
+            return Section(n, p)
+                .on("listen",
+                    [&](N v, P q) {
+                      std::string text;
+                      if (auto e = scalar(v, q, text); !e.empty()) return e;
+                      c.probes.enabled = !text.empty();
+                      if (text.empty()) return std::string();
+                      auto hp = parse_listen(text);
+                      if (!hp) return q + ": " + hp.error() + " (\"\" turns the listener off)";
+                      c.probes.listen_host = hp->first;
+                      c.probes.listen_port = hp->second;
+                      return std::string();
+                    })
+                .run();
+          })
       .on("tls",
           [&](N n, P p) {
             return Section(n, p)

@@ -37,6 +37,15 @@ struct LimitsConfig {
   std::size_t worker_threads = 64;
 };
 
+// /healthz, /readyz and /metrics over plain HTTP on a port of their own (they stay on the TLS
+// port too, CONTRACT.md section 2), so that a NetworkPolicy can leave the TLS port to the
+// control plane while kubelet probes and Prometheus use this one (manifests/base).
+struct ProbesConfig {
+  bool enabled = true;  // `listen: ""` turns it off
+  std::string listen_host = "0.0.0.0";
+  int listen_port = 8081;
+};
+
 struct LogConfig {
   std::string level = "info";   // trace debug info warn error
   std::string format = "text";  // text json
@@ -81,6 +90,7 @@ struct ServerConfig {
   int listen_port = 8443;
   TlsConfig tls;
   LimitsConfig limits;
+  ProbesConfig probes;
   LogConfig log;
   std::string annotation_prefix = "gpushare.io/";
   std::string catalog_file;  // empty: the built-in catalog

@@ -17,7 +17,7 @@ namespace gpushare::server {
 
 namespace {
 
-using Clock = TlsConnection::Clock;
+using Clock = Connection::Clock;
 
 // After a response, a worker waits this long for the client's next request before it hands
 // the connection back to the event loop: a client sending requests one after another (a
@@ -25,7 +25,7 @@ using Clock = TlsConnection::Clock;
 // an idle connection costs a worker no more than this once per request.
 constexpr std::chrono::milliseconds kLinger{2};
 
-// How long a lingering close (TlsConnection::shutdown_write) waits for the client to close.
+// How long a lingering close (Connection::shutdown_write) waits for the client to close.
 constexpr std::chrono::seconds kLingeringClose{2};
 
 // Sockets the process keeps for itself (the listener, the API server client, log files) when
@@ -54,7 +54,7 @@ bool ends_connection(const httplib::Response& res) {
 // buffered first, then from TLS, each bounded by the request's deadline.
 class TlsStream : public httplib::Stream {
  public:
-  TlsStream(TlsConnection& c, const FrontDoorSettings& s)
+  TlsStream(Connection& c, const FrontDoorSettings& s)
       : c_(c), s_(s), read_deadline_(Clock::now() + s.read_timeout) {}
 
   bool is_readable() const override {
@@ -88,7 +88,7 @@ class TlsStream : public httplib::Stream {
                     std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
   }
 
-  TlsConnection& c_;
+  Connection& c_;
   const FrontDoorSettings& s_;
   Clock::time_point read_deadline_;
   Clock::time_point write_deadline_{};
@@ -114,11 +114,13 @@ std::string head_too_large(std::size_t limit) {
 
 }  // namespace
 
-FrontDoor::FrontDoor(SSL_CTX& ctx, FrontDoorSettings settings) : ctx_(&ctx), settings_(settings) {
-  SSL_CTX_up_ref(ctx_);
+FrontDoor::FrontDoor(SSL_CTX* ctx, FrontDoorSettings settings) : ctx_(ctx), settings_(settings) {
   settings_.max_connections = connection_limit(settings_.max_connections);
-  // An idle connection keeps no 16 KiB read and write buffers (thousands may wait at once).
-  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+  if (ctx_ != nullptr) {
+    SSL_CTX_up_ref(ctx_);
+    // An idle connection keeps no 16 KiB read and write buffers (thousands may wait at once).
+    SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+  }
   new_task_queue = [] { return new InlineQueue(); };
   set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
     if (ends_connection(res)) {
@@ -132,7 +134,7 @@ FrontDoor::~FrontDoor() {
   shutdown();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
-  SSL_CTX_free(ctx_);
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 
 bool FrontDoor::start() {
@@ -197,7 +199,7 @@ bool FrontDoor::process_and_close_socket(socket_t sock) {
 
 void FrontDoor::take_queued() {
   std::vector<int> sockets;
-  std::vector<std::unique_ptr<TlsConnection>> resumed;
+  std::vector<std::unique_ptr<Connection>> resumed;
   {
     std::lock_guard lock(queue_mu_);
     sockets.swap(new_sockets_);
@@ -205,8 +207,8 @@ void FrontDoor::take_queued() {
   }
   const auto now = Clock::now();
   for (int fd : sockets) {
-    auto c = std::make_unique<TlsConnection>(fd, *ctx_);
-    TlsConnection* raw = c.get();
+    auto c = std::make_unique<Connection>(fd, ctx_);
+    Connection* raw = c.get();
     held_.emplace(raw, std::move(c));
     // The handshake and the first head share one deadline from the accept.
     raw->head_deadline_set = true;
@@ -217,7 +219,7 @@ void FrontDoor::take_queued() {
     if (raw->dead() || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, raw->fd(), &ev) != 0) drop(raw);
   }
   for (auto& c : resumed) {
-    TlsConnection* raw = c.get();
+    Connection* raw = c.get();
     held_.emplace(raw, std::move(c));
     // Idle until the next head starts; a head already begun keeps its own deadline.
     raw->head_deadline_set = !raw->buffer_empty();
@@ -237,34 +239,34 @@ void FrontDoor::take_queued() {
   }
 }
 
-void FrontDoor::set_deadline(TlsConnection* c, Clock::time_point when) {
+void FrontDoor::set_deadline(Connection* c, Clock::time_point when) {
   deadlines_.erase({c->deadline, c});
   c->deadline = when;
   deadlines_.insert({when, c});
 }
 
-void FrontDoor::drop(TlsConnection* c) {
+void FrontDoor::drop(Connection* c) {
   deadlines_.erase({c->deadline, c});
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd(), nullptr);
   held_.erase(c);  // closes it
   --open_;
 }
 
-void FrontDoor::watch(TlsConnection* c, TlsConnection::Step want) {
+void FrontDoor::watch(Connection* c, Connection::Step want) {
   epoll_event ev{};
-  ev.events = want == TlsConnection::Step::kWantWrite ? EPOLLOUT : EPOLLIN;
+  ev.events = want == Connection::Step::kWantWrite ? EPOLLOUT : EPOLLIN;
   ev.data.ptr = c;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd(), &ev) != 0) drop(c);
 }
 
-void FrontDoor::linger(TlsConnection* c) {
+void FrontDoor::linger(Connection* c) {
   c->shutdown_write();
   set_deadline(c, Clock::now() + kLingeringClose);
-  watch(c, TlsConnection::Step::kWantRead);
+  watch(c, Connection::Step::kWantRead);
 }
 
-void FrontDoor::advance(TlsConnection* c) {
-  using Step = TlsConnection::Step;
+void FrontDoor::advance(Connection* c) {
+  using Step = Connection::Step;
   if (c->lingering()) {
     if (c->discard_input() == Step::kClosed) drop(c);
     return;
@@ -295,15 +297,15 @@ void FrontDoor::advance(TlsConnection* c) {
   watch(c, step);
 }
 
-void FrontDoor::dispatch(TlsConnection* c) {
+void FrontDoor::dispatch(Connection* c) {
   deadlines_.erase({c->deadline, c});
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd(), nullptr);
   auto it = held_.find(c);
-  std::unique_ptr<TlsConnection> owned = std::move(it->second);
+  std::unique_ptr<Connection> owned = std::move(it->second);
   held_.erase(it);
   // std::function needs a copyable callable: the task owns the connection through a
   // shared_ptr until serve() takes it.
-  auto task = std::make_shared<std::unique_ptr<TlsConnection>>(std::move(owned));
+  auto task = std::make_shared<std::unique_ptr<Connection>>(std::move(owned));
   workers_->enqueue([this, task] { serve(std::move(*task)); });
 }
 
@@ -323,7 +325,7 @@ void FrontDoor::loop() {
       break;
     }
     for (int i = 0; i < n; ++i) {
-      auto* c = static_cast<TlsConnection*>(events[i].data.ptr);
+      auto* c = static_cast<Connection*>(events[i].data.ptr);
       if (c == nullptr) {
         std::uint64_t count = 0;
         if (::read(wake_fd_, &count, sizeof(count)) < 0) {
@@ -342,7 +344,7 @@ void FrontDoor::loop() {
   while (!held_.empty()) drop(held_.begin()->first);
 }
 
-void FrontDoor::serve(std::unique_ptr<TlsConnection> c) {
+void FrontDoor::serve(std::unique_ptr<Connection> c) {
   for (;;) {
     ++c->requests;
     const bool last = stopping_ || c->requests >= settings_.keep_alive_max_count;
@@ -363,9 +365,9 @@ void FrontDoor::serve(std::unique_ptr<TlsConnection> c) {
       return;
     }
     auto step = c->read_available(settings_.max_head_bytes);
-    if (step == TlsConnection::Step::kClosed) break;
+    if (step == Connection::Step::kClosed) break;
     if (c->head_complete()) continue;
-    if (step == TlsConnection::Step::kDone) {  // full, and still no end of the head
+    if (step == Connection::Step::kDone) {  // full, and still no end of the head
       c->write_best_effort(head_too_large(settings_.max_head_bytes));
       c->shutdown_write();
     }
@@ -376,7 +378,7 @@ void FrontDoor::serve(std::unique_ptr<TlsConnection> c) {
   --open_;
 }
 
-void FrontDoor::resume(std::unique_ptr<TlsConnection> c) {
+void FrontDoor::resume(std::unique_ptr<Connection> c) {
   {
     std::lock_guard lock(queue_mu_);
     if (!stopping_) {

@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include "server/tls_connection.h"
+#include "server/connection.h"
 
 namespace gpushare::server {
 
@@ -51,8 +51,9 @@ struct FrontDoorSettings {
 
 class FrontDoor : public httplib::Server {
  public:
-  // Takes a reference to `ctx` (SSL_CTX_up_ref) for the connections it makes.
-  FrontDoor(SSL_CTX& ctx, FrontDoorSettings settings);
+  // With `ctx` (a reference is taken), connections speak TLS; without, plain HTTP (the probe
+  // listener).
+  FrontDoor(SSL_CTX* ctx, FrontDoorSettings settings);
   ~FrontDoor() override;
   FrontDoor(const FrontDoor&) = delete;
   FrontDoor& operator=(const FrontDoor&) = delete;
@@ -73,15 +74,15 @@ class FrontDoor : public httplib::Server {
 
   void loop();
   void take_queued();
-  void advance(TlsConnection* c);
-  void linger(TlsConnection* c);
-  void watch(TlsConnection* c, TlsConnection::Step want);
-  void set_deadline(TlsConnection* c, TlsConnection::Clock::time_point when);
-  void drop(TlsConnection* c);
-  void dispatch(TlsConnection* c);
-  void serve(std::unique_ptr<TlsConnection> c);
+  void advance(Connection* c);
+  void linger(Connection* c);
+  void watch(Connection* c, Connection::Step want);
+  void set_deadline(Connection* c, Connection::Clock::time_point when);
+  void drop(Connection* c);
+  void dispatch(Connection* c);
+  void serve(std::unique_ptr<Connection> c);
   // A worker gives a connection back to the event loop (idle, or a head not complete yet).
-  void resume(std::unique_ptr<TlsConnection> c);
+  void resume(std::unique_ptr<Connection> c);
   void wake();
 
   SSL_CTX* ctx_;
@@ -98,11 +99,11 @@ class FrontDoor : public httplib::Server {
   // Handed to the event loop by the accept thread (new sockets) and by workers (resumed).
   std::mutex queue_mu_;
   std::vector<int> new_sockets_;
-  std::vector<std::unique_ptr<TlsConnection>> resumed_;
+  std::vector<std::unique_ptr<Connection>> resumed_;
 
   // Owned by the event-loop thread only.
-  std::unordered_map<TlsConnection*, std::unique_ptr<TlsConnection>> held_;
-  std::set<std::pair<TlsConnection::Clock::time_point, TlsConnection*>> deadlines_;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> held_;
+  std::set<std::pair<Connection::Clock::time_point, Connection*>> deadlines_;
 };
 
 }  // namespace gpushare::server

@@ -55,12 +55,31 @@ HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metri
   settings.keep_alive_timeout = lim.keep_alive_timeout;
   settings.keep_alive_max_count = lim.keep_alive_max_count;
   settings.workers = lim.worker_threads;
-  server_ = std::make_unique<FrontDoor>(*ctx_, settings);
+  server_ = std::make_unique<FrontDoor>(ctx_, settings);
   install_routes();
+  if (config_.probes.enabled) {
+    // Probes and scrapes are a few small GETs: two workers, the same deadlines.
+    settings.workers = 2;
+    probes_ = std::make_unique<FrontDoor>(nullptr, settings);
+    probes_->set_tcp_nodelay(true);
+    probes_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      metrics_.inc("gpushare_http_requests_total",
+                   {{"route", route_label(req.path)}, {"code", std::to_string(res.status)}});
+    });
+    probes_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (res.body.empty())
+        res.set_content(
+            error_body("the probe listener serves GET /healthz, /readyz and /metrics; " + req.path +
+                       " is on the TLS port"),
+            kJson);
+    });
+    install_probe_routes(*probes_);
+  }
 }
 
 HttpServer::~HttpServer() {
   stop();
+  probes_.reset();
   server_.reset();  // before the SSL_CTX its connections use
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
@@ -238,6 +257,12 @@ void HttpServer::install_routes() {
   policy_route("/filter", &Service::filter);
   policy_route("/prioritize", &Service::prioritize);
 
+  install_probe_routes(s);
+}
+
+// /healthz, /readyz and /metrics: on the TLS listener (CONTRACT.md section 2) and on the
+// plain-HTTP probe listener.
+void HttpServer::install_probe_routes(httplib::Server& s) {
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
@@ -268,6 +293,19 @@ Result<int> HttpServer::bind() {
                  " (address in use or not allowed)"};
   }
   if (!server_->start()) return Error{"cannot start the connection event loop (epoll)"};
+  if (probes_) {
+    const auto& p = config_.probes;
+    const int bound = p.listen_port == 0 ? probes_->bind_to_any_port(p.listen_host)
+                      : probes_->bind_to_port(p.listen_host, p.listen_port) ? p.listen_port
+                                                                            : -1;
+    if (bound <= 0) {
+      return Error{"cannot listen for probes on " + p.listen_host + ":" +
+                   std::to_string(p.listen_port) +
+                   " (probes.listen: address in use or not allowed)"};
+    }
+    probe_port_ = bound;
+    if (!probes_->start()) return Error{"cannot start the probe listener's event loop (epoll)"};
+  }
   return port;
 }
 
@@ -277,8 +315,24 @@ void HttpServer::serve() {
     if (stop_requested_) return;
     serving_ = true;
   }
+  std::thread probe_thread;
+  std::atomic<bool> probe_returned{false};
+  if (probes_) {
+    probe_thread = std::thread([this, &probe_returned] {
+      probes_->listen_after_bind();
+      probe_returned = true;
+    });
+  }
   server_->listen_after_bind();
   listen_returned_ = true;
+  if (probes_) {
+    // cpp-httplib ignores stop() until its listen loop has marked itself running.
+    while (!probes_->is_running() && !probe_returned)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    probes_->stop();
+    probe_thread.join();
+    probes_->shutdown();
+  }
   server_->shutdown();
 }
 

@@ -20,6 +20,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 namespace httplib {
 class ContentReader;
+class Server;
 struct Request;
 struct Response;
 }  // namespace httplib
@@ -37,12 +38,15 @@ class HttpServer {
 
   // Binds the listener; returns the port (the kernel's choice when the config says 0).
   Result<int> bind();
+  // The probe listener's port once bound (0: none, probes.listen is "").
+  int probe_port() const { return probe_port_; }
   // Serves until stop(); returns when the listener is closed and workers are done.
   void serve();
   void stop();
 
  private:
   void install_routes();
+  void install_probe_routes(httplib::Server& s);
   bool read_body(const httplib::Request& req, httplib::Response& res,
                  const httplib::ContentReader& content, std::string& body) const;
 
@@ -53,6 +57,8 @@ class HttpServer {
   std::function<bool()> ready_;
   SSL_CTX* ctx_ = nullptr;
   std::unique_ptr<FrontDoor> server_;
+  std::unique_ptr<FrontDoor> probes_;  // plain HTTP /healthz, /readyz, /metrics (probes.listen)
+  int probe_port_ = 0;
   std::mutex stop_mu_;
   bool stop_requested_ = false;
   bool serving_ = false;

@@ -310,6 +310,8 @@ int main(int argc, char** argv) {
   gs::ServerConfig config;
   config.listen_host = "127.0.0.1";
   config.listen_port = 0;
+  config.probes.listen_host = "127.0.0.1";
+  config.probes.listen_port = 0;  // the kernel's choice: tests run side by side
   gs::TlsStore tls((dir / "tls.crt").string(), (dir / "tls.key").string());
   if (!tls.load()) return 1;
   Served full(full_state, tls, config), bare(empty_state, tls, config);

@@ -58,6 +58,11 @@ app.kubernetes.io/component: server
 {{ regexReplaceAll "^.*:" .Values.config.listen "" }}
 {{- end }}
 
+{{/* The probe listener's port (config.probes.listen); empty when it is turned off. */}}
+{{- define "gpushare.probePort" -}}
+{{- with .Values.config.probes }}{{ with .listen }}{{ regexReplaceAll "^.*:" . "" }}{{ end }}{{ end }}
+{{- end }}
+
 {{/* The Service's DNS name, as kube-apiserver dials it and the certificate names it. */}}
 {{- define "gpushare.serviceHost" -}}
 {{ include "gpushare.fullname" . }}.{{ .Release.Namespace }}.svc

@@ -465,6 +465,7 @@ const (
 func (c *Cluster) writeGpushareConfig(name string, port int, kubeconfig string, repartition bool) (string, error) {
 	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
 tls: {certFile: %s, keyFile: %s}
+probes: {listen: "127.0.0.1:0"}
 log: {level: debug, format: text}
 cluster: {kubeconfig: %s}
 gpuOperator: {namespace: gpu-operator, devicePluginConfigMap: device-plugin-config, migPartedConfigMap: custom-mig-parted-config}

@@ -19,6 +19,14 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_FALSE(c->repartition.enabled);
   EXPECT_FALSE(c->repartition.allow_disruption);
   EXPECT_FALSE(c->cluster.enabled());
+  EXPECT_TRUE(c->probes.enabled);
+  EXPECT_EQ(c->probes.listen_port, 8081);
+}
+
+TEST(Config, ProbeListenerOff) {
+  auto c = parse_config("probes: {listen: \"\"}\n");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_FALSE(c->probes.enabled);
 }
 
 TEST(Config, FullDocument) {
@@ -26,6 +34,7 @@ TEST(Config, FullDocument) {
 listen: "127.0.0.1:9443"
 tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadCheck: 2s, minVersion: "1.3"}
 limits: {maxBodyBytes: 1Mi, readHeaderTimeout: 2s, readTimeout: 5s, writeTimeout: 5s, keepAliveTimeout: 3s, keepAliveMaxCount: 5000, workerThreads: 16}
+probes: {listen: "127.0.0.1:9081"}
 log: {level: debug, format: json}
 annotationPrefix: gpu.example.com/
 catalog: /etc/gpushare/catalog.yaml
@@ -42,6 +51,9 @@ repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, b
   EXPECT_EQ(c->limits.max_body_bytes, 1024u * 1024);
   EXPECT_EQ(c->limits.worker_threads, 16u);
   EXPECT_EQ(c->limits.read_header_timeout, Seconds(2));
+  EXPECT_TRUE(c->probes.enabled);
+  EXPECT_EQ(c->probes.listen_host, "127.0.0.1");
+  EXPECT_EQ(c->probes.listen_port, 9081);
   EXPECT_EQ(c->log.format, "json");
   EXPECT_EQ(c->annotation_prefix, "gpu.example.com/");
   EXPECT_EQ(c->cluster.kubeconfig, "/kube/config");
@@ -78,6 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"UnknownNested", "tls: {certfile: x}", "unknown key tls.certfile"},
         Bad{"TlsMinVersion", "tls: {minVersion: \"1.1\"}", "tls.minVersion"},
         Bad{"BadPort", "listen: \"0.0.0.0:99999\"", "port must be"},
+        Bad{"BadProbePort", "probes: {listen: \"0.0.0.0:http\"}", "probes.listen"},
         Bad{"BadLevel", "log: {level: loud}", "log.level: \"loud\""},
         Bad{"BadFormat", "log: {format: xml}", "log.format"},
         Bad{"BadRebalance", "repartition: {rebalanceIdleGpus: sometimes}",

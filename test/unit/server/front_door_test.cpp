@@ -159,6 +159,8 @@ class FrontDoorTest : public ::testing::Test {
   void start(std::chrono::seconds read_header_timeout, std::chrono::seconds keep_alive_timeout) {
     config_.listen_host = "127.0.0.1";
     config_.listen_port = 0;
+    config_.probes.listen_host = "127.0.0.1";
+    config_.probes.listen_port = 0;     // the kernel's choice: tests run side by side
     config_.limits.worker_threads = 2;  // one held worker would show
     config_.limits.read_header_timeout = read_header_timeout;
     config_.limits.keep_alive_timeout = keep_alive_timeout;
@@ -314,6 +316,53 @@ TEST_F(FrontDoorTest, ABrokenRequestClosesItsConnectionAndNothingElse) {
   EXPECT_EQ(status_line(c->response()), "HTTP/1.1 400 Bad Request");
   EXPECT_TRUE(c->closed_by_server());
   expect_fresh_requests_answered();
+}
+
+// One request over plain HTTP (the probe listener), read to the end of the connection.
+std::string plain_request(int port, const std::string& request) {
+  int fd = tcp_connect(port);
+  if (fd < 0) return {};
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string answer;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+      static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+      answer.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+TEST_F(FrontDoorTest, ProbeListenerServesHealthReadinessAndMetricsOverPlainHttp) {
+  start(std::chrono::seconds(5), std::chrono::seconds(5));
+  const int probes = http_->probe_port();
+  ASSERT_GT(probes, 0);
+  ASSERT_NE(probes, port_);
+  auto get_closing = [](const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: gpushare\r\nConnection: close\r\n\r\n";
+  };
+  EXPECT_EQ(status_line(plain_request(probes, get_closing("/healthz"))), "HTTP/1.1 200 OK");
+  EXPECT_EQ(status_line(plain_request(probes, get_closing("/readyz"))), "HTTP/1.1 200 OK");
+  const std::string metrics = plain_request(probes, get_closing("/metrics"));
+  EXPECT_EQ(status_line(metrics), "HTTP/1.1 200 OK");
+  EXPECT_NE(metrics.find("gpushare_http_requests_total"), std::string::npos) << metrics;
+  // The webhook and the extender are not there: only on the TLS port.
+  const std::string mutate = plain_request(
+      probes,
+      "POST /mutate HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+  EXPECT_EQ(status_line(mutate), "HTTP/1.1 404 Not Found");
+  EXPECT_NE(mutate.find("is on the TLS port"), std::string::npos) << mutate;
+  // And TLS is not spoken there.
+  auto c = std::make_unique<Client>(client_ctx_, probes);
+  EXPECT_FALSE(c->ok());
+}
+
+TEST_F(FrontDoorTest, ProbeListenerCanBeTurnedOff) {
+  config_.probes.enabled = false;
+  start(std::chrono::seconds(5), std::chrono::seconds(5));
+  EXPECT_EQ(http_->probe_port(), 0);
 }
 
 }  // namespace

@@ -68,6 +68,8 @@ class HttpsServer : public ::testing::Test {
                      dir_.string() + " --ip 127.0.0.1");
     config_.listen_host = "127.0.0.1";
     config_.listen_port = 0;
+    config_.probes.listen_host = "127.0.0.1";
+    config_.probes.listen_port = 0;  // the kernel's choice: tests run side by side
     config_.limits.max_body_bytes = 64 * 1024;
     config_.tls.cert_file = (dir_ / "tls.crt").string();
     config_.tls.key_file = (dir_ / "tls.key").string();

@@ -1,8 +1,9 @@
-// One accepted TLS connection of the front door (server/front_door.h): its socket, its
-// OpenSSL session and the bytes read but not yet parsed. The socket is non-blocking from
-// accept on. The front door's event loop drives it with the non-blocking steps (handshake,
-// read what is there) until a whole request head is buffered; a worker then serves requests
-// from it through TlsStream, which blocks with deadlines (poll), never longer than they say.
+// One accepted connection of the front door (server/front_door.h): its socket, its OpenSSL
+// session (none on the plain-HTTP probe listener) and the bytes read but not yet parsed. The socket
+// is non-blocking from accept on. The front door's event loop drives it with the non-blocking steps
+// (handshake, read what is there) until a whole request head is buffered; a worker then serves
+// requests from it through TlsStream, which blocks with deadlines (poll), never longer than they
+// say.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -13,16 +14,16 @@
 
 namespace gpushare::server {
 
-class TlsConnection {
+class Connection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Takes ownership of `fd` (closed with the connection). `ssl` is null when SSL_new failed;
-  // such a connection is dead() from the start.
-  TlsConnection(int fd, SSL_CTX& ctx);
-  ~TlsConnection();
-  TlsConnection(const TlsConnection&) = delete;
-  TlsConnection& operator=(const TlsConnection&) = delete;
+  // Takes ownership of `fd` (closed with the connection). With `ctx`, the connection speaks
+  // TLS (a failed SSL_new makes it dead() from the start); without, plain TCP.
+  Connection(int fd, SSL_CTX* ctx);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   enum class Step {
     kDone,       // the step finished
@@ -80,6 +81,10 @@ class TlsConnection {
  private:
   // Waits for the socket per the last SSL error (read or write) until `until`; false: timeout.
   bool wait_for(int ssl_error, Clock::time_point until);
+  // One read or write of TLS or plain bytes: > 0 bytes moved; otherwise the SSL error it
+  // amounts to (SSL_ERROR_WANT_READ/WANT_WRITE: try again when ready; others: the end).
+  int read_some(char* out, std::size_t size, int& error);
+  int write_some(const char* data, std::size_t size, int& error);
   void compact();
 
   int fd_;

@@ -1,4 +1,4 @@
-#include "server/tls_connection.h"
+#include "server/connection.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,16 +33,16 @@ void address_of(const sockaddr_storage& addr, std::string& ip, int& port) {
   ip = text;
 }
 
-int remaining_ms(TlsConnection::Clock::time_point until) {
+int remaining_ms(Connection::Clock::time_point until) {
   auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(until - TlsConnection::Clock::now())
+      std::chrono::duration_cast<std::chrono::milliseconds>(until - Connection::Clock::now())
           .count();
   return static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
 }
 
 }  // namespace
 
-TlsConnection::TlsConnection(int fd, SSL_CTX& ctx) : fd_(fd) {
+Connection::Connection(int fd, SSL_CTX* ctx) : fd_(fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   if (getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
@@ -50,7 +50,8 @@ TlsConnection::TlsConnection(int fd, SSL_CTX& ctx) : fd_(fd) {
   len = sizeof(addr);
   if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
     address_of(addr, local_ip_, local_port_);
-  ssl_ = SSL_new(&ctx);
+  if (ctx == nullptr) return;  // plain TCP
+  ssl_ = SSL_new(ctx);
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
     ERR_clear_error();
     dead_ = true;
@@ -59,7 +60,7 @@ TlsConnection::TlsConnection(int fd, SSL_CTX& ctx) : fd_(fd) {
   SSL_set_accept_state(ssl_);
 }
 
-TlsConnection::~TlsConnection() {
+Connection::~Connection() {
   if (ssl_ != nullptr) {
     // A close_notify when the session is up; never wait for the peer's (it may be gone).
     if (!dead_ && !lingering_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
@@ -69,8 +70,9 @@ TlsConnection::~TlsConnection() {
   ::close(fd_);
 }
 
-TlsConnection::Step TlsConnection::handshake() {
+Connection::Step Connection::handshake() {
   if (dead_) return Step::kClosed;
+  if (ssl_ == nullptr) return Step::kDone;
   int rc = SSL_do_handshake(ssl_);
   if (rc == 1) return Step::kDone;
   int err = SSL_get_error(ssl_, rc);
@@ -81,13 +83,13 @@ TlsConnection::Step TlsConnection::handshake() {
   return Step::kClosed;
 }
 
-void TlsConnection::compact() {
+void Connection::compact() {
   if (pos_ == 0) return;
   buffer_.erase(0, pos_);
   pos_ = 0;
 }
 
-bool TlsConnection::head_complete() const {
+bool Connection::head_complete() const {
   std::string_view rest(buffer_);
   rest.remove_prefix(pos_);
   // A lenient reader (RFC 9112 section 2.2) takes a bare LF as a line end; cpp-httplib does.
@@ -95,11 +97,11 @@ bool TlsConnection::head_complete() const {
          rest.find("\n\n") != std::string_view::npos;
 }
 
-bool TlsConnection::has_pending_bytes() const {
+bool Connection::has_pending_bytes() const {
   return !buffer_empty() || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
 }
 
-TlsConnection::Step TlsConnection::read_available(std::size_t max_buffered) {
+Connection::Step Connection::read_available(std::size_t max_buffered) {
   if (dead_) return Step::kClosed;
   compact();
   while (!head_complete()) {
@@ -107,14 +109,13 @@ TlsConnection::Step TlsConnection::read_available(std::size_t max_buffered) {
     const std::size_t want = std::min(kReadChunk, max_buffered - buffer_.size());
     const std::size_t old = buffer_.size();
     buffer_.resize(old + want);
-    int n = SSL_read(ssl_, buffer_.data() + old, static_cast<int>(want));
+    int err = 0;
+    int n = read_some(buffer_.data() + old, want, err);
     if (n > 0) {
       buffer_.resize(old + static_cast<std::size_t>(n));
       continue;
     }
     buffer_.resize(old);
-    int err = SSL_get_error(ssl_, n);
-    ERR_clear_error();
     if (err == SSL_ERROR_WANT_READ) return Step::kWantRead;
     if (err == SSL_ERROR_WANT_WRITE) return Step::kWantWrite;
     dead_ = true;  // closed by the peer (orderly or not), or a TLS error
@@ -123,7 +124,7 @@ TlsConnection::Step TlsConnection::read_available(std::size_t max_buffered) {
   return Step::kDone;
 }
 
-bool TlsConnection::wait_for(int ssl_error, Clock::time_point until) {
+bool Connection::wait_for(int ssl_error, Clock::time_point until) {
   pollfd p{fd_, static_cast<short>(ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN), 0};
   for (;;) {
     int rc = ::poll(&p, 1, remaining_ms(until));
@@ -133,13 +134,13 @@ bool TlsConnection::wait_for(int ssl_error, Clock::time_point until) {
   }
 }
 
-bool TlsConnection::wait_readable(std::chrono::milliseconds timeout) {
+bool Connection::wait_readable(std::chrono::milliseconds timeout) {
   if (has_pending_bytes()) return true;
   return wait_for(SSL_ERROR_WANT_READ, Clock::now() + timeout);
 }
 
-long TlsConnection::read(char* out, std::size_t size, Clock::time_point deadline,
-                         std::chrono::milliseconds io_timeout) {
+long Connection::read(char* out, std::size_t size, Clock::time_point deadline,
+                      std::chrono::milliseconds io_timeout) {
   if (size == 0) return 0;
   if (!buffer_empty()) {
     // cpp-httplib reads a request head one byte at a time: serve those from the buffer.
@@ -154,10 +155,9 @@ long TlsConnection::read(char* out, std::size_t size, Clock::time_point deadline
   }
   if (dead_) return -1;
   for (;;) {
-    int n = SSL_read(ssl_, out, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    int err = 0;
+    int n = read_some(out, size, err);
     if (n > 0) return n;
-    int err = SSL_get_error(ssl_, n);
-    ERR_clear_error();
     if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) break;
     if (!wait_for(err, std::min(deadline, Clock::now() + io_timeout))) break;
   }
@@ -165,15 +165,14 @@ long TlsConnection::read(char* out, std::size_t size, Clock::time_point deadline
   return -1;
 }
 
-long TlsConnection::write(const char* data, std::size_t size, Clock::time_point deadline,
-                          std::chrono::milliseconds io_timeout) {
+long Connection::write(const char* data, std::size_t size, Clock::time_point deadline,
+                       std::chrono::milliseconds io_timeout) {
   if (dead_) return -1;
   if (size == 0) return 0;
   for (;;) {
-    int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    int err = 0;
+    int n = write_some(data, size, err);
     if (n > 0) return n;
-    int err = SSL_get_error(ssl_, n);
-    ERR_clear_error();
     if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) break;
     if (!wait_for(err, std::min(deadline, Clock::now() + io_timeout))) break;
   }
@@ -181,17 +180,17 @@ long TlsConnection::write(const char* data, std::size_t size, Clock::time_point 
   return -1;
 }
 
-void TlsConnection::shutdown_write() {
+void Connection::shutdown_write() {
   if (lingering_) return;
   lingering_ = true;
-  if (!dead_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+  if (ssl_ != nullptr && !dead_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
   ERR_clear_error();
   ::shutdown(fd_, SHUT_WR);
   buffer_.clear();
   pos_ = 0;
 }
 
-TlsConnection::Step TlsConnection::discard_input() {
+Connection::Step Connection::discard_input() {
   char scratch[16 * 1024];
   for (;;) {
     ssize_t n = ::recv(fd_, scratch, sizeof(scratch), MSG_DONTWAIT);
@@ -202,9 +201,44 @@ TlsConnection::Step TlsConnection::discard_input() {
   }
 }
 
-void TlsConnection::write_best_effort(const std::string& bytes) {
+void Connection::write_best_effort(const std::string& bytes) {
   if (dead_ || bytes.empty()) return;
-  if (SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) <= 0) ERR_clear_error();
+  int err = 0;
+  write_some(bytes.data(), bytes.size(), err);
+}
+
+int Connection::read_some(char* out, std::size_t size, int& error) {
+  const int want = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
+  if (ssl_ == nullptr) {
+    ssize_t n = ::recv(fd_, out, static_cast<std::size_t>(want), 0);
+    if (n > 0) return static_cast<int>(n);
+    error = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                ? SSL_ERROR_WANT_READ
+                : SSL_ERROR_ZERO_RETURN;
+    return -1;
+  }
+  int n = SSL_read(ssl_, out, want);
+  if (n > 0) return n;
+  error = SSL_get_error(ssl_, n);
+  ERR_clear_error();
+  return -1;
+}
+
+int Connection::write_some(const char* data, std::size_t size, int& error) {
+  const int want = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
+  if (ssl_ == nullptr) {
+    ssize_t n = ::send(fd_, data, static_cast<std::size_t>(want), MSG_NOSIGNAL);
+    if (n > 0) return static_cast<int>(n);
+    error = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                ? SSL_ERROR_WANT_WRITE
+                : SSL_ERROR_SYSCALL;
+    return -1;
+  }
+  int n = SSL_write(ssl_, data, want);
+  if (n > 0) return n;
+  error = SSL_get_error(ssl_, n);
+  ERR_clear_error();
+  return -1;
 }
 
 }  // namespace gpushare::server
