@@ -205,6 +205,7 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
             return Section(n, p)
                 .on("certFile", [&](N v, P q) { return scalar(v, q, c.tls.cert_file); })
                 .on("keyFile", [&](N v, P q) { return scalar(v, q, c.tls.key_file); })
+                .on("clientCAFile", [&](N v, P q) { return scalar(v, q, c.tls.client_ca_file); })
                 .on("reloadCheck",
                     [&](N v, P q) { return duration(v, q, c.tls.reload_check, Seconds(1)); })
                 .on("minVersion",

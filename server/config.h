@@ -21,6 +21,11 @@ struct TlsConfig {
   // "1.2" (TLS 1.2 with the intermediate AEAD suites, and 1.3) or "1.3" (TLS 1.3 only).
   // kube-apiserver and kube-scheduler (Go) speak both.
   std::string min_version = "1.2";
+  // mTLS: with a file of CA certificates, the TLS listener requires a client certificate
+  // signed by one of them (kube-apiserver presents one through its AdmissionConfiguration
+  // kubeconfig, kube-scheduler through the extender's tlsConfig; README "Mutual TLS").
+  // Re-read by content like the serving pair. Empty: no client certificate is asked for.
+  std::string client_ca_file;
 };
 
 struct LimitsConfig {

@@ -139,7 +139,8 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
 
   Metrics metrics;
   TlsStore tls(config->tls.cert_file, config->tls.key_file,
-               config->tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+               config->tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION,
+               config->tls.client_ca_file);
   if (auto loaded = tls.load(); !loaded) {
     logging::error("startup failed", {{"error", loaded.error()}});
     return 1;
@@ -147,7 +148,7 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
   tls.watch(config->tls.reload_check, [&metrics](const Result<bool>& r) {
     if (r.ok() && *r) {
       metrics.inc("gpushare_tls_reloads_total", {{"result", "success"}});
-      logging::info("serving certificate reloaded");
+      logging::info("serving certificate (or client CAs) reloaded");
     } else if (!r.ok()) {
       metrics.inc("gpushare_tls_reloads_total", {{"result", "error"}});
       logging::warn("serving certificate not reloaded", {{"error", r.error()}});

@@ -20,6 +20,7 @@
 namespace gpushare::server {
 
 struct CertPair;  // X509 + chain + key, freed together
+struct ClientCa;  // the CAs client certificates must chain to, and their names
 
 // TLS 1.2 suites of Mozilla's intermediate profile (ssl-config.mozilla.org, v5.7), ECDHE only
 // (gpushare's keys are ECDSA P-256 or RSA): forward secrecy and AEAD, no CBC, no static RSA.
@@ -33,12 +34,15 @@ inline constexpr const char* kTlsGroups = "X25519:P-256:P-384";
 class TlsStore {
  public:
   // `min_version`: TLS1_2_VERSION (the default) or TLS1_3_VERSION (tls.minVersion).
-  TlsStore(std::string cert_file, std::string key_file, int min_version = TLS1_2_VERSION);
+  // `client_ca_file` (tls.clientCAFile): when not empty, every handshake requires a client
+  // certificate that chains to one of its CAs (mTLS).
+  TlsStore(std::string cert_file, std::string key_file, int min_version = TLS1_2_VERSION,
+           std::string client_ca_file = {});
   ~TlsStore();
   TlsStore(const TlsStore&) = delete;
   TlsStore& operator=(const TlsStore&) = delete;
 
-  // Loads the pair; on error the previous pair (if any) stays in use.
+  // Loads the pair (and the client CAs); on error what was loaded before stays in use.
   Result<bool> load();
   // Reads both files and loads them again when their content differs from the pair in use
   // (not their mtime or size: a same-size pair written with an old mtime, or a kubelet
@@ -47,6 +51,7 @@ class TlsStore {
   // stays; the next check tries again.
   Result<bool> reload_if_changed();
   bool loaded() const;
+  bool requires_client_certificate() const { return !client_ca_file_.empty(); }
   std::uint64_t generation() const { return generation_.load(); }
 
   // Sets up a fresh SSL_CTX for the server: the minimum version, the intermediate suites and
@@ -62,6 +67,9 @@ class TlsStore {
   std::shared_ptr<const CertPair> current() const;
   // Parses and installs the pair read from the files; the texts are kept to compare.
   Result<bool> install(std::string cert_pem, std::string key_pem);
+  // The same for the client CA file (nothing when there is none); true when installed.
+  Result<bool> install_client_ca(std::string pem);
+  std::shared_ptr<const ClientCa> current_client_ca() const;
 
   std::string cert_file_;
   std::string key_file_;
@@ -69,6 +77,9 @@ class TlsStore {
   mutable std::mutex mu_;
   std::shared_ptr<const CertPair> pair_;
   std::string cert_pem_, key_pem_;  // the files' content when pair_ was loaded
+  std::string client_ca_file_;
+  std::shared_ptr<const ClientCa> client_ca_;
+  std::string client_ca_pem_;
   std::atomic<std::uint64_t> generation_{0};
 
   base::PeriodicThread watcher_;  // last: stopped before the members its rounds read go

@@ -32,7 +32,7 @@ TEST(Config, ProbeListenerOff) {
 TEST(Config, FullDocument) {
   auto c = parse_config(R"(
 listen: "127.0.0.1:9443"
-tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadCheck: 2s, minVersion: "1.3"}
+tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadCheck: 2s, minVersion: "1.3", clientCAFile: /mtls/ca.crt}
 limits: {maxBodyBytes: 1Mi, readHeaderTimeout: 2s, readTimeout: 5s, writeTimeout: 5s, keepAliveTimeout: 3s, keepAliveMaxCount: 5000, workerThreads: 16}
 probes: {listen: "127.0.0.1:9081"}
 log: {level: debug, format: json}
@@ -48,6 +48,7 @@ repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, b
   EXPECT_EQ(c->listen_port, 9443);
   EXPECT_EQ(c->tls.reload_check, Seconds(2));
   EXPECT_EQ(c->tls.min_version, "1.3");
+  EXPECT_EQ(c->tls.client_ca_file, "/mtls/ca.crt");
   EXPECT_EQ(c->limits.max_body_bytes, 1024u * 1024);
   EXPECT_EQ(c->limits.worker_threads, 16u);
   EXPECT_EQ(c->limits.read_header_timeout, Seconds(2));

@@ -132,9 +132,15 @@ class HttpsServer : public ::testing::Test {
   // A GET on a connection of its own (a new TLS handshake), trusting `ca_file`; with
   // `tls12_cipher`, a TLS 1.2-only client offering just that suite. 0 when no answer came.
   long fresh_connection_status(const std::string& path, const std::string& ca_file,
-                               const char* tls12_cipher = nullptr, int port = 0) {
+                               const char* tls12_cipher = nullptr, int port = 0,
+                               const std::string& client_cert = {},
+                               const std::string& client_key = {}) {
     if (port == 0) port = port_;
     CURL* c = curl_easy_init();
+    if (!client_cert.empty()) {
+      curl_easy_setopt(c, CURLOPT_SSLCERT, client_cert.c_str());
+      curl_easy_setopt(c, CURLOPT_SSLKEY, client_key.c_str());
+    }
     if (tls12_cipher != nullptr) {
       curl_easy_setopt(c, CURLOPT_SSLVERSION,
                        static_cast<long>(CURL_SSLVERSION_TLSv1_2) |
@@ -461,6 +467,71 @@ TEST_F(HttpsServer, MinVersion13RefusesTls12) {
   const std::string ca = (dir_ / "ca.crt").string();
   EXPECT_EQ(fresh_connection_status("/healthz", ca, "ECDHE-ECDSA-AES128-GCM-SHA256", *port), 0);
   EXPECT_EQ(fresh_connection_status("/healthz", ca, nullptr, *port), 200);
+  server.stop();
+  serving.join();
+}
+
+// A CA (`name`.crt/.key) and, signed by it, a client certificate (`name`-client.crt/.key, EKU
+// clientAuth, CN `name`-client), made with the openssl command line in `dir`.
+void make_client_ca_and_certificate(const fs::path& dir, const std::string& name) {
+  const std::string d = dir.string() + "/";
+  {
+    std::ofstream ext(d + "client.ext");
+    ext << "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+           "extendedKeyUsage=clientAuth\n";
+  }
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+  run("openssl req -x509" + ec + " -keyout " + d + name + ".key -out " + d + name +
+      ".crt -subj /CN=" + name + " -days 1 -addext basicConstraints=critical,CA:TRUE" +
+      " -addext keyUsage=critical,keyCertSign 2>/dev/null");
+  run("openssl req" + ec + " -keyout " + d + name + "-client.key -out " + d + name +
+      "-client.csr -subj /CN=" + name + "-client 2>/dev/null");
+  run("openssl x509 -req -in " + d + name + "-client.csr -CA " + d + name + ".crt -CAkey " + d +
+      name + ".key -CAcreateserial -out " + d + name + "-client.crt -days 1 -extfile " + d +
+      "client.ext 2>/dev/null");
+}
+
+TEST_F(HttpsServer, ClientCAFileRequiresAClientCertificateFromThoseCAs) {
+  make_client_ca_and_certificate(dir_, "apiserver-ca");
+  make_client_ca_and_certificate(dir_, "other-ca");
+  const fs::path ca_file = dir_ / "client-ca.crt";
+  fs::copy_file(dir_ / "apiserver-ca.crt", ca_file);
+  TlsStore mtls(config_.tls.cert_file, config_.tls.key_file, TLS1_2_VERSION, ca_file.string());
+  ASSERT_TRUE(mtls.load().ok());
+  HttpServer server(config_, mtls, metrics_, *service_, [] { return true; });
+  auto port = server.bind();
+  ASSERT_TRUE(port.ok()) << port.error();
+  std::thread serving([&] { server.serve(); });
+  const std::string ca = (dir_ / "ca.crt").string();
+  auto with = [&](const std::string& who) {
+    return fresh_connection_status("/healthz", ca, nullptr, *port,
+                                   (dir_ / (who + "-client.crt")).string(),
+                                   (dir_ / (who + "-client.key")).string());
+  };
+  EXPECT_EQ(fresh_connection_status("/healthz", ca, nullptr, *port), 0);  // no certificate
+  EXPECT_EQ(with("apiserver-ca"), 200);
+  EXPECT_EQ(with("other-ca"), 0);  // signed by a CA not in the file
+  // TLS 1.2 asks for it too.
+  EXPECT_EQ(fresh_connection_status("/healthz", ca, "ECDHE-ECDSA-AES128-GCM-SHA256", *port), 0);
+
+  // The CA file is re-read by content: the other CA replaces the first one.
+  {
+    std::ifstream in(dir_ / "other-ca.crt");
+    std::ofstream out(ca_file, std::ios::trunc);
+    out << in.rdbuf();
+  }
+  auto reloaded = mtls.reload_if_changed();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error();
+  EXPECT_TRUE(*reloaded);
+  EXPECT_EQ(with("other-ca"), 200);
+  EXPECT_EQ(with("apiserver-ca"), 0);  // no resumption: taking a CA out takes effect at once
+
+  // A file with a leaf certificate in it is refused, and the CAs in use stay.
+  fs::copy_file(dir_ / "apiserver-ca-client.crt", ca_file, fs::copy_options::overwrite_existing);
+  auto refused = mtls.reload_if_changed();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("is not a CA"), std::string::npos) << refused.error();
+  EXPECT_EQ(with("other-ca"), 200);
   server.stop();
   serving.join();
 }
