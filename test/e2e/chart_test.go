@@ -226,7 +226,7 @@ func TestChartGoldens(t *testing.T) {
 		"default.yaml":      nil,
 		"cert-manager.yaml": {"certificates.mode=cert-manager"},
 		"repartition.yaml": {"config.repartition.enabled=true", "config.repartition.allowDisruption=true",
-			"networkPolicy.enabled=true", "serviceMonitor.enabled=true"},
+			"networkPolicy.enabled=true", "serviceMonitor.enabled=true", "mtls.clientCAConfigMap=control-plane-client-ca"},
 	}
 	for name, sets := range goldens {
 		out, err := harness.Helm(templateArgs(sets)...)

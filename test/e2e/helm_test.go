@@ -125,7 +125,10 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	assertGone(t, manifest)
 }
 
-func mutateCount(t *testing.T, url string) int {
+func mutateCount(t *testing.T, url string) int { return requestCount(t, url, "/mutate") }
+
+// requestCount is gpushare_http_requests_total for route (every code) at the gpushare at url.
+func requestCount(t *testing.T, url, route string) int {
 	t.Helper()
 	status, body, err := cluster.GetGpushare(url, "/metrics")
 	if err != nil || status != 200 {
@@ -133,7 +136,7 @@ func mutateCount(t *testing.T, url string) int {
 	}
 	total := 0
 	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "gpushare_http_requests_total{") && strings.Contains(line, `"/mutate"`) {
+		if strings.HasPrefix(line, "gpushare_http_requests_total{") && strings.Contains(line, `"`+route+`"`) {
 			f := strings.Fields(line)
 			n, _ := strconv.ParseFloat(f[len(f)-1], 64)
 			total += int(n)

@@ -74,6 +74,9 @@ app.kubernetes.io/component: server
 {{- $tls := default (dict) $config.tls }}
 {{- $_ := set $tls "certFile" "/etc/gpushare/tls/tls.crt" }}
 {{- $_ := set $tls "keyFile" "/etc/gpushare/tls/tls.key" }}
+{{- if .Values.mtls.clientCAConfigMap }}
+{{- $_ := set $tls "clientCAFile" "/etc/gpushare/client-ca/ca.crt" }}
+{{- end }}
 {{- $_ := set $config "tls" $tls }}
 {{- $_ := set $config "cluster" (dict "inCluster" true) }}
 {{- $repartition := $config.repartition }}

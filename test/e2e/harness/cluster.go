@@ -63,6 +63,7 @@ type Cluster struct {
 
 	GpushareURL     string // https://127.0.0.1:PORT, "" without gpushare
 	GpushareCA      []byte // PEM of the CA that signed gpushare's serving certificate
+	MTLS            *MTLS  // the control plane's client certificates (mtls.go)
 	CABundle        string // base64 caBundle as `gpushare certs` printed it
 	ExtenderEnabled bool
 	SchedulerName   string // the profile pods should name ("default-scheduler" unless the manifests say otherwise)
@@ -85,6 +86,7 @@ type Cluster struct {
 	pkiCA              []byte
 	schedulerConfig    string
 	schedulerCertDir   string
+	extenderTarget     *extenderTarget // set by RestartSchedulerWithExtenderAt, cleared by RestartScheduler
 }
 
 // FromEnv fills Options from the environment: E2E_REPO_ROOT (default: two folders above this package's module),
@@ -178,7 +180,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if c.Catalog, err = nodeagent.LoadCatalog(filepath.Join(o.RepoRoot, "policy", "catalog_default.yaml")); err != nil {
 		return c, err
 	}
-	if err := c.allocatePorts("etcd", "etcd-peer", "apiserver", "gpushare", "scheduler"); err != nil {
+	if err := c.allocatePorts("etcd", "etcd-peer", "apiserver", "gpushare", "scheduler", "gpushare-mtls"); err != nil {
 		return c, err
 	}
 	steps := []struct {
@@ -330,6 +332,9 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		return err
 	}
 	c.Token, c.pkiCA = p.token, p.caPEM
+	if c.MTLS, err = makeMTLS(pkiDir, c.ports["gpushare-mtls"]); err != nil {
+		return err
+	}
 	port := c.ports["apiserver"]
 	c.ServerURL = fmt.Sprintf("https://127.0.0.1:%d", port)
 	proc, err := c.start("kube-apiserver", filepath.Join(c.Opts.BinDir, "kube-apiserver"),
@@ -341,7 +346,8 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		"--service-account-signing-key-file="+filepath.Join(pkiDir, "sa.key"),
 		"--token-auth-file="+filepath.Join(pkiDir, "tokens.csv"),
 		"--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount",
-		"--endpoint-reconciler-type=none", "--allow-privileged=true", "--profiling=false", "--v=1")
+		"--endpoint-reconciler-type=none", "--allow-privileged=true", "--profiling=false", "--v=1",
+		"--admission-control-config-file="+c.MTLS.admissionFile)
 	if err != nil {
 		return err
 	}
@@ -420,7 +426,9 @@ func (c *Cluster) startGpushareFirst(ctx context.Context) error {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	c.gpushareHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// The harness's certificate is presented only to a gpushare that asks for one (the mTLS replica).
+	c.gpushareHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{c.MTLS.harnessClient}}}}
 	c.GpushareURL = fmt.Sprintf("https://127.0.0.1:%d", c.ports["gpushare"])
 	if err := c.StartGpushare(ctx); err != nil {
 		return err

@@ -294,6 +294,22 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 // qps > 0, with clientConnection qps and burst set to it (the throughput benchmark). It returns once the new one
 // is ready. RestartScheduler(ctx, cluster.ExtenderEnabled, 0) puts back what the suite runs with.
 func (c *Cluster) RestartScheduler(ctx context.Context, extender bool, qps int) error {
+	c.extenderTarget = nil
+	return c.restartScheduler(ctx, extender, qps)
+}
+
+// extenderTarget is a gpushare other than the first one for kube-scheduler's extender, with the client
+// certificate kube-scheduler presents to it (tlsConfig certFile/keyFile).
+type extenderTarget struct{ baseURL, certFile, keyFile string }
+
+// RestartSchedulerWithExtenderAt restarts kube-scheduler with the gpushare at baseURL as its extender, presenting
+// the client certificate in certFile/keyFile (empty: none). RestartScheduler puts back the first gpushare.
+func (c *Cluster) RestartSchedulerWithExtenderAt(ctx context.Context, baseURL, certFile, keyFile string) error {
+	c.extenderTarget = &extenderTarget{baseURL, certFile, keyFile}
+	return c.restartScheduler(ctx, true, 0)
+}
+
+func (c *Cluster) restartScheduler(ctx context.Context, extender bool, qps int) error {
 	c.mu.Lock()
 	p := c.procs["kube-scheduler"]
 	c.mu.Unlock()
@@ -335,7 +351,11 @@ func (c *Cluster) startSchedulerWith(ctx context.Context, extender bool, qps int
 			if u, err := url.Parse(fmt.Sprint(em["urlPrefix"])); err == nil {
 				path = strings.TrimSuffix(u.Path, "/")
 			}
-			em["urlPrefix"] = c.GpushareURL + path
+			base := c.GpushareURL
+			if c.extenderTarget != nil {
+				base = c.extenderTarget.baseURL
+			}
+			em["urlPrefix"] = base + path
 			em["enableHTTPS"] = true
 			tc, _ := em["tlsConfig"].(map[string]any)
 			if tc == nil {
@@ -344,6 +364,9 @@ func (c *Cluster) startSchedulerWith(ctx context.Context, extender bool, qps int
 			delete(tc, "caFile")
 			delete(tc, "insecure")
 			tc["caData"] = base64.StdEncoding.EncodeToString(c.GpushareCA)
+			if c.extenderTarget != nil && c.extenderTarget.certFile != "" {
+				tc["certFile"], tc["keyFile"] = c.extenderTarget.certFile, c.extenderTarget.keyFile
+			}
 			em["tlsConfig"] = tc
 			exts[i] = em
 		}

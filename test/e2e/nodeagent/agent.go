@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
