@@ -8,9 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstring>
+#include <optional>
 
 namespace gpushare::server {
 
@@ -89,22 +92,68 @@ void Connection::compact() {
   pos_ = 0;
 }
 
-bool Connection::head_complete() const {
+std::size_t Connection::head_end() const {
   std::string_view rest(buffer_);
   rest.remove_prefix(pos_);
   // A lenient reader (RFC 9112 section 2.2) takes a bare LF as a line end; cpp-httplib does.
-  return rest.find("\n\r\n") != std::string_view::npos ||
-         rest.find("\n\n") != std::string_view::npos;
+  const std::size_t crlf = rest.find("\n\r\n");
+  const std::size_t lf = rest.find("\n\n");
+  if (crlf == std::string_view::npos && lf == std::string_view::npos) return std::string::npos;
+  if (lf == std::string_view::npos || (crlf != std::string_view::npos && crlf < lf))
+    return pos_ + crlf + 3;
+  return pos_ + lf + 2;
+}
+
+bool Connection::head_complete() const { return head_end() != std::string::npos; }
+
+namespace {
+
+bool iequals_prefix(std::string_view line, std::string_view name) {
+  if (line.size() < name.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Connection::request_ready(std::size_t body_cap) const {
+  const std::size_t end = head_end();
+  if (end == std::string::npos) return false;
+  // The body a worker would wait for: Content-Length bytes, when the head declares no more than
+  // body_cap and no other framing. Anything else (chunked, larger, malformed) is the worker's.
+  std::string_view head(buffer_.data() + pos_, end - pos_);
+  std::optional<std::size_t> length;
+  for (std::size_t at = 0; at < head.size();) {
+    std::size_t nl = head.find('\n', at);
+    if (nl == std::string_view::npos) nl = head.size();
+    std::string_view line = head.substr(at, nl - at);
+    at = nl + 1;
+    if (iequals_prefix(line, "transfer-encoding:")) return true;
+    if (!iequals_prefix(line, "content-length:")) continue;
+    std::string_view value = line.substr(15);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.remove_suffix(1);
+    std::size_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || ptr != value.data() + value.size() || length) return true;
+    length = n;
+  }
+  if (!length || *length > body_cap) return true;
+  return buffer_.size() - end >= *length;
 }
 
 bool Connection::has_pending_bytes() const {
   return !buffer_empty() || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
 }
 
-Connection::Step Connection::read_available(std::size_t max_buffered) {
+Connection::Step Connection::read_available(std::size_t max_head, std::size_t body_cap) {
   if (dead_) return Step::kClosed;
   compact();
-  while (!head_complete()) {
+  while (!request_ready(body_cap)) {
+    const std::size_t max_buffered = head_complete() ? max_head + body_cap : max_head;
     if (buffer_.size() >= max_buffered) return Step::kDone;
     const std::size_t want = std::min(kReadChunk, max_buffered - buffer_.size());
     const std::size_t old = buffer_.size();

@@ -34,12 +34,17 @@ class Connection {
 
   // One non-blocking step of the server side of the handshake.
   Step handshake();
-  // Reads what is there (non-blocking) into the buffer, up to `max_buffered` bytes in all.
-  // kDone: the buffer holds a whole request head, or is full; kWantRead/kWantWrite: not yet.
-  Step read_available(std::size_t max_buffered);
+  // Reads what is there (non-blocking) into the buffer until request_ready(body_cap), or until
+  // `max_head` bytes hold no whole head. kDone: ready, or full (a head too large);
+  // kWantRead/kWantWrite: not yet.
+  Step read_available(std::size_t max_head, std::size_t body_cap);
   // The buffered bytes start with a whole request head (request line and header fields,
   // ended by an empty line).
   bool head_complete() const;
+  // A whole head, and with it the whole body when the head declares a Content-Length of at
+  // most `body_cap` (and no Transfer-Encoding): what a worker can serve without waiting on
+  // the client.
+  bool request_ready(std::size_t body_cap) const;
   bool buffer_empty() const { return pos_ == buffer_.size(); }
   std::size_t buffered() const { return buffer_.size() - pos_; }
   // Bytes that are readable without waiting: in our buffer or in OpenSSL's record buffer.
@@ -77,8 +82,11 @@ class Connection {
   Clock::time_point deadline{};    // when the event loop gives up on it
   std::size_t requests = 0;        // requests served on it so far
   bool head_deadline_set = false;  // the first byte of the current head has arrived
+  bool body_deadline_set = false;  // the head is here; a small body is being waited for
 
  private:
+  // Where the head ends in buffer_ (just past its empty line); npos: not buffered yet.
+  std::size_t head_end() const;
   // Waits for the socket per the last SSL error (read or write) until `until`; false: timeout.
   bool wait_for(int ssl_error, Clock::time_point until);
   // One read or write of TLS or plain bytes: > 0 bytes moved; otherwise the SSL error it

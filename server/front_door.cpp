@@ -223,6 +223,7 @@ void FrontDoor::take_queued() {
     held_.emplace(raw, std::move(c));
     // Idle until the next head starts; a head already begun keeps its own deadline.
     raw->head_deadline_set = !raw->buffer_empty();
+    raw->body_deadline_set = false;
     set_deadline(raw, now + (raw->lingering()         ? kLingeringClose
                              : raw->head_deadline_set ? settings_.read_header_timeout
                                                       : settings_.keep_alive_timeout));
@@ -274,11 +275,16 @@ void FrontDoor::advance(Connection* c) {
   Step step = c->handshake();
   if (step == Step::kDone) {
     const bool had_bytes = !c->buffer_empty();
-    step = c->read_available(settings_.max_head_bytes);
+    step = c->read_available(settings_.max_head_bytes, settings_.max_buffered_body_bytes);
     if (!had_bytes && !c->buffer_empty() && !c->head_deadline_set) {
       // A kept-alive connection's next head has begun: from now on, it has its own deadline.
       c->head_deadline_set = true;
       set_deadline(c, Clock::now() + settings_.read_header_timeout);
+    }
+    if (step != Step::kDone && c->head_complete() && !c->body_deadline_set) {
+      // The head is here, a small body is not yet: it has readTimeout, as on a worker.
+      c->body_deadline_set = true;
+      set_deadline(c, Clock::now() + settings_.read_timeout);
     }
     if (step == Step::kDone) {
       if (c->head_complete()) {
@@ -364,9 +370,9 @@ void FrontDoor::serve(std::unique_ptr<Connection> c) {
       resume(std::move(c));
       return;
     }
-    auto step = c->read_available(settings_.max_head_bytes);
+    auto step = c->read_available(settings_.max_head_bytes, settings_.max_buffered_body_bytes);
     if (step == Connection::Step::kClosed) break;
-    if (c->head_complete()) continue;
+    if (c->request_ready(settings_.max_buffered_body_bytes)) continue;
     if (step == Connection::Step::kDone) {  // full, and still no end of the head
       c->write_best_effort(head_too_large(settings_.max_head_bytes));
       c->shutdown_write();

@@ -44,6 +44,11 @@ struct FrontDoorSettings {
   // A head larger than this gets 431 and the connection is closed (kube-apiserver's and
   // kube-scheduler's heads are a few hundred bytes).
   std::size_t max_head_bytes = 64 * 1024;
+  // A body of up to this many bytes (Content-Length) is read by the event loop too, so a
+  // client trickling a typical AdmissionReview (5-20 KB) holds no worker either; larger and
+  // chunked bodies are read by the worker under read_timeout. Bounds the event loop's memory
+  // per connection (with max_head_bytes).
+  std::size_t max_buffered_body_bytes = 64 * 1024;
   // Connections held at once (being served or waiting); a new one past this is closed at
   // once. 0: from the process's open-file limit.
   std::size_t max_connections = 0;
