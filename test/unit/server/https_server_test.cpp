@@ -439,6 +439,39 @@ TEST_F(HttpsServer, SameSizePairWithAnOldMtimeIsReloaded) {
   EXPECT_FALSE(*reloaded);
 }
 
+TEST_F(HttpsServer, KubeletSymlinkSwapIsReloaded) {
+  // A Secret volume as the kubelet writes it: the files are symlinks through `..data` to a
+  // timestamped folder, and an update swaps `..data` in one rename.
+  const fs::path vol = dir_ / "volume";
+  for (const char* gen : {"..2026_12_05_01", "..2026_12_05_02"}) {
+    run(std::string(GPUSHARE_BINARY) +
+        " certs --service gpushare --namespace gpushare-system --out " + (vol / gen).string() +
+        " --ip 127.0.0.1 >/dev/null");
+  }
+  fs::create_directory_symlink("..2026_12_05_01", vol / "..data");
+  fs::create_symlink("..data/tls.crt", vol / "tls.crt");
+  fs::create_symlink("..data/tls.key", vol / "tls.key");
+  TlsStore store((vol / "tls.crt").string(), (vol / "tls.key").string());
+  ASSERT_TRUE(store.load().ok());
+  HttpServer server(config_, store, metrics_, *service_, [] { return true; });
+  auto port = server.bind();
+  ASSERT_TRUE(port.ok()) << port.error();
+  std::thread serving([&] { server.serve(); });
+  const std::string first_ca = (vol / "..2026_12_05_01" / "ca.crt").string();
+  const std::string second_ca = (vol / "..2026_12_05_02" / "ca.crt").string();
+  EXPECT_EQ(fresh_connection_status("/healthz", first_ca, nullptr, *port), 200);
+  // The swap: a new link renamed over ..data (what the kubelet's atomic writer does).
+  fs::create_directory_symlink("..2026_12_05_02", vol / "..data_tmp");
+  fs::rename(vol / "..data_tmp", vol / "..data");
+  auto reloaded = store.reload_if_changed();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error();
+  EXPECT_TRUE(*reloaded);
+  EXPECT_EQ(fresh_connection_status("/healthz", second_ca, nullptr, *port), 200);
+  EXPECT_EQ(fresh_connection_status("/healthz", first_ca, nullptr, *port), 0);
+  server.stop();
+  serving.join();
+}
+
 TEST_F(HttpsServer, Tls12OnlyWithEcdheAndAead) {
   const std::string ca = (dir_ / "ca.crt").string();
   struct Case {
