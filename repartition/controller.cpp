@@ -20,12 +20,11 @@ std::optional<std::string> annotation(const policy::NodeView& node, const std::s
   return it->second;
 }
 
-bool backed_off(const policy::NodeView& node, Clock::time_point now) {
-  auto until = annotation(node, kBackoffAnnotation);
-  if (!until) return false;
-  auto t = parse_time_text(*until);
-  return t && now < *t;
-}
+// Keys of observed_ (repartition/observed_times.h).
+const std::string kEntryTimes = "entry/";
+std::string phase_key(const std::string& node) { return "phase/" + node; }
+std::string evicted_key(const std::string& node) { return "evicted/" + node; }
+std::string backoff_key(const std::string& node) { return "backoff/" + node; }
 
 kube::ObjectReference node_ref(const std::string& node) {
   kube::ObjectReference ref;
@@ -124,16 +123,38 @@ void Controller::pod_events(const Mark& mark, kube::EventType type, const std::s
   for (const auto& key : mark.serves) pod_event(key, type, reason, message);
 }
 
+bool Controller::backed_off(const policy::NodeView& node, Clock::time_point now) {
+  auto until = annotation(node, kBackoffAnnotation);
+  if (!until) return false;
+  auto t = parse_time_text(*until);
+  if (!t) return false;
+  // The back-off lasts failure_backoff from when this replica saw it set (or set it), whatever
+  // the clock of the replica that wrote its end.
+  return now < observed_.local(backoff_key(node.name), *t, now) + settings_.failure_backoff;
+}
+
+Mark Controller::as_observed(const std::string& node, const Mark& mark, Clock::time_point now) {
+  Mark local = mark;
+  local.phase_at = observed_.local(phase_key(node), mark.phase_at, now);
+  local.written_at = observed_.local(kEntryTimes + mark.config_name, mark.written_at, now);
+  if (mark.evicted_at != Clock::time_point{})
+    local.evicted_at = observed_.local(evicted_key(node), mark.evicted_at, now);
+  return local;
+}
+
 void Controller::reconcile(Clock::time_point now) {
   if (!is_leader_()) {
     batch_started_.reset();  // a new leader starts its own window
     return;
   }
+  observed_.sweep(kEntryTimes);
   policy::ClusterView view = cluster_.snapshot();
 
   // 1. Resume every node in progress, whoever started it.
   std::set<std::string> served;
   for (const auto& node : view.nodes) {
+    // Looked at every pass, so that this replica keeps the time it first saw it (observed_).
+    if (annotation(node, kBackoffAnnotation)) backed_off(node, now);
     auto text = annotation(node, kMarkKey);
     if (!text) continue;
     resume(node, *text, now);
@@ -274,6 +295,10 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
   mark.phase = Phase::kPropagating;
   mark.started_at = mark.phase_at = now;
   mark.written_at = *written;
+  observed_.own(phase_key(node.name), now, now);
+  // An entry this write created counts from now; one that was there already counts from when
+  // this replica first saw it (observed_: possibly earlier, in this process).
+  if (*written == now) observed_.own(kEntryTimes + mark.config_name, now, now);
   mark.labels = action.labels;
   mark.serves = action.serves;
   mark.disrupts = action.disrupts;
@@ -326,7 +351,7 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
   state.labels = node.labels;
   state.allocatable = node.allocatable;
   state.gpu_pods = gpu_pods(node.name);
-  Step step = next_step(*mark, state, now, settings_.steps);
+  Step step = next_step(as_observed(node.name, *mark, now), state, now, settings_.steps);
   if (step.kind == StepKind::kWait) return;
   if (step.kind == StepKind::kEvict) {
     evict(node.name, annotation_text, *mark, state.gpu_pods, now);
@@ -373,6 +398,7 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
       it->second = encode_mark(next);
       return true;
     });
+    if (flipped && *flipped) observed_.own(phase_key(node.name), now, now);
     std::string name = to_string(step.kind);
     if (!flipped) {
       logging::warn("repartition: step failed",
@@ -405,6 +431,10 @@ void Controller::evict(const std::string& node, const std::string& annotation_te
     it->second = encode_mark(next);
     return true;
   });
+  if (marked && *marked) {
+    observed_.own(evicted_key(node), now, now);
+    if (next.phase_at == now) observed_.own(phase_key(node), now, now);
+  }
   if (!marked || !*marked) {
     step_metric("evict", marked ? "skipped" : "error");
     if (!marked)
@@ -454,6 +484,7 @@ void Controller::finish(const std::string& node, const std::string& annotation_t
       edit.tainted = false;
       if (failed)
         edit.annotations[kBackoffAnnotation] = format_time(now + settings_.failure_backoff);
+      observed_.own(backoff_key(node), now + settings_.failure_backoff, now);
       if (should_restore_labels(mark.phase, step.kind)) {
         for (const auto& [k, v] : mark.restore_labels) {
           if (v.empty()) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/periodic_thread.h"
+#include "repartition/observed_times.h"
 #include "repartition/planning.h"
 #include "repartition/ports.h"
 #include "repartition/steps.h"
@@ -70,6 +71,10 @@ class Controller {
   void track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
                         const policy::ClusterView& view, Clock::time_point now);
   void step_metric(const std::string& step, const std::string& result);
+  // The node's back-off is over, counted from when this replica saw it set (observed_).
+  bool backed_off(const policy::NodeView& node, Clock::time_point now);
+  // `mark` with its times as this replica observed them: what next_step decides on.
+  Mark as_observed(const std::string& node, const Mark& mark, Clock::time_point now);
   void prune_entries(const policy::ClusterView& view, Clock::time_point now);
   void pod_events(const Mark& mark, kube::EventType type, const std::string& reason,
                   const std::string& message);
@@ -81,6 +86,8 @@ class Controller {
   ControllerSettings settings_;
   std::function<bool()> is_leader_;
 
+  // Times other replicas wrote into marks, entries and back-offs, as this replica saw them.
+  ObservedTimes observed_;
   std::optional<Clock::time_point> batch_started_;
   Clock::time_point next_entry_gc_{};
   std::map<std::string, Clock::time_point> first_unschedulable_;  // pod key -> first seen

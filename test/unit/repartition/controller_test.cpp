@@ -606,11 +606,68 @@ TEST(Controller, ANewLeaderResumesMidStep) {
   h.restart();  // the old leader is gone; the new one has no memory
   h.next_plan.clear();
   h.at(30);
-  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel),
-            "<none>");  // propagation still counts from the write
+  // Propagation counts from what this replica saw (t = 30), not from the time the old leader
+  // wrote: its clock may not agree with ours.
   h.at(61);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  h.at(90);
   EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
   EXPECT_EQ(h.plans, 1);  // the served pod was never planned again
+}
+
+// A new leader whose clock runs 10 minutes ahead of the old one's (the same as the old one's
+// clock being behind): the times in the mark look 10 minutes old. Each delay still runs in full
+// from when the new leader saw the mark.
+TEST(Controller, ANewLeaderWithAClockAheadStillWaitsEachDelayInFull) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.start_mig("gpu-1");  // entry and mark written at t = 1 by the old leader's clock
+  h.restart();
+  h.next_plan.clear();
+  h.at(601);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");  // not propagated yet
+  h.at(660);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
+  h.at(661);
+  EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "gpushare-abc");
+
+  // Applying, flipped at 661 by this leader; then another failover, to a clock 20 minutes
+  // further ahead: applyTimeout (600 s) has not passed for anyone who watched.
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "pending";
+  h.restart();
+  h.at(661 + 1200);
+  EXPECT_TRUE(h.world.marked("gpu-1"));
+  h.at(661 + 1200 + 599);
+  EXPECT_TRUE(h.world.marked("gpu-1"));
+  h.at(661 + 1200 + 600);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=timeout"], 1);
+}
+
+TEST(Controller, ABackOffLastsInFullFromWhenThisReplicaSawIt) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.start_mig("gpu-1");
+  h.at(61);
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "failed";
+  h.at(62);  // backed off until 362 by this leader's clock
+  ASSERT_FALSE(h.world.marked("gpu-1"));
+  // This leader still sees the pod waiting: at 361 the node is still backed off.
+  h.world.nodes["gpu-1"].edit.labels.erase(kMigConfigStateLabel);
+  h.at(300);
+  h.at(361);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  // A new leader 10 minutes ahead sees the back-off for the first time at 700: by its clock the
+  // end (362) is long past, yet it skips the node for failure_backoff from 700.
+  h.restart();
+  h.at(700);
+  h.at(702);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  h.at(999);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  h.at(1000);
+  h.at(1002);
+  EXPECT_TRUE(h.world.marked("gpu-1"));
 }
 
 TEST(Controller, FollowersDoNothing) {
