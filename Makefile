@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
-.PHONY: all deps build test unit bench-smoke e2e check-generated check-layering check-format test-sanitize demo lint format clean bench bench-scheduler simulate-bench
+.PHONY: all deps build test unit bench-smoke e2e check-generated check-layering check-format test-sanitize fuzz fuzz-smoke demo lint format clean bench bench-scheduler simulate-bench
 
 all: build
 
@@ -53,6 +53,15 @@ test-sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j $(JOBS)
 
+# libFuzzer on every decoder of untrusted bytes (test/fuzz), built with clang-14 in build-fuzz;
+# FUZZ_SECONDS per target (8 targets, one after another). Fails if any target finds a crash.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
+fuzz-smoke: deps
+	FUZZ_SECONDS=20 JOBS=$(JOBS) scripts/fuzz.sh
+
 demo: build
 	scripts/demo.sh
 
@@ -77,4 +86,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

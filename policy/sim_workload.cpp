@@ -421,7 +421,8 @@ Result<std::vector<MixEntry>> workload_mix(const std::string& mix,
       if (w > 0) entries.push_back({p.name, 0, w});
     }
     const int slices = model->compute_slices;
-    add_family(std::move(entries), gpus, [&](const MixEntry& e) {
+    // Captured by copy: clang before 16 cannot capture a structured binding.
+    add_family(std::move(entries), gpus, [&, model = model](const MixEntry& e) {
       return static_cast<double>(model->find_profile(e.profile)->compute_slices) / slices;
     });
   }

@@ -8,6 +8,7 @@ packages=(
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev
   libspdlog-dev libgtest-dev libgmock-dev googletest zlib1g-dev libbrotli-dev
   openssl curl clang-format clang-tidy
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
