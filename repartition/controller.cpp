@@ -326,6 +326,7 @@ void Controller::begin(const Action& action, const policy::NodeView& node, Clock
   logging::info("repartition: started", {{"node", node.name},
                                          {"kind", mark.kind},
                                          {"config", action.config_name},
+                                         {"entryWrittenAt", format_time(mark.written_at)},
                                          {"serves", join(action.serves)}});
   kube::EventSpec e;
   e.object = node_ref(node.name);
@@ -407,7 +408,12 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
     } else {
       step_metric(name, *flipped ? "ok" : "skipped");
       if (*flipped) {
-        logging::info("repartition: step", {{"node", node.name}, {"detail", step.message}});
+        logging::info(
+            "repartition: step",
+            {{"node", node.name},
+             {"detail", step.message},
+             {"entryWrittenAt", format_time(mark->written_at)},
+             {"entrySeenAt", format_time(as_observed(node.name, *mark, now).written_at)}});
       }
     }
     return;

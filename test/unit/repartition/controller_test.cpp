@@ -33,6 +33,7 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   std::map<std::string, double> counters;
   std::vector<double> observed;
   bool fail_entry = false;
+  std::set<std::string> deleted;  // nodes the cache still shows but the API server no longer has
 
   // ApiOps
   Result<Clock::time_point> write_entry(const Action& a, Clock::time_point now) override {
@@ -43,7 +44,7 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   }
   Result<bool> update_node(const std::string& node, const NodeMutation& mutate) override {
     auto it = nodes.find(node);
-    if (it == nodes.end()) return Error{"not found"};
+    if (it == nodes.end() || deleted.count(node) != 0) return Error{"not found"};
     if (race_next_update) {
       // As KubeApiOps on a 409: the mutation ran on a read that someone else's write made
       // stale, and runs again on the node as it is now.
@@ -642,6 +643,29 @@ TEST(Controller, ANewLeaderWithAClockAheadStillWaitsEachDelayInFull) {
   h.at(661 + 1200 + 600);
   EXPECT_FALSE(h.world.marked("gpu-1"));
   EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=timeout"], 1);
+}
+
+// An entry written for a node that was deleted before its mark, then used for another node a
+// second later: the second node still waits out the propagation from the write.
+TEST(Controller, AnEntryWrittenForANodeThatVanishedStillPropagatesForTheNext) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.deleted.insert("gpu-1");
+  h.world.pods.push_back(pod("p", "nvidia.com/mig-3g.48gb"));
+  h.next_plan = {mig_action("gpu-1")};
+  h.at(100);
+  h.at(101);  // entry written at 101, the mark fails: gpu-1 is gone
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  h.world.nodes.erase("gpu-1");
+  h.world.nodes["gpu-2"] = {};
+  h.next_plan = {mig_action("gpu-2")};
+  h.at(102);  // a new batch window
+  h.at(103);
+  ASSERT_TRUE(h.world.marked("gpu-2"));
+  h.at(104);
+  EXPECT_EQ(h.world.label("gpu-2", kMigConfigLabel), "<none>");  // 3 s after the write
+  h.at(161);
+  EXPECT_EQ(h.world.label("gpu-2", kMigConfigLabel), "gpushare-abc");
 }
 
 TEST(Controller, ABackOffLastsInFullFromWhenThisReplicaSawIt) {
