@@ -61,11 +61,6 @@ HttpServer::HttpServer(const ServerConfig& config, TlsStore& tls, Metrics& metri
     // Probes and scrapes are a few small GETs: two workers, the same deadlines.
     settings.workers = 2;
     probes_ = std::make_unique<FrontDoor>(nullptr, settings);
-    probes_->set_tcp_nodelay(true);
-    probes_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      metrics_.inc("gpushare_http_requests_total",
-                   {{"route", route_label(req.path)}, {"code", std::to_string(res.status)}});
-    });
     probes_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (res.body.empty())
         res.set_content(
@@ -159,7 +154,6 @@ bool HttpServer::read_body(const httplib::Request& req, httplib::Response& res,
 void HttpServer::install_routes() {
   auto& s = *server_;
   const auto& lim = config_.limits;
-  s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(lim.keep_alive_max_count);
   s.set_keep_alive_timeout(lim.keep_alive_timeout.count());
   s.set_payload_max_length(lim.max_body_bytes);
@@ -201,11 +195,6 @@ void HttpServer::install_routes() {
         res.status = 500;
         res.set_content(error_body("internal error: " + what), kJson);
       });
-
-  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics_.inc("gpushare_http_requests_total",
-                 {{"route", route_label(req.path)}, {"code", std::to_string(res.status)}});
-  });
 
   // The policy endpoints: same Service calls as the offline subcommands.
   auto policy_route = [this](const std::string& path,
@@ -260,9 +249,15 @@ void HttpServer::install_routes() {
   install_probe_routes(s);
 }
 
-// /healthz, /readyz and /metrics: on the TLS listener (CONTRACT.md section 2) and on the
-// plain-HTTP probe listener.
+// /healthz, /readyz and /metrics, and the request counter: on the TLS listener (CONTRACT.md
+// section 2) and on the plain-HTTP probe listener. (TCP_NODELAY is the front door's, per
+// accepted socket.)
 void HttpServer::install_probe_routes(httplib::Server& s) {
+  // Every request either listener answers is counted, under one metric.
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics_.inc("gpushare_http_requests_total",
+                 {{"route", route_label(req.path)}, {"code", std::to_string(res.status)}});
+  });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
