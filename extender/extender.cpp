@@ -1,5 +1,6 @@
 #include "extender/extender.h"
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -118,6 +119,21 @@ const policy::NodeView* view_of(const Candidate& c, const NodeSource& source) {
   return source(c.name);
 }
 
+// In full-node mode the Node objects come in the request, and a DRA driver's devices are not in
+// a Node object: the cache's ResourceSlices say which nodes it serves. Only a node without
+// device-plugin GPUs can be one (policy::serves_through_dra), so the others cost no lookup.
+void attach_dra(Request& req, const NodeSource& source) {
+  if (!req.payload_mode || !source) return;
+  for (Candidate& c : req.candidates) {
+    if (!c.view || c.view->dra) continue;
+    const auto& alloc = c.view->allocatable;
+    if (std::any_of(alloc.begin(), alloc.end(), [](const auto& kv) { return kv.second > 0; }))
+      continue;
+    if (const policy::NodeView* cached = source(c.name); cached != nullptr && cached->dra)
+      c.view->dra = cached->dra;
+  }
+}
+
 // Profile names parse_intent accepts for gpushare.io/mig-profile: the catalog's, those the
 // request's nodes publish, and those the pod itself asks for. The pod was admitted already;
 // its resource request, not this annotation, says which profile it gets.
@@ -208,6 +224,7 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
   auto decoded = decode_request(body);
   if (!decoded) return bad_request(decoded.error());
   Request& req = *decoded;
+  attach_dra(req, nodes);
   const policy::Catalog& catalog = catalog_of(settings);
   ExtenderResult result = counts_of(req);
   std::string intent_error;
@@ -265,6 +282,7 @@ ExtenderResult handle_prioritize(std::string_view body, const NodeSource& nodes,
   auto decoded = decode_request(body);
   if (!decoded) return bad_request(decoded.error());
   Request& req = *decoded;
+  attach_dra(req, nodes);
   const policy::Catalog& catalog = catalog_of(settings);
   ExtenderResult result = counts_of(req);
   std::string intent_error;  // prioritize errors are ignored by the scheduler: score 0

@@ -13,7 +13,17 @@ using codec::member;
 using codec::string_member;
 namespace {
 
-const char* kind_name(ObjectKind kind) { return kind == ObjectKind::kNode ? "nodes" : "pods"; }
+const char* kind_name(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::kNode:
+      return "nodes";
+    case ObjectKind::kPod:
+      return "pods";
+    case ObjectKind::kResourceSlice:
+      break;
+  }
+  return "resourceslices";
+}
 
 // Exponential, capped, with +-20 % jitter so that replicas do not reconnect in lockstep.
 class Backoff {
@@ -37,7 +47,7 @@ class Backoff {
 std::string object_key(ObjectKind kind, const nlohmann::json& object) {
   const nlohmann::json& metadata = member(object, "metadata");
   std::string name = string_member(metadata, "name");
-  if (kind == ObjectKind::kNode) return name;
+  if (kind != ObjectKind::kPod) return name;
   return string_member(metadata, "namespace") + "/" + name;
 }
 
@@ -55,6 +65,8 @@ void ClusterCache::start() {
   stop_ = false;
   threads_.emplace_back([this] { run(ObjectKind::kNode); });
   threads_.emplace_back([this] { run(ObjectKind::kPod); });
+  if (!options_.resource_slices_path.empty())
+    threads_.emplace_back([this] { run(ObjectKind::kResourceSlice); });
 }
 
 void ClusterCache::stop() {
@@ -75,7 +87,9 @@ bool ClusterCache::sleep_unless_stopped(std::chrono::milliseconds delay) {
 }
 
 void ClusterCache::run(ObjectKind kind) {
-  const std::string& path = kind == ObjectKind::kNode ? options_.nodes_path : options_.pods_path;
+  const std::string& path = kind == ObjectKind::kNode  ? options_.nodes_path
+                            : kind == ObjectKind::kPod ? options_.pods_path
+                                                       : options_.resource_slices_path;
   Backoff backoff(options_.backoff_initial, options_.backoff_max);
   bool listed_before = false;
   while (!stop_) {
@@ -141,9 +155,10 @@ bool ClusterCache::handle_event(ObjectKind kind, const WatchEvent& event) {
     return true;
   }
   ++counters_.events;
-  std::optional<CacheChange> change = kind == ObjectKind::kNode
-                                          ? apply_node(event.type, event.object)
-                                          : apply_pod(event.type, event.object);
+  std::optional<CacheChange> change =
+      kind == ObjectKind::kNode  ? apply_node(event.type, event.object)
+      : kind == ObjectKind::kPod ? apply_pod(event.type, event.object)
+                                 : apply_resource_slice(event.type, event.object);
   if (change) notify(*change);
   return !stop_;
 }
@@ -162,6 +177,20 @@ void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& ite
       nodes.push_back(std::move(*node));
     }
     index_.replace_nodes(std::move(nodes));
+    return;
+  }
+  if (kind == ObjectKind::kResourceSlice) {
+    std::vector<ResourceSliceRecord> slices;
+    for (const auto& item : items) {
+      auto slice = decode_resource_slice(item);
+      if (!slice) {
+        ++counters_.decode_errors;
+        logging::warn("cache: skipping resourceslice", {{"error", slice.error()}});
+        continue;
+      }
+      if (*slice) slices.push_back(std::move(**slice));
+    }
+    index_.replace_resource_slices(std::move(slices));
     return;
   }
   std::vector<PodRecord> pods;
@@ -228,6 +257,28 @@ std::optional<CacheChange> ClusterCache::apply_pod(const std::string& type,
   return CacheChange{ObjectKind::kPod, existed ? ChangeType::kModified : ChangeType::kAdded, key};
 }
 
+std::optional<CacheChange> ClusterCache::apply_resource_slice(const std::string& type,
+                                                              const nlohmann::json& object) {
+  std::string name = object_key(ObjectKind::kResourceSlice, object);
+  std::optional<ResourceSliceRecord> slice;
+  if (type != "DELETED") {
+    auto decoded = decode_resource_slice(object);
+    if (!decoded) {
+      ++counters_.decode_errors;
+      logging::warn("cache: skipping resourceslice event", {{"error", decoded.error()}});
+      return std::nullopt;
+    }
+    slice = std::move(*decoded);  // nullopt: not the NVIDIA driver's, or not one node's
+  }
+  if (!slice) {
+    if (!index_.remove_resource_slice(name)) return std::nullopt;
+    return CacheChange{ObjectKind::kResourceSlice, ChangeType::kDeleted, name};
+  }
+  const bool existed = index_.upsert_resource_slice(std::move(*slice));
+  return CacheChange{ObjectKind::kResourceSlice,
+                     existed ? ChangeType::kModified : ChangeType::kAdded, name};
+}
+
 bool ClusterCache::keep(const PodRecord& pod) const {
   if (options_.keep_pod) return options_.keep_pod(pod);
   return !pod.gpu_requests.empty();
@@ -236,7 +287,9 @@ bool ClusterCache::keep(const PodRecord& pod) const {
 void ClusterCache::mark_synced(ObjectKind kind) {
   {
     std::lock_guard lock(sync_mu_);
-    (kind == ObjectKind::kNode ? nodes_synced_ : pods_synced_) = true;
+    (kind == ObjectKind::kNode  ? nodes_synced_
+     : kind == ObjectKind::kPod ? pods_synced_
+                                : slices_synced_) = true;
   }
   sync_cv_.notify_all();
 }
@@ -248,12 +301,10 @@ void ClusterCache::notify(const CacheChange& change) {
 void ClusterCache::failing(ObjectKind kind) {
   std::int64_t none = 0;
   const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
-  failing_since_[kind == ObjectKind::kNode ? 0 : 1].compare_exchange_strong(none, now);
+  failing_since_[static_cast<int>(kind)].compare_exchange_strong(none, now);
 }
 
-void ClusterCache::healthy(ObjectKind kind) {
-  failing_since_[kind == ObjectKind::kNode ? 0 : 1].store(0);
-}
+void ClusterCache::healthy(ObjectKind kind) { failing_since_[static_cast<int>(kind)].store(0); }
 
 bool ClusterCache::is_current() const {
   if (!has_synced()) return false;
@@ -265,14 +316,18 @@ bool ClusterCache::is_current() const {
   return true;
 }
 
+bool ClusterCache::synced_locked() const {
+  return nodes_synced_ && pods_synced_ && (slices_synced_ || options_.resource_slices_path.empty());
+}
+
 bool ClusterCache::has_synced() const {
   std::lock_guard lock(sync_mu_);
-  return nodes_synced_ && pods_synced_;
+  return synced_locked();
 }
 
 bool ClusterCache::wait_for_sync(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(sync_mu_);
-  return sync_cv_.wait_for(lock, timeout, [this] { return nodes_synced_ && pods_synced_; });
+  return sync_cv_.wait_for(lock, timeout, [this] { return synced_locked(); });
 }
 
 policy::ClusterView ClusterCache::snapshot() const { return index_.snapshot(); }

@@ -30,6 +30,9 @@ struct CacheOptions {
   // Terminated pods hold nothing, so the server leaves them out (and sends DELETED when a
   // pod terminates); this is the selector kube-scheduler's own pod informer uses.
   std::string pods_path = paths::live_pods();
+  // ResourceSlices (dra.enabled): which nodes a DRA driver publishes GPUs for. Empty: not
+  // watched, as on clusters without the resource.k8s.io/v1 API.
+  std::string resource_slices_path;
   int page_size = 500;
   int watch_timeout_seconds = 300;
   std::chrono::milliseconds backoff_initial{250};
@@ -55,13 +58,13 @@ struct CacheCounters {
   std::uint64_t decode_errors = 0;  // objects skipped because they could not be decoded
 };
 
-enum class ObjectKind { kNode, kPod };
+enum class ObjectKind { kNode, kPod, kResourceSlice };
 enum class ChangeType { kAdded, kModified, kDeleted, kResynced };
 
 struct CacheChange {
   ObjectKind kind;
   ChangeType type;
-  std::string key;  // node name or "namespace/name"; empty for kResynced (a whole relist)
+  std::string key;  // node or slice name, or "namespace/name"; empty for kResynced (a whole relist)
 };
 // Called on the cache's watch threads after the change is visible, outside any cache lock;
 // the node and pod threads may call it at the same time. Keep it short (wake a worker).
@@ -86,7 +89,7 @@ class ClusterCache {
   // event would.
   void observe_written_node(const nlohmann::json& node);
 
-  // Both kinds have been listed once.
+  // Every kind watched has been listed once.
   bool has_synced() const;
   // Synced, and no list or watch has been failing for longer than options.stale_after: the
   // cache still follows the cluster. /readyz follows this, so a replica whose watches keep
@@ -121,6 +124,9 @@ class ClusterCache {
   void replace_all(ObjectKind kind, std::vector<nlohmann::json>& items);
   std::optional<CacheChange> apply_node(const std::string& type, const nlohmann::json& object);
   std::optional<CacheChange> apply_pod(const std::string& type, const nlohmann::json& object);
+  std::optional<CacheChange> apply_resource_slice(const std::string& type,
+                                                  const nlohmann::json& object);
+  bool synced_locked() const;  // sync_mu_ held
   bool keep(const PodRecord& pod) const;
   bool sleep_unless_stopped(std::chrono::milliseconds delay);
   void mark_synced(ObjectKind kind);
@@ -140,11 +146,12 @@ class ClusterCache {
   mutable std::condition_variable sync_cv_;
   bool nodes_synced_ = false;
   bool pods_synced_ = false;
+  bool slices_synced_ = false;
 
   AtomicCounters counters_;
-  // Per kind (node, pod): steady_clock nanoseconds since the first failure of the current run
-  // of failures; 0 while lists and watches succeed.
-  std::atomic<std::int64_t> failing_since_[2] = {0, 0};
+  // Per kind (node, pod, resource slice): steady_clock nanoseconds since the first failure of
+  // the current run of failures; 0 while lists and watches succeed.
+  std::atomic<std::int64_t> failing_since_[3] = {0, 0, 0};
   void failing(ObjectKind kind);
   void healthy(ObjectKind kind);
 

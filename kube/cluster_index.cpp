@@ -74,6 +74,7 @@ ClusterIndex::NodeUpsert ClusterIndex::upsert_node(NodeRecord record) {
 
 bool ClusterIndex::put_node(policy::NodeView view, std::string resource_version) {
   if (auto it = used_.find(view.name); it != used_.end()) view.used = it->second;
+  view.dra = dra_of(view.name);
   tally_.add(view);
   auto it = nodes_.find(view.name);
   if (it == nodes_.end()) {
@@ -144,6 +145,80 @@ void ClusterIndex::render(const std::string& node_name) {
   policy::NodeView view = *it->second.view;
   auto used = used_.find(node_name);
   view.used = used == used_.end() ? ResourceCounts{} : used->second;
+  it->second.view = std::make_shared<const policy::NodeView>(std::move(view));
+}
+
+void ClusterIndex::replace_resource_slices(std::vector<ResourceSliceRecord> slices) {
+  std::unique_lock lock(mu_);
+  std::set<std::string> touched;
+  for (const auto& [node, names] : slices_by_node_) touched.insert(node);
+  slices_.clear();
+  slices_by_node_.clear();
+  for (auto& slice : slices) {
+    touched.insert(slice.node_name);
+    slices_by_node_[slice.node_name].insert(slice.name);
+    std::string name = slice.name;
+    slices_.insert_or_assign(std::move(name), std::move(slice));
+  }
+  for (const auto& node : touched) render_dra(node);
+  publish_facts();
+}
+
+bool ClusterIndex::upsert_resource_slice(ResourceSliceRecord slice) {
+  std::unique_lock lock(mu_);
+  std::set<std::string> touched{slice.node_name};
+  auto it = slices_.find(slice.name);
+  const bool existed = it != slices_.end();
+  if (existed) {
+    // A slice is not moved between nodes by its driver, but nothing in the API forbids it.
+    if (it->second.node_name != slice.node_name) {
+      touched.insert(it->second.node_name);
+      auto& old = slices_by_node_[it->second.node_name];
+      old.erase(slice.name);
+      if (old.empty()) slices_by_node_.erase(it->second.node_name);
+    }
+    it->second = slice;
+  } else {
+    slices_.emplace(slice.name, slice);
+  }
+  slices_by_node_[slice.node_name].insert(slice.name);
+  for (const auto& node : touched) render_dra(node);
+  publish_facts();
+  return existed;
+}
+
+bool ClusterIndex::remove_resource_slice(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = slices_.find(name);
+  if (it == slices_.end()) return false;
+  const std::string node = it->second.node_name;
+  slices_.erase(it);
+  auto& names = slices_by_node_[node];
+  names.erase(name);
+  if (names.empty()) slices_by_node_.erase(node);
+  render_dra(node);
+  publish_facts();
+  return true;
+}
+
+std::optional<policy::DraGpus> ClusterIndex::dra_of(const std::string& node_name) const {
+  auto it = slices_by_node_.find(node_name);
+  if (it == slices_by_node_.end()) return std::nullopt;
+  std::vector<const policy::DraGpus*> parts;
+  for (const auto& name : it->second) parts.push_back(&slices_.at(name).gpus);
+  return merge_dra_gpus(parts);
+}
+
+void ClusterIndex::render_dra(const std::string& node_name) {
+  auto it = nodes_.find(node_name);
+  if (it == nodes_.end()) return;  // the slice's node is not listed yet: put_node applies it
+  std::optional<policy::DraGpus> dra = dra_of(node_name);
+  if (dra == it->second.view->dra) return;
+  policy::NodeView view = *it->second.view;
+  view.dra = std::move(dra);
+  // What the node's GPUs are counts in the cluster's facts (products, profiles).
+  tally_.remove(*it->second.view);
+  tally_.add(view);
   it->second.view = std::make_shared<const policy::NodeView>(std::move(view));
 }
 

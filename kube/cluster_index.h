@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "kube/decode.h"
+#include "kube/resource_slice.h"
 #include "policy/cluster_facts.h"
 #include "policy/views.h"
 
@@ -39,6 +42,11 @@ class ClusterIndex {
   bool remove_node(const std::string& name);
   bool upsert_pod(PodRecord pod);
   bool remove_pod(const std::string& key);
+  // DRA: a node's view carries the merge of the ResourceSlices that name it (policy::DraGpus).
+  // Slices may come before or after their node. Each returns whether the slice was there before.
+  void replace_resource_slices(std::vector<ResourceSliceRecord> slices);
+  bool upsert_resource_slice(ResourceSliceRecord slice);
+  bool remove_resource_slice(const std::string& name);
 
   // Readers; all may run while the writers do.
   std::shared_ptr<const policy::NodeView> node(std::string_view name) const;  // nullptr: unknown
@@ -56,6 +64,8 @@ class ClusterIndex {
   bool put_node(policy::NodeView view, std::string resource_version);  // true: replaced one
   void account(const PodRecord& pod, std::int64_t sign);  // pod's requests into used_, re-render
   void render(const std::string& node_name);              // node's view with used_ applied
+  std::optional<policy::DraGpus> dra_of(const std::string& node_name) const;
+  void render_dra(const std::string& node_name);  // node's view with its slices applied
   void publish_facts();
 
   mutable std::shared_mutex mu_;
@@ -71,6 +81,8 @@ class ClusterIndex {
   std::unordered_map<std::string, NodeEntry, NameHash, std::equal_to<>> nodes_;  // by name
   std::map<std::string, PodRecord> pods_;       // by "namespace/name"
   std::map<std::string, ResourceCounts> used_;  // by node name; pods may come before their node
+  std::map<std::string, ResourceSliceRecord> slices_;            // by slice name
+  std::map<std::string, std::set<std::string>> slices_by_node_;  // node name -> slice names
   policy::ClusterFactsTally tally_;
   std::shared_ptr<const policy::ClusterFacts> facts_;
 };

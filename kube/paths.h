@@ -31,6 +31,7 @@ inline std::string events(const std::string& ns) { return "/api/v1/namespaces/" 
 inline std::string leases(const std::string& ns) {
   return "/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases";
 }
+inline std::string resource_slices() { return "/apis/resource.k8s.io/v1/resourceslices"; }
 inline std::string lease(const std::string& ns, const std::string& name) {
   return leases(ns) + "/" + name;
 }

@@ -56,6 +56,18 @@ void ClusterFactsTally::count(const NodeView& node, int sign) {
   }
   const std::string product = node.label(std::string(gfd::kProduct));
   if (!product.empty()) bump(products_, product, sign);
+  if (node.dra) {
+    // DRA devices are the node's GPUs as much as labels are; a node that has both (GFD runs
+    // beside the DRA driver) counts each product and profile once.
+    for (const auto& p : node.dra->products)
+      if (p != product) bump(products_, p, sign);
+    for (const auto& p : node.dra->profiles) {
+      const bool labelled = std::any_of(
+          node.allocatable.begin(), node.allocatable.end(),
+          [&](const auto& kv) { return kv.second > 0 && kv.first == mig_resource_for_profile(p); });
+      if (!labelled) bump(profiles_, p, sign);
+    }
+  }
   if (node.label(std::string(gfd::kSharingStrategy)) != "mps") return;
   // An MPS node without a readable replica count tells admission nothing.
   auto replicas = parse_int(node.label(std::string(gfd::kReplicas)));

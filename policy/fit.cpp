@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "policy/cluster_facts.h"
+#include "policy/dra.h"
 #include "policy/quantity.h"
 
 namespace gpushare::policy {
@@ -210,6 +212,35 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// A node whose GPUs come through DRA: kube-scheduler's own DynamicResources plugin counts and
+// allocates the devices (and DynamicMIG's memory slices); what it cannot know is gpu-product
+// and that MPS is not offered through DRA.
+NodeFit fit_dra(const PodDemand& demand, const Intent& intent, const NodeView& node,
+                const Catalog& catalog) {
+  const DraGpus& dra = *node.dra;
+  if (!intent.gpu_products.empty()) {
+    const bool ok = std::any_of(dra.products.begin(), dra.products.end(), [&](const auto& p) {
+      return product_matches(intent.gpu_products, p, p);
+    });
+    if (!ok) {
+      return never("DRA GPUs are " +
+                   (dra.products.empty() ? "of no known product" : join(dra.products)) +
+                   "; gpu-product asks for " + join(intent.gpu_products));
+    }
+  }
+  for (const auto& resource : demand.managed_resources()) {
+    if (resource == kSharedGpuResource) {
+      return never("GPUs here are allocated through DRA, which offers no " +
+                   std::string(kSharedGpuResource) + " (MPS pods go to device-plugin nodes)");
+    }
+    const std::string profile = catalog.profile_for_resource(resource).value_or(
+        profile_from_resource_suffix(resource.substr(kMigResourcePrefix.size())));
+    if (!std::binary_search(dra.profiles.begin(), dra.profiles.end(), profile))
+      return never("no " + profile + " MIG devices among this node's DRA devices");
+  }
+  return fits();
+}
+
 }  // namespace
 
 std::string base_product(std::string_view gpu_product) {
@@ -242,6 +273,7 @@ NodeFit fit_node(const PodDemand& demand, const Intent& intent, const NodeView& 
                  const Catalog& catalog) {
   const auto resources = demand.managed_resources();
   if (resources.empty()) return fits();
+  if (serves_through_dra(node)) return fit_dra(demand, intent, node, catalog);
   if (!has_nvidia_gpu(node)) {
     return never("no NVIDIA GPU (no nvidia.com/gpu.product label, no nvidia.com/* allocatable)");
   }

@@ -3,6 +3,9 @@
 //
 // Rules, in the order they are checked (each failure names what a person can change):
 //  1. A pod that asks for no gpushare-managed resource fits every node.
+//     A node whose GPUs come through DRA (policy/dra.h) fits when gpu-product allows its
+//     product and it has devices of each MIG profile asked for; rules 2-5 are the device
+//     plugin's and do not apply to it.
 //  2. No NVIDIA GPU on the node (no nvidia.com/gpu.product label, no nvidia.com/* allocatable,
 //     no MIG-manager state): never fits.
 //  3. nvidia.com/mig.config.state pending/rebooting, or gpushare's repartition mark: fits later.

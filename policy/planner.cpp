@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "policy/dra.h"
 #include "policy/fit.h"
 #include "policy/intent.h"
 #include "policy/node_constraints.h"
@@ -186,7 +187,8 @@ struct NodeState {
   int gpus = 0;
   std::int64_t gpu_mib = 0;
   int max_replicas = 0;
-  bool gpu = false;     // has some NVIDIA GPU
+  bool gpu = false;     // has some NVIDIA GPU the device plugin publishes
+  bool dra = false;     // its GPUs are published through DRA (policy/dra.h)
   bool mig_on = false;  // some GPU has MIG enabled (or a MIG config other than all-disabled)
   bool mps_on = false;
   std::vector<std::string> gpu_pods;  // running pods holding nvidia.com/*
@@ -261,7 +263,10 @@ NodeView fit_copy(const NodeView& node) {
 NodeState read_node(const NodeView& node, const PlanInput& in, const Catalog& catalog) {
   NodeState s;
   s.view = &node;
-  s.gpu = has_nvidia_gpu(node);
+  // A node whose GPUs come through DRA is kube-scheduler's to allocate and never gpushare's to
+  // change: to the planner it has no GPU it could use or repartition (node_gate says why).
+  s.dra = serves_through_dra(node);
+  s.gpu = has_nvidia_gpu(node) && !s.dra;
   s.raw_product = label_of(node, gfd::kProduct);
   s.product = base_product(s.raw_product);
   s.model = s.product.empty() ? nullptr : catalog.model_for_product(s.product);
@@ -299,6 +304,7 @@ NodeState read_node(const NodeView& node, const PlanInput& in, const Catalog& ca
 // The node-wide gates of planner.h step 3, in the order a person would fix them.
 std::string node_gate(const NodeState& s, const PlanSettings& settings) {
   const NodeView& node = *s.view;
+  if (s.dra) return "GPUs allocated through DRA (kube-scheduler's; never repartitioned)";
   if (!s.gpu) return "no NVIDIA GPU";
   for (const auto& [key, value] : settings.node_selector) {
     if (label_of(node, key) != value || node.labels.count(key) == 0)

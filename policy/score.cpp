@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "policy/dra.h"
 #include "policy/fit.h"
 
 namespace gpushare::policy {
@@ -40,6 +41,9 @@ int score_node(const PodDemand& demand, const Intent& intent, const NodeView& no
   if (resources.empty()) return kMinScore;
   const NodeFit fit = fit_node(demand, intent, node, catalog);
   if (!fit.fits) return fit.unresolvable ? kMinScore : 1;
+  // kube-scheduler's own plugins know a DRA node's free devices; gpushare does not, so it
+  // neither prefers nor avoids the node.
+  if (serves_through_dra(node)) return (2 + kMaxScore) / 2;
   const bool busy = node_is_busy(node);
   std::int64_t sum = 0;
   for (const auto& r : resources) {

@@ -72,6 +72,21 @@ struct PodView {
   std::string display_name() const;
 };
 
+// A node's GPUs as Dynamic Resource Allocation publishes them: the ResourceSlices of NVIDIA's
+// DRA driver (docs/reference/nvidia-dra-driver.md) that name this node. kube-scheduler allocates
+// these devices itself; gpushare only needs to know what kinds there are.
+struct DraGpus {
+  std::vector<std::string>
+      products;  // productName as GFD writes it ("NVIDIA-H100-80GB-HBM3"); sorted
+  std::vector<std::string>
+      profiles;              // MIG profiles of its devices ("1g.10gb"), static or dynamic; sorted
+  std::int64_t devices = 0;  // devices published, whole GPUs and MIG devices
+
+  friend bool operator==(const DraGpus& a, const DraGpus& b) {
+    return a.products == b.products && a.profiles == b.profiles && a.devices == b.devices;
+  }
+};
+
 struct NodeView {
   std::string name;
   StringMap labels;
@@ -80,6 +95,8 @@ struct NodeView {
   std::map<std::string, std::int64_t> used;         // held by non-terminated pods bound here
   bool unschedulable = false;                       // spec.unschedulable
   std::vector<Taint> taints;                        // spec.taints
+  // Set when a DRA driver publishes GPUs on this node (the server's cache, with dra.enabled).
+  std::optional<DraGpus> dra;
 
   // The label's value, or "" when absent.
   const std::string& label(std::string_view key) const {

@@ -15,6 +15,7 @@
 #include "server/cluster_certs.h"
 #include "server/cluster_state.h"
 #include "server/command_input.h"
+#include "server/dra_classes_command.h"
 #include "server/nodes_file.h"
 #include "server/serve.h"
 #include "server/service.h"
@@ -33,6 +34,8 @@ Usage:
   gpushare filter [FILE|-]       ExtenderArgs in, ExtenderFilterResult out (POST /filter)
   gpushare prioritize [FILE|-]   ExtenderArgs in, HostPriorityList out (POST /prioritize)
   gpushare plan [FILE|-]         {"nodes":[...],"pods":[...],"configMaps":[...]} in, a repartition plan out
+  gpushare dra-classes           DeviceClasses (YAML) that serve nvidia.com/mig-<profile> from
+                                 NVIDIA DRA driver devices (README "On a DRA cluster")
   gpushare certs --service S --namespace NS --out DIR [--ip IP]... [--dns NAME]...
   gpushare certs --service S --namespace NS --secret NAME [--webhook NAME] [--renew-before-days D]
                  [--kubeconfig FILE] [--ip IP]... [--dns NAME]...
@@ -198,6 +201,7 @@ int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream
     return run_offline(a, in, out, err);
   if (a.command == "plan") return run_plan(a.positional, a.one("catalog"), in, out, err);
   if (a.command == "certs") return run_certs(a, out, err);
+  if (a.command == "dra-classes") return run_dra_classes(a.one("catalog"), out, err);
   if (a.command == "simulate") return run_simulate(a.flags, in, out, err);
   if (a.command == "serve") {
     ServeFlags flags;

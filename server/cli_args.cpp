@@ -53,6 +53,7 @@ const std::vector<CommandSpec>& command_specs() {
         {"filter", "filter [--catalog FILE] [--nodes FILE] [FILE|-]", 1, offline},
         {"prioritize", "prioritize [--catalog FILE] [--nodes FILE] [FILE|-]", 1, offline},
         {"plan", "plan [--catalog FILE] [FILE|-]", 1, {value("catalog")}},
+        {"dra-classes", "dra-classes [--catalog FILE]", 0, {value("catalog")}},
         {"certs",
          "certs --service S --namespace NS (--out DIR | --secret NAME [--webhook NAME]) "
          "[--ip IP]... [--dns NAME]...",

@@ -277,6 +277,12 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
                 .on("inCluster", [&](N v, P q) { return boolean(v, q, c.cluster.in_cluster); })
                 .run();
           })
+      .on("dra",
+          [&](N n, P p) {
+            return Section(n, p)
+                .on("enabled", [&](N v, P q) { return boolean(v, q, c.dra.enabled); })
+                .run();
+          })
       .on("gpuOperator",
           [&](N n, P p) {
             return Section(n, p)
@@ -354,6 +360,9 @@ Result<ServerConfig> parse_config(const std::string& yaml_text) {
   if (c.repartition.enabled && !c.cluster.enabled()) {
     return Error{
         "config: repartition.enabled needs a cluster (cluster.kubeconfig or cluster.inCluster)"};
+  }
+  if (c.dra.enabled && !c.cluster.enabled()) {
+    return Error{"config: dra.enabled needs a cluster (cluster.kubeconfig or cluster.inCluster)"};
   }
   return c;
 }

@@ -90,6 +90,14 @@ struct RepartitionConfig {
   std::map<std::string, std::string> node_selector;
 };
 
+// Dynamic Resource Allocation (README "On a DRA cluster"): watch the NVIDIA DRA driver's
+// ResourceSlices so that the extender passes the nodes it serves and the controller leaves them
+// alone. Off by default: it needs the resource.k8s.io/v1 API (Kubernetes 1.34+) and the
+// permission to list and watch resourceslices (manifests/overlays/dra).
+struct DraConfig {
+  bool enabled = false;
+};
+
 struct ServerConfig {
   std::string listen_host = "0.0.0.0";
   int listen_port = 8443;
@@ -103,6 +111,7 @@ struct ServerConfig {
   GpuOperatorConfig gpu_operator;
   policy::PlacementPolicy default_placement = policy::PlacementPolicy::kBinpack;
   RepartitionConfig repartition;
+  DraConfig dra;
 };
 
 Result<ServerConfig> parse_config(const std::string& yaml_text);

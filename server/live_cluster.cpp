@@ -13,8 +13,8 @@ namespace {
 
 class CacheCluster : public LiveCluster {
  public:
-  explicit CacheCluster(std::shared_ptr<kube::Client> client)
-      : client_(client), cache_(std::move(client)) {}
+  CacheCluster(std::shared_ptr<kube::Client> client, kube::CacheOptions options)
+      : client_(client), cache_(std::move(client), std::move(options)) {}
 
   void start(Metrics& metrics) {
     cache_.set_change_handler([this](const kube::CacheChange&) {
@@ -68,9 +68,12 @@ Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& conf
                                               : kube::load_config(config.cluster.kubeconfig);
   if (!kubeconfig) return Error{"cluster: " + kubeconfig.error()};
   auto client = std::make_shared<kube::Client>(*kubeconfig);
-  auto cluster = std::make_unique<CacheCluster>(client);
+  kube::CacheOptions options;
+  if (config.dra.enabled) options.resource_slices_path = kube::paths::resource_slices();
+  auto cluster = std::make_unique<CacheCluster>(client, std::move(options));
   cluster->start(metrics);
-  logging::info("watching the cluster", {{"server", kubeconfig->server}});
+  logging::info("watching the cluster",
+                {{"server", kubeconfig->server}, {"dra", config.dra.enabled ? "true" : "false"}});
   return std::unique_ptr<LiveCluster>(std::move(cluster));
 }
 

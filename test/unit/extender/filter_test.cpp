@@ -303,5 +303,39 @@ TEST(Filter, MalformedBodiesAre400WithAnError) {
   }
 }
 
+// A node NVIDIA's DRA driver serves: known to the cache with its ResourceSlices' summary, and
+// in a full-node request as a Node object without nvidia.com/* capacity or GFD labels.
+policy::NodeView dra_node() {
+  policy::NodeView n;
+  n.name = "dra-h100";
+  n.dra = policy::DraGpus{{"NVIDIA-H100-80GB-HBM3"}, {"1g.10gb", "3g.40gb"}, 9};
+  return n;
+}
+
+TEST(Filter, DraNodesPassToKubeSchedulersOwnAllocationInBothModes) {
+  std::vector<policy::NodeView> nodes = all_nodes();
+  nodes.push_back(dra_node());
+  const NodeSource source = node_source_from(nodes);
+  const json mig = pod_json("nvidia.com/mig-1g.10gb");
+  EXPECT_EQ(filter(cache_args(mig, {"dra-h100", "gpu-h20"}), source)["NodeNames"],
+            (json{"dra-h100"}));
+
+  const json dra_object = {{"metadata", {{"name", "dra-h100"}}},
+                           {"status", {{"allocatable", {{"cpu", "64"}}}}}};
+  json reply = filter(payload_args(mig, {dra_object, node_json("h20-mig.json")}), source);
+  ASSERT_EQ(reply["Nodes"]["items"].size(), 1u);
+  EXPECT_EQ(reply["Nodes"]["items"][0]["metadata"]["name"], "dra-h100");
+
+  // gpu-product is still gpushare's to enforce; MPS is not offered through DRA.
+  const json h20_only =
+      pod_json("nvidia.com/mig-1g.10gb", 1, json{{"gpushare.io/gpu-product", "NVIDIA-H20"}});
+  reply = filter(cache_args(h20_only, {"dra-h100"}), source);
+  EXPECT_EQ(reply["NodeNames"], json::array());
+  EXPECT_EQ(reply["FailedAndUnresolvableNodes"]["dra-h100"],
+            "DRA GPUs are NVIDIA-H100-80GB-HBM3; gpu-product asks for NVIDIA-H20");
+  reply = filter(cache_args(pod_json("nvidia.com/gpu.shared"), {"dra-h100"}), source);
+  EXPECT_EQ(reply["NodeNames"], json::array());
+}
+
 }  // namespace
 }  // namespace gpushare::extender

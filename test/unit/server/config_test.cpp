@@ -18,6 +18,7 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_GE(c->limits.keep_alive_max_count, 1000u);
   EXPECT_FALSE(c->repartition.enabled);
   EXPECT_FALSE(c->repartition.allow_disruption);
+  EXPECT_FALSE(c->dra.enabled);
   EXPECT_FALSE(c->cluster.enabled());
   EXPECT_TRUE(c->probes.enabled);
   EXPECT_EQ(c->probes.listen_port, 8081);
@@ -42,6 +43,7 @@ cluster: {kubeconfig: /kube/config}
 gpuOperator: {namespace: nvidia, devicePluginConfigMap: dp, migPartedConfigMap: mp}
 scheduling: {defaultPlacement: spread}
 repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, entryGcInterval: 2m, entryGrace: 30m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
+dra: {enabled: true}
 )");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->listen_host, "127.0.0.1");
@@ -61,6 +63,7 @@ repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, b
   EXPECT_EQ(c->gpu_operator.namespace_name, "nvidia");
   EXPECT_EQ(c->default_placement, policy::PlacementPolicy::kSpread);
   EXPECT_TRUE(c->repartition.enabled);
+  EXPECT_TRUE(c->dra.enabled);
   EXPECT_FALSE(c->repartition.rebalance_idle_gpus);
   EXPECT_EQ(c->repartition.propagation_delay, Seconds(60));
   EXPECT_EQ(c->repartition.apply_timeout, Seconds(600));
@@ -105,6 +108,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"NotAMapping", "- a\n- b", "mapping"},
         Bad{"NotYaml", "tls: {certFile: [", "not valid YAML"},
         Bad{"RepartitionWithoutCluster", "repartition: {enabled: true}", "needs a cluster"},
+        Bad{"DraWithoutCluster", "dra: {enabled: true}", "dra.enabled needs a cluster"},
+        Bad{"DraUnknownKey", "dra: {driver: x}", "unknown key dra.driver"},
         Bad{"BothClusterModes", "cluster: {kubeconfig: k, inCluster: true}", "exclusive"},
         Bad{"SectionNotMapping", "tls: 5", "tls: expected a mapping"},
         Bad{"SelectorNotMapping", "repartition: {nodeSelector: [a]}",
