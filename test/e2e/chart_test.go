@@ -155,6 +155,9 @@ func TestChartMatchesKustomize(t *testing.T) {
 				setPath(c, true, "repartition", "enabled")
 				setPath(c, true, "repartition", "allowDisruption")
 			}},
+		{"dra", "manifests/overlays/dra",
+			[]string{"namespace.create=true", "certificates.mode=secret", "certificates.caBundle=" + ca, "config.dra.enabled=true"},
+			func(c map[string]any) { setPath(c, true, "dra", "enabled") }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -227,6 +230,7 @@ func TestChartGoldens(t *testing.T) {
 		"cert-manager.yaml": {"certificates.mode=cert-manager"},
 		"repartition.yaml": {"config.repartition.enabled=true", "config.repartition.allowDisruption=true",
 			"networkPolicy.enabled=true", "serviceMonitor.enabled=true", "mtls.clientCAConfigMap=control-plane-client-ca"},
+		"dra.yaml": {"config.dra.enabled=true"},
 	}
 	for name, sets := range goldens {
 		out, err := harness.Helm(templateArgs(sets)...)

@@ -32,15 +32,18 @@ TEST(DraClasses, EveryDocumentIsADeviceClassWithItsExtendedResource) {
   }
 }
 
-TEST(DraClasses, TheOverlayShipsWhatTheBuiltInCatalogGives) {
-  const std::string path =
-      gpushare::testing::fixture_path("../../manifests/overlays/dra/deviceclasses.yaml");
-  std::ifstream file(path);
-  ASSERT_TRUE(file) << path;
-  std::stringstream shipped;
-  shipped << file.rdbuf();
-  EXPECT_EQ(cli({"dra-classes"}).out, shipped.str())
-      << "regenerate it: build/gpushare dra-classes > manifests/overlays/dra/deviceclasses.yaml";
+TEST(DraClasses, TheOverlayAndTheChartShipWhatTheBuiltInCatalogGives) {
+  const std::string generated = cli({"dra-classes"}).out;
+  for (const char* shipped_at : {"manifests/overlays/dra/deviceclasses.yaml",
+                                 "charts/gpushare/files/dra-deviceclasses.yaml"}) {
+    const std::string path = gpushare::testing::fixture_path(std::string("../../") + shipped_at);
+    std::ifstream file(path);
+    ASSERT_TRUE(file) << path;
+    std::stringstream shipped;
+    shipped << file.rdbuf();
+    EXPECT_EQ(generated, shipped.str())
+        << "regenerate it: build/gpushare dra-classes > " << shipped_at;
+  }
 }
 
 TEST(DraClasses, ABadCatalogIsRefused) {
