@@ -42,7 +42,10 @@ class ScriptedCluster {
   }
 
   void serve(const HttpRequest& req, Responder& r) {
-    ObjectKind kind = req.path == "/api/v1/nodes" ? ObjectKind::kNode : ObjectKind::kPod;
+    ObjectKind kind = req.path == "/api/v1/nodes" ? ObjectKind::kNode
+                      : req.path == "/apis/resource.k8s.io/v1/resourceslices"
+                          ? ObjectKind::kResourceSlice
+                          : ObjectKind::kPod;
     if (req.param("watch") == "1") {
       Script script;
       {
@@ -81,9 +84,11 @@ class ScriptedCluster {
     int list_calls = 0;
     std::vector<HttpRequest> watch_requests;
   };
-  Kind& at(ObjectKind kind) { return kind == ObjectKind::kNode ? nodes_ : pods_; }
+  Kind& at(ObjectKind kind) {
+    return kind == ObjectKind::kNode ? nodes_ : kind == ObjectKind::kPod ? pods_ : slices_;
+  }
   std::mutex mu_;
-  Kind nodes_, pods_;
+  Kind nodes_, pods_, slices_;
 };
 
 json list_of(const std::string& rv, std::vector<json> items) {
@@ -270,6 +275,39 @@ TEST_F(CacheTest, WatchEventsMoveUsedAndNotify) {
                                                            {ChangeType::kDeleted, "ml/a"}};
   EXPECT_EQ(*changes, expected);
   EXPECT_EQ(cluster_.watch_requests(ObjectKind::kPod).at(0).param("resourceVersion"), "20");
+}
+
+json slice(const std::string& node_name, const std::string& rv) {
+  json s = json::parse(gpushare::testing::read_fixture("kube/resourceslice_static_h100.json"));
+  s["spec"]["nodeName"] = node_name;
+  s["spec"]["pool"]["name"] = node_name;
+  s["metadata"]["resourceVersion"] = rv;
+  return s;
+}
+
+TEST_F(CacheTest, ResourceSlicesAreWatchedOnlyWhenAskedAndMakeNodesDra) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", {}));
+  start();
+  EXPECT_EQ(cluster_.list_calls(ObjectKind::kResourceSlice), 0);
+  EXPECT_FALSE(cache_->node("n1")->dra.has_value());
+  cache_->stop();
+
+  // dra.enabled: not synced until the slices are listed; a slice event changes the node's view.
+  cluster_.list(ObjectKind::kResourceSlice, 503, json{{"message", "resource.k8s.io/v1 down"}});
+  cluster_.list(ObjectKind::kResourceSlice, 200, list_of("30", {}));
+  cluster_.watch(ObjectKind::kResourceSlice, [](const HttpRequest&, Responder& r) {
+    r.begin_stream();
+    r.chunk(event_line("ADDED", slice("n1", "31").dump()));
+    r.hold(std::chrono::seconds(30));
+  });
+  options_.resource_slices_path = "/apis/resource.k8s.io/v1/resourceslices";
+  start();
+  EXPECT_GE(cluster_.list_calls(ObjectKind::kResourceSlice), 2);
+  ASSERT_TRUE(eventually([&] { return cache_->node("n1")->dra.has_value(); }));
+  EXPECT_EQ(cache_->node("n1")->dra->profiles, (std::vector<std::string>{"1g.10gb", "3g.40gb"}));
+  EXPECT_EQ(cluster_.watch_requests(ObjectKind::kResourceSlice).at(0).param("resourceVersion"),
+            "30");
 }
 
 TEST_F(CacheTest, Gone410Relists) {
