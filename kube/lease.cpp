@@ -139,6 +139,32 @@ void LeaderElector::lose(const std::string& why) {
   }
 }
 
+bool LeaderElector::release() {
+  leader_until_ = 0;  // whatever the API says, this replica acts no more
+  auto current = client_->get(path());
+  if (!current.ok()) {
+    logging::warn("lease: not released",
+                  {{"lease", options_.name}, {"why", current.error().message}});
+    return false;
+  }
+  nlohmann::json lease = std::move(*current);
+  nlohmann::json& spec = lease["spec"];
+  if (string_member(spec, "holderIdentity") != options_.identity) return false;
+  // As client-go writes a released record: no holder, and a one-second lease from now.
+  const std::string now = micro_time(clock_.wall());
+  spec["holderIdentity"] = "";
+  spec["leaseDurationSeconds"] = 1;
+  spec["acquireTime"] = now;
+  spec["renewTime"] = now;
+  auto put = client_->put(path(), lease);  // resourceVersion precondition: only our own record
+  if (!put.ok()) {
+    logging::warn("lease: not released", {{"lease", options_.name}, {"why", put.error().message}});
+    return false;
+  }
+  logging::info("lease: released", {{"lease", options_.name}, {"identity", options_.identity}});
+  return true;
+}
+
 bool LeaderElector::try_acquire_or_renew() {
   const Monotonic::time_point started = clock_.monotonic();
   const Clock::time_point wall = clock_.wall();
@@ -213,6 +239,7 @@ void LeaderElector::start() {
 
 void LeaderElector::stop() {
   loop_.stop();
+  if (leader_until_ != 0) release();
   leader_until_ = 0;
   acting_ = false;
 }

@@ -68,10 +68,15 @@ class LeaderElector {
   // is_leader() afterwards. The thread calls it; tests call it after setting the clock.
   bool try_acquire_or_renew();
 
-  // Rounds every renew_period on a thread; stop() releases nothing (the lease simply
-  // expires), so a crash and a clean stop look the same to the others.
+  // Rounds every renew_period on a thread. stop() ends them and, when this replica still holds
+  // the Lease, releases it (client-go's ReleaseOnCancel): holderIdentity emptied, duration 1 s,
+  // written with the resourceVersion it read, so a standby takes over at its next round rather
+  // than a whole lease later. The caller stops acting first (Repartitioner::stop). A crash
+  // releases nothing: the lease then expires.
   void start();
   void stop();
+  // The release alone; true when the Lease was ours and is now free. Tests call it.
+  bool release();
 
   // Leading, and the last successful renewal started less than renew_deadline ago: false as
   // soon as another replica could be about to take over, whether or not a round has run since.

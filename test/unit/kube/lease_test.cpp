@@ -204,6 +204,36 @@ TEST(Lease, OnlyOneOfTwoCreatorsLeads) {
   EXPECT_FALSE(b.try_acquire_or_renew());
 }
 
+TEST(Lease, AReleasedLeaseIsTakenAtTheStandbysNextRound) {
+  Fixture f;
+  LeaderElector a(f.client(), options("a"), f.ca.clock());
+  LeaderElector b(f.client(), options("b"), f.cb.clock());
+  ASSERT_TRUE(a.try_acquire_or_renew());
+  EXPECT_FALSE(b.try_acquire_or_renew());
+  f.ca.advance(std::chrono::seconds(2));
+  EXPECT_TRUE(a.release());
+  EXPECT_FALSE(a.is_leader());
+  auto lease = *f.store.get(kPath);
+  EXPECT_EQ(lease["spec"]["holderIdentity"], "");
+  EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 1);
+  EXPECT_EQ(parse_time(lease["spec"]["renewTime"]), kT0 + std::chrono::seconds(2));
+  EXPECT_FALSE(a.release());              // not a's any more: nothing written
+  f.cb.advance(std::chrono::seconds(1));  // far less than a lease
+  EXPECT_TRUE(b.try_acquire_or_renew());
+  EXPECT_EQ((*f.store.get(kPath))["spec"]["holderIdentity"], "b");
+  EXPECT_EQ((*f.store.get(kPath))["spec"]["leaseDurationSeconds"], 15);
+}
+
+TEST(Lease, AFollowerReleasesNothing) {
+  Fixture f;
+  LeaderElector a(f.client(), options("a"), f.ca.clock());
+  LeaderElector b(f.client(), options("b"), f.cb.clock());
+  ASSERT_TRUE(a.try_acquire_or_renew());
+  EXPECT_FALSE(b.try_acquire_or_renew());
+  EXPECT_FALSE(b.release());
+  EXPECT_EQ((*f.store.get(kPath))["spec"]["holderIdentity"], "a");
+}
+
 TEST(Lease, ThreadAcquiresAndStops) {
   Fixture f;
   LeaderElector a(f.client(), options("a"));
@@ -213,6 +243,7 @@ TEST(Lease, ThreadAcquiresAndStops) {
   EXPECT_TRUE(a.is_leader());
   a.stop();
   EXPECT_FALSE(a.is_leader());
+  EXPECT_EQ((*f.store.get(kPath))["spec"]["holderIdentity"], "");  // released on stop
 }
 
 }  // namespace
