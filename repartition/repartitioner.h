@@ -17,6 +17,10 @@ struct RepartitionerOptions {
   ControllerSettings controller;
   kube::LeaseOptions lease;
   OperatorConfigMaps config_maps;
+  // Each of the controller's API requests gives up after this (the shared client waits 30 s):
+  // one hung request holds the controller's pass, and a leader that could lose the Lease,
+  // for less than the lease's renew deadline.
+  std::chrono::milliseconds request_timeout{5'000};
 };
 
 class Repartitioner {
