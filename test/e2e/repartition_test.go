@@ -1106,6 +1106,73 @@ func TestRepartitionTwoReplicasOneActs(t *testing.T) {
 	expectRepartitionDone(t, got)
 }
 
+// TestRepartitionLeaderReleasesTheLeaseOnSIGTERM: a leader stopped cleanly (a rolling update) releases the Lease as
+// client-go's ReleaseOnCancel does, so the standby leads within its next round or two, not a whole lease
+// (15 s) after the last renewal.
+func TestRepartitionLeaderReleasesTheLeaseOnSIGTERM(t *testing.T) {
+	const second = "gpushare-release"
+	if _, err := cluster.StartGpushareReplica(ctxFor(t, 90*time.Second), second); err != nil {
+		t.Fatalf("start %s: %v", second, err)
+	}
+	t.Cleanup(func() { cluster.StopGpushareReplica(second) })
+	// The identity of the process's latest acquisition (a log may hold earlier runs of the same name).
+	identityOf := func(name string) string {
+		id := ""
+		for _, line := range logLines(cluster.GpushareLog(name), "lease: acquired") {
+			if i := strings.Index(line, "identity="); i >= 0 {
+				id = strings.Fields(line[i+len("identity="):])[0]
+			}
+		}
+		return id
+	}
+	// The first gpushare has led since the cluster started; the second only follows.
+	deadline := time.Now().Add(30 * time.Second)
+	for leaseHolder(t) == "" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	leader, follower := "gpushare", second
+	if holder := leaseHolder(t); holder != identityOf("gpushare") {
+		if holder == "" || holder != identityOf(second) {
+			t.Fatalf("Lease held by %q; gpushare acquired it as %q, %s as %q", holder, identityOf("gpushare"), second, identityOf(second))
+		}
+		leader, follower = second, "gpushare"
+	}
+	releasedBefore := len(logLines(cluster.GpushareLog(leader), "lease: released"))
+	acquiredBefore := len(logLines(cluster.GpushareLog(follower), "lease: acquired"))
+	stopped := time.Now()
+	if leader == "gpushare" {
+		cluster.StopGpushare()
+		t.Cleanup(func() {
+			if err := cluster.StartGpushare(ctxFor(t, 90*time.Second)); err != nil {
+				t.Errorf("restart gpushare: %v", err)
+			}
+		})
+	} else {
+		cluster.StopGpushareReplica(second)
+	}
+	if lines := logLines(cluster.GpushareLog(leader), "lease: released"); len(lines) == releasedBefore {
+		t.Errorf("%s stopped without logging \"lease: released\"", leader)
+	}
+	// The follower has led once it logs a new acquisition and the Lease names that identity.
+	took := func() bool {
+		return len(logLines(cluster.GpushareLog(follower), "lease: acquired")) > acquiredBefore &&
+			leaseHolder(t) == identityOf(follower)
+	}
+	for !took() && time.Since(stopped) < 20*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	elapsed := time.Since(stopped)
+	if !took() {
+		t.Fatalf("%s did not take the Lease within %s of %s's SIGTERM (holder %q)", follower, elapsed, leader, leaseHolder(t))
+	}
+	t.Logf("%s led %s after %s's SIGTERM", follower, elapsed.Round(100*time.Millisecond), leader)
+	// A released Lease is free at once: the follower retries every renew period (5 s); without the release it would
+	// wait out the lease (15 s) from the last renewal it saw.
+	if elapsed > 12*time.Second {
+		t.Errorf("takeover took %s, want within about one renew period (the lease was released)", elapsed)
+	}
+}
+
 // TestRepartitionKilledWhileMarked and TestRepartitionKilledWhileApplying: gpushare dies (SIGKILL) in the middle of
 // a change and is started again; once the dead replica's Lease has expired, the new process reads the node's mark
 // and finishes or re-drives the change: the pod runs there and the mark is cleared.
