@@ -70,7 +70,12 @@ type Cluster struct {
 	WebhookConfig   string // name of the MutatingWebhookConfiguration installed
 	WebhookSource   string // the manifest file it came from, or "generated"
 	SchedulerSource string // the manifest file the scheduler config came from, or "generated"
-	gpushareConfig  string
+	// DRA: gpushare has the DRA side (dra.go): it runs with dra.enabled, bound to manifests/overlays/dra's roles
+	// too, and that overlay's DeviceClasses (DeviceClasses, by name) exist. DRAReason says why not otherwise.
+	DRA            bool
+	DRAReason      string
+	DeviceClasses  []string
+	gpushareConfig string
 	// A ServiceAccount token bound to the roles manifests/overlays/allow-disruption renders (base + repartition +
 	// eviction), never the admin's: see identity.go.
 	gpushareKubeconfig string
@@ -193,6 +198,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		// synced) means it knows them.
 		{"node agent", c.startAgent},
 		{"gpushare", c.startGpushareFirst},
+		{"DRA DeviceClasses", c.installDeviceClasses},
 		{"webhook", c.installWebhook},
 		{"kube-scheduler", c.startScheduler},
 	}
@@ -418,10 +424,14 @@ func (c *Cluster) startGpushareFirst(ctx context.Context) error {
 	if err := c.installRBAC(ctx, filepath.Join("overlays", "allow-disruption")); err != nil {
 		return err
 	}
+	// With the DRA side, the same account is bound to the DRA overlay's roles too (dra.go).
+	if err := c.setupDRA(ctx); err != nil {
+		return err
+	}
 	if c.gpushareKubeconfig, err = c.serviceAccountKubeconfig(ctx, LeaseNamespace, GpushareServiceAccount); err != nil {
 		return err
 	}
-	if c.gpushareConfig, err = c.writeGpushareConfig("gpushare", c.ports["gpushare"], c.gpushareKubeconfig, true); err != nil {
+	if c.gpushareConfig, err = c.writeGpushareConfig("gpushare", c.ports["gpushare"], c.gpushareKubeconfig, true, c.DRA); err != nil {
 		return err
 	}
 	pool := x509.NewCertPool()
@@ -469,8 +479,9 @@ const (
 )
 
 // writeGpushareConfig writes the config of a gpushare process listening on port (every replica has the same one
-// but for the port), and a copy next to the logs. kubeconfig is the identity it runs as.
-func (c *Cluster) writeGpushareConfig(name string, port int, kubeconfig string, repartition bool) (string, error) {
+// but for the port), and a copy next to the logs. kubeconfig is the identity it runs as; dra turns on dra.enabled
+// (that identity must be allowed to list and watch resourceslices).
+func (c *Cluster) writeGpushareConfig(name string, port int, kubeconfig string, repartition, dra bool) (string, error) {
 	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
 tls: {certFile: %s, keyFile: %s}
 probes: {listen: "127.0.0.1:0"}
@@ -490,15 +501,23 @@ repartition:
   leaseNamespace: %s
   leaseName: %s
   nodeSelector: {%q: "true"}
-`, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), kubeconfig,
+%s`, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), kubeconfig,
 		repartition, int(PropagationDelay.Seconds()), int(FailureBackoff.Seconds()), int(EntryGcInterval.Seconds()),
-		int(EntryGrace.Seconds()), LeaseNamespace, LeaseName, RepartitionNodeLabel)
+		int(EntryGrace.Seconds()), LeaseNamespace, LeaseName, RepartitionNodeLabel, draConfig(dra))
 	path := filepath.Join(c.Dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return "", err
 	}
 	_ = os.WriteFile(filepath.Join(c.LogDir, name+".yaml"), []byte(cfg), 0o644)
 	return path, nil
+}
+
+// draConfig is the config's dra section (nothing when off: a gpushare without the DRA side rejects the key).
+func draConfig(on bool) string {
+	if !on {
+		return ""
+	}
+	return "dra: {enabled: true}\n"
 }
 
 // StartGpushare (re)starts `gpushare serve` on the cluster's port and waits for /readyz.
@@ -541,7 +560,9 @@ func (c *Cluster) StartGpushareReplica(ctx context.Context, name string) (string
 
 // StartGpushareAs starts one more `gpushare serve`, called name, running as the identity in kubeconfig, with
 // repartitioning on or off, and waits for its /readyz (the cache has listed nodes and pods: the identity may list
-// and watch them). It returns its base URL. Stop it with StopGpushareReplica.
+// and watch them). It returns its base URL. Stop it with StopGpushareReplica. dra.enabled is on only for the first
+// gpushare's identity, the one bound to the DRA overlay's roles (another, e.g. base-only, may not read
+// resourceslices).
 func (c *Cluster) StartGpushareAs(ctx context.Context, name, kubeconfig string, repartition bool) (string, error) {
 	if !c.HasGpushare() {
 		return "", fmt.Errorf("no gpushare in this cluster")
@@ -553,11 +574,11 @@ func (c *Cluster) StartGpushareAs(ctx context.Context, name, kubeconfig string, 
 	if err != nil {
 		return "", err
 	}
-	return c.startGpushareProcess(ctx, name, port, kubeconfig, repartition)
+	return c.startGpushareProcess(ctx, name, port, kubeconfig, repartition, c.DRA && kubeconfig == c.gpushareKubeconfig)
 }
 
-func (c *Cluster) startGpushareProcess(ctx context.Context, name string, port int, kubeconfig string, repartition bool) (string, error) {
-	cfg, err := c.writeGpushareConfig(name, port, kubeconfig, repartition)
+func (c *Cluster) startGpushareProcess(ctx context.Context, name string, port int, kubeconfig string, repartition, dra bool) (string, error) {
+	cfg, err := c.writeGpushareConfig(name, port, kubeconfig, repartition, dra)
 	if err != nil {
 		return "", err
 	}

@@ -272,7 +272,7 @@ func (c *Cluster) RestartGpushareVia(ctx context.Context, serverURL string) erro
 			return err
 		}
 	}
-	cfg, err := c.writeGpushareConfig("gpushare", c.ports["gpushare"], kubeconfig, true)
+	cfg, err := c.writeGpushareConfig("gpushare", c.ports["gpushare"], kubeconfig, true, c.DRA)
 	if err != nil {
 		return err
 	}

@@ -6,13 +6,16 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -52,12 +55,82 @@ func (c *Cluster) installRBAC(ctx context.Context, overlay string) error {
 			} else {
 				_, cerr = ri.Create(ctx, obj, metav1.CreateOptions{})
 			}
-			if cerr != nil && !apierrors.IsAlreadyExists(cerr) {
+			if apierrors.IsAlreadyExists(cerr) {
+				// Installed by another overlay (they share the base): fine when it is the same; a role or binding
+				// that two overlays render differently would be overwritten by whichever a user applies last.
+				if err := c.sameAsLive(ctx, obj); err != nil {
+					return fmt.Errorf("%s %s/%s from manifests/%s: %w", kind, obj.GetNamespace(), obj.GetName(), overlay, err)
+				}
+				continue
+			}
+			if cerr != nil {
 				return fmt.Errorf("%s %s/%s from manifests/%s: %w", kind, obj.GetNamespace(), obj.GetName(), overlay, cerr)
 			}
 		}
 	}
 	return nil
+}
+
+// sameAsLive checks that an RBAC object that exists already grants what obj says: same rules (roles), same
+// roleRef and subjects (bindings). Namespaces and ServiceAccounts are taken as they are.
+func (c *Cluster) sameAsLive(ctx context.Context, obj *unstructured.Unstructured) error {
+	var fields []string
+	switch obj.GetKind() {
+	case "ClusterRole", "Role":
+		fields = []string{"rules", "aggregationRule"}
+	case "ClusterRoleBinding", "RoleBinding":
+		fields = []string{"roleRef", "subjects"}
+	default:
+		return nil
+	}
+	ri := c.Dynamic.Resource(rbacKinds[obj.GetKind()])
+	var live *unstructured.Unstructured
+	var err error
+	if ns := obj.GetNamespace(); ns != "" {
+		live, err = ri.Namespace(ns).Get(ctx, obj.GetName(), metav1.GetOptions{})
+	} else {
+		live, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
+		// Through the typed structs' JSON, so that defaulted and omitted empty fields compare equal.
+		a, b := normalizeRBAC(obj.Object[f], f), normalizeRBAC(live.Object[f], f)
+		if a != b {
+			return fmt.Errorf("exists already with a different %s (another overlay renders it differently; applying both "+
+				"would keep only one):\n  live: %s\n  this: %s", f, b, a)
+		}
+	}
+	return nil
+}
+
+func normalizeRBAC(v any, field string) string {
+	raw, _ := json.Marshal(v)
+	var out any
+	switch field {
+	case "rules":
+		var r []rbacv1.PolicyRule
+		_ = json.Unmarshal(raw, &r)
+		out = r
+	case "aggregationRule":
+		var r *rbacv1.AggregationRule
+		_ = json.Unmarshal(raw, &r)
+		out = r
+	case "roleRef":
+		var r rbacv1.RoleRef
+		_ = json.Unmarshal(raw, &r)
+		out = r
+	case "subjects":
+		var r []rbacv1.Subject
+		_ = json.Unmarshal(raw, &r)
+		out = r
+	}
+	b, _ := json.Marshal(out)
+	if string(b) == "[]" {
+		return "null"
+	}
+	return string(b)
 }
 
 // serviceAccountKubeconfig writes a kubeconfig that authenticates as ServiceAccount namespace/name with a bound token

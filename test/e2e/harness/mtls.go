@@ -163,7 +163,7 @@ plugins:
 // StartGpushareMTLS starts a gpushare replica called name on MTLS.Port with tls.clientCAFile: it answers only
 // clients with a certificate from the control plane's client CA. Returns its base URL.
 func (c *Cluster) StartGpushareMTLS(ctx context.Context, name string) (string, error) {
-	cfg, err := c.writeGpushareConfig(name, c.MTLS.Port, c.Kubeconfig, false)
+	cfg, err := c.writeGpushareConfig(name, c.MTLS.Port, c.Kubeconfig, false, c.DRA)
 	if err != nil {
 		return "", err
 	}

@@ -139,11 +139,24 @@ func (a *Agent) AddNode(ctx context.Context, ns NodeSpec) error {
 	}
 	st.gpus = make([]gpu, ns.Count)
 	labels := map[string]string{}
-	switch ns.Mode {
-	case ModeMPS:
+	switch {
+	case ns.DRA != "":
+		if ns.MigConfig != "" { // static MIG, set up by mig-parted before the driver started
+			entries, err := a.migConfig(ns.MigConfig)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", ns.Name, err)
+			}
+			if st.gpus, err = st.layoutFrom(entries); err != nil {
+				return fmt.Errorf("node %s: mig config %s: %w", ns.Name, ns.MigConfig, err)
+			}
+		}
+		if _, err := st.ResourceSlices(1); err != nil { // before the node exists: a spec error leaves nothing behind
+			return fmt.Errorf("node %s: %w", ns.Name, err)
+		}
+	case ns.Mode == ModeMPS:
 		st.share = sharing{Strategy: "mps", Replicas: ns.Replicas, Rename: true}
 		labels[LabelDevicePluginCfg] = fmt.Sprintf("mps-%d", ns.Replicas)
-	case ModeMIG:
+	case ns.Mode == ModeMIG:
 		entries, err := a.migConfig(ns.MigConfig)
 		if err != nil {
 			return fmt.Errorf("node %s: %w", ns.Name, err)
@@ -153,7 +166,7 @@ func (a *Agent) AddNode(ctx context.Context, ns NodeSpec) error {
 		}
 		labels[LabelMIGConfig] = ns.MigConfig
 	}
-	if st.migCapable() {
+	if st.migCapable() && ns.DRA == "" {
 		if labels[LabelMIGConfig] == "" {
 			labels[LabelMIGConfig] = "all-disabled" // what the operator's node-labelling controller sets
 		}
@@ -199,6 +212,12 @@ func (a *Agent) AddNode(ctx context.Context, ns NodeSpec) error {
 	if err := a.liftNotReady(ctx, updated); err != nil {
 		return fmt.Errorf("node %s: %w", ns.Name, err)
 	}
+	slices := 0
+	if ns.DRA != "" {
+		if slices, err = a.publishSlices(ctx, st, updated); err != nil {
+			return fmt.Errorf("node %s: %w", ns.Name, err)
+		}
+	}
 
 	wctx, cancel := context.WithCancel(ctx)
 	w := &worker{kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
@@ -209,6 +228,11 @@ func (a *Agent) AddNode(ctx context.Context, ns NodeSpec) error {
 	a.nodes[ns.Name], a.workers[ns.Name] = st, w
 	a.mu.Unlock()
 	go a.runNode(wctx, ns.Name, w)
+	if ns.DRA != "" {
+		a.logf("node %s: created (%s x%d, DRA driver %s, %s MIG %q, %d ResourceSlices)", ns.Name, ns.Product, ns.Count,
+			DRADriver, ns.DRA, ns.MigConfig, slices)
+		return nil
+	}
 	a.logf("node %s: created (%s x%d, mode %s, labels mig.config=%q device-plugin.config=%q)", ns.Name, ns.Product,
 		ns.Count, ns.Mode, labels[LabelMIGConfig], labels[LabelDevicePluginCfg])
 	return nil
@@ -248,6 +272,9 @@ func (a *Agent) RemoveNode(ctx context.Context, name string) error {
 	if w != nil {
 		w.cancel()
 		<-w.done
+	}
+	if err := a.deleteSlices(ctx, name); err != nil {
+		return fmt.Errorf("node %s: delete ResourceSlices: %w", name, err)
 	}
 	err := a.client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
@@ -473,7 +500,8 @@ func (a *Agent) nodeChanged(o any) {
 	}
 	a.mu.Lock()
 	w, st := a.workers[n.Name], a.nodes[n.Name]
-	kick := st != nil && (n.Labels[LabelMIGConfig] != st.appliedMig || n.Labels[LabelDevicePluginCfg] != st.appliedDP)
+	// A DRA node has no MIG manager and no device-plugin config-manager: nothing reacts to those labels there.
+	kick := st != nil && st.spec.DRA == "" && (n.Labels[LabelMIGConfig] != st.appliedMig || n.Labels[LabelDevicePluginCfg] != st.appliedDP)
 	a.mu.Unlock()
 	if kick {
 		select {

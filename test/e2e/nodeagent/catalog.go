@@ -28,6 +28,15 @@ type CatalogGPU struct {
 type CatalogPattern struct {
 	Grid          int `json:"grid"`
 	ComputeSlices int `json:"compute_slices"`
+	// ByClass gives, per profile class, the instance's size in memory slices and the slices it may start at (an
+	// instance occupies [start, start+size)).
+	ByClass map[string]CatalogPlacement `json:"by_class,omitempty"`
+}
+
+// CatalogPlacement is one class's placements (NVML nvmlGpuInstancePlacement_t).
+type CatalogPlacement struct {
+	Size   int   `json:"size"`
+	Starts []int `json:"starts"`
 }
 
 // CatalogProfile is one MIG GPU-instance profile.

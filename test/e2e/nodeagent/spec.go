@@ -1,7 +1,8 @@
 // Package nodeagent simulates, for fake Kubernetes nodes, what the GPU Operator's components publish and how they
 // react: GPU Feature Discovery labels, the device plugin's capacity, the MIG manager's nvidia.com/mig.config label
 // protocol, the device-plugin config-manager's nvidia.com/device-plugin.config protocol, and a kubelet that marks
-// bound pods Running. It is used in process by the e2e tests and by cmd/nodeagent for the demo.
+// bound pods Running; or, for DRA nodes (NodeSpec.DRA, dra.go), the NVIDIA DRA driver's ResourceSlices. It is used
+// in process by the e2e tests and by cmd/nodeagent for the demo.
 //
 // What it models is described in /work/shared/reference/nvidia.md (sections 1.5, 2, 3, 4, 5); where it simplifies,
 // the comment says so.
@@ -70,6 +71,19 @@ type NodeSpec struct {
 	// nvidia.com/mig.config.state=failed and keeps the old layout, as when mig-parted apply fails on a GPU reset
 	// (nvidia.md 5.2 step 9). A value that is already applied still reports success.
 	FailMig bool `json:"failMig,omitempty"`
+	// DRA makes this a node of the NVIDIA DRA driver (gpu.nvidia.com) instead of the device plugin: no nvidia.com/*
+	// capacity, no MIG manager or device-plugin config-manager, no GFD labels (unless GFDLabels); the agent
+	// publishes the driver's ResourceSlices instead (dra.go). static: MIG as laid out by migConfig (a mig-parted
+	// config name; GPUs it leaves MIG-disabled, or all without migConfig, are announced whole); dynamic: the
+	// driver's DynamicMIG, every profile and placement announced as a device that consumes its GPU's counters.
+	DRA DRAMode `json:"dra,omitempty"`
+	// ProductName is what NVML calls the GPU (the DRA driver's productName attribute), default Product with '-'
+	// written as ' ' (NVIDIA-H100-80GB-HBM3: "NVIDIA H100 80GB HBM3").
+	ProductName string `json:"productName,omitempty"`
+	// GFDLabels: a DRA node also carries GPU Feature Discovery's basic labels (nvidia.com/gpu.present, gpu.product,
+	// gpu.count, gpu.memory), as when GFD is deployed beside the DRA driver. Off by default: what a DRA node offers
+	// is then only in its ResourceSlices.
+	GFDLabels bool `json:"gfdLabels,omitempty"`
 }
 
 // Taint is a node taint (key, value, effect).
@@ -189,6 +203,12 @@ func (n *NodeSpec) check() error {
 	if n.Name == "" || n.Product == "" || n.Count <= 0 {
 		return fmt.Errorf("node %q: name, product and count > 0 are required", n.Name)
 	}
+	if n.DRA != "" {
+		return n.checkDRA()
+	}
+	if n.GFDLabels || n.ProductName != "" {
+		return fmt.Errorf("node %s: gfdLabels and productName are for DRA nodes (dra: static|dynamic)", n.Name)
+	}
 	switch n.Mode {
 	case ModeFull, "":
 		n.Mode = ModeFull
@@ -203,5 +223,25 @@ func (n *NodeSpec) check() error {
 	default:
 		return fmt.Errorf("node %s: mode %q: want full, mps or mig", n.Name, n.Mode)
 	}
+	return nil
+}
+
+func (n *NodeSpec) checkDRA() error {
+	switch n.DRA {
+	case DRAStatic:
+	case DRADynamic:
+		if n.MigConfig != "" {
+			return fmt.Errorf("node %s: dra: dynamic creates MIG devices on demand; migConfig is for dra: static", n.Name)
+		}
+	default:
+		return fmt.Errorf("node %s: dra %q: want static or dynamic", n.Name, n.DRA)
+	}
+	if n.Mode != "" && n.Mode != ModeFull {
+		return fmt.Errorf("node %s: mode %s is the device plugin's; a DRA node has none (use dra: static with migConfig)", n.Name, n.Mode)
+	}
+	if n.Replicas != 0 || n.FailMig {
+		return fmt.Errorf("node %s: replicas and failMig are device-plugin / MIG-manager settings; a DRA node has neither", n.Name)
+	}
+	n.Mode = ""
 	return nil
 }

@@ -77,6 +77,9 @@ func (s *nodeState) migCapable() bool { return s.model != nil && len(s.model.Pro
 
 // labels returns the labels GFD, the operator and the agent maintain, as they should be now.
 func (s *nodeState) labels() map[string]string {
+	if s.spec.DRA != "" {
+		return s.draLabels()
+	}
 	l := map[string]string{
 		"kubernetes.io/hostname":                      s.spec.Name,
 		"kubernetes.io/os":                            "linux",
@@ -132,6 +135,28 @@ func (s *nodeState) labels() map[string]string {
 				l[pre+".multiprocessors"] = strconv.Itoa(prof.SMs)
 			}
 		}
+	}
+	for k, v := range s.spec.Labels {
+		l[k] = v
+	}
+	return l
+}
+
+// draLabels are a DRA node's labels: the kubelet's and NFD's PCI vendor label; GFD's basic ones only with
+// spec.GFDLabels (no MIG or sharing labels: there is no device plugin and no MIG manager).
+func (s *nodeState) draLabels() map[string]string {
+	l := map[string]string{
+		"kubernetes.io/hostname":                      s.spec.Name,
+		"kubernetes.io/os":                            "linux",
+		"kubernetes.io/arch":                          "amd64",
+		"feature.node.kubernetes.io/pci-10de.present": "true",
+	}
+	if s.spec.GFDLabels {
+		l[LabelGPUPresent] = "true"
+		l[LabelProduct] = s.spec.Product
+		l[LabelCount] = strconv.Itoa(len(s.gpus))
+		l[LabelMemory] = strconv.FormatInt(s.memMiB, 10)
+		l["nvidia.com/cuda.driver-version.full"] = draDriverVersion
 	}
 	for k, v := range s.spec.Labels {
 		l[k] = v
@@ -216,6 +241,9 @@ func (s *nodeState) capacity() (capacity, allocatable corev1.ResourceList) {
 		corev1.ResourceEphemeralStorage: resource.MustParse("1Ti"),
 	}
 	allocatable = capacity.DeepCopy()
+	if s.spec.DRA != "" { // no device plugin: the GPUs are in ResourceSlices
+		return capacity, allocatable
+	}
 	for name, n := range s.gpuResources() {
 		capacity[name] = *resource.NewQuantity(n, resource.DecimalSI)
 		if s.pending { // the device plugin is stopped while the MIG manager works: nothing allocatable
