@@ -127,3 +127,45 @@ func metricValue(t *testing.T, name string, want map[string]string) float64 {
 	}
 	return metricSum(string(body), name, want)
 }
+
+// TestRepartitionThroughAPIServerRestart: kube-apiserver restarts (down 5 s) while a node is being repartitioned.
+// Every watch and connection of gpushare ends; it reconnects, resumes the change from the node's mark, and
+// finishes it: the pod runs on the node, mark and taint are gone, the label names an entry that is in the
+// ConfigMap, and the change was begun once.
+func TestRepartitionThroughAPIServerRestart(t *testing.T) {
+	requireExtender(t)
+	ns := newNamespace(t)
+	pool := newPool()
+	node := addPoolNode(t, pool, "a", h20(nodeagent.ModeFull, ""))
+	createPod(t, ns, migPod("wants-3g", "3g.48gb", inPool(pool)))
+	waitNode(t, node, 60*time.Second, "the mark", func(n *corev1.Node) bool { return repartitionMark(t, n) != nil })
+	w := watchNode(t, node)
+	restarted := time.Now()
+	if err := cluster.RestartAPIServer(ctxFor(t, 150*time.Second), 5*time.Second); err != nil {
+		t.Fatalf("restart kube-apiserver: %v", err)
+	}
+	t.Logf("kube-apiserver back after %s", time.Since(restarted).Round(100*time.Millisecond))
+	defer func() { w.stop(); t.Logf("node history: %v", w) }()
+	if got := waitRunningOn(t, ns, "wants-3g", 150*time.Second); got != node {
+		t.Fatalf("wants-3g runs on %s, want %s", got, node)
+	}
+	n := expectRepartitionDone(t, node)
+	if cfg := n.Labels[nodeagent.LabelMIGConfig]; !strings.HasPrefix(cfg, "gpushare-") || migPartedEntry(t, cfg) == nil {
+		t.Errorf("node %s: mig.config %q does not name a gpushare entry in %s", node, cfg, migPartedCM)
+	}
+	if c := starts("gpushare", node); c != 1 {
+		t.Errorf("node %s: begun %d times, want once", node, c)
+	}
+	// The cache came back by itself: gpushare is ready again and still answers the extender.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, err := cluster.GetGpushare("", "/readyz")
+		if err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gpushare not ready 30 s after kube-apiserver came back: %d %v", code, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -219,7 +219,13 @@ func (a *Agent) AddNode(ctx context.Context, ns NodeSpec) error {
 		}
 	}
 
-	wctx, cancel := context.WithCancel(ctx)
+	// The node's components live as long as the agent (or until RemoveNode), not as long as the caller's ctx, which
+	// only bounds the creation: a test's 30-second AddNode context must not silently stop the node's MIG manager.
+	life := a.ctx
+	if life == nil {
+		life = ctx
+	}
+	wctx, cancel := context.WithCancel(life)
 	w := &worker{kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	a.mu.Lock()
 	if old := a.workers[ns.Name]; old != nil {
