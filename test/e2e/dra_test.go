@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -414,34 +413,17 @@ func TestDRADynamicMIGBurst(t *testing.T) {
 	if s := nodeSlices(t, node); len(s) != 2 {
 		t.Fatalf("node %s: %d slices, want 2 (counters, GPU 0's devices)", node, len(s))
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
+	var burst []*corev1.Pod
 	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = cluster.Client.CoreV1().Pods(ns).Create(context.Background(), newPod(fmt.Sprintf("big-%d", i),
-				withAnnotations(annProfile, "3g.40gb"), withLimits("nvidia.com/gpu", "1"), tolerating(privateTaint), onNode(node)),
-				metav1.CreateOptions{})
-		}()
+		burst = append(burst, newPod(fmt.Sprintf("big-%d", i), withAnnotations(annProfile, "3g.40gb"),
+			withLimits("nvidia.com/gpu", "1"), tolerating(privateTaint), onNode(node)))
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("big-%d: %v", i, err)
+	createAtOnce(t, ns, burst...)
+	bound := func() []string { // pod names only: the node is known
+		names := boundPods(t, ns)
+		for i := range names {
+			names[i], _, _ = strings.Cut(names[i], "@")
 		}
-	}
-	bound := func() (names []string) {
-		pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pods.Items {
-			if p.Spec.NodeName != "" {
-				names = append(names, p.Name)
-			}
-		}
-		sort.Strings(names)
 		return names
 	}
 	deadline := time.Now().Add(60 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -328,3 +329,41 @@ func addPrivateNode(t *testing.T, spec nodeagent.NodeSpec) string {
 }
 
 const privateTaint = "e2e.gpushare.io/private"
+
+// createAtOnce creates the pods concurrently (a burst, as a Job or a user's loop makes one) and fails the test if any
+// create fails.
+func createAtOnce(t *testing.T, ns string, pods ...*corev1.Pod) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(pods))
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = cluster.Client.CoreV1().Pods(ns).Create(context.Background(), p, metav1.CreateOptions{})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("create %s: %v", pods[i].Name, err)
+		}
+	}
+}
+
+// boundPods lists the namespace's pods that have a node, as "name@node", sorted.
+func boundPods(t *testing.T, ns string) []string {
+	t.Helper()
+	pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "" {
+			names = append(names, p.Name+"@"+p.Spec.NodeName)
+		}
+	}
+	sort.Strings(names)
+	return names
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -248,26 +247,10 @@ func TestExtenderReasonInFailedScheduling(t *testing.T) {
 		withLimits("nvidia.com/gpu", "1")))
 	expectResource(t, p, "nvidia.com/mig-1g.10gb")
 	// What the extender says about e2e-h100 (which offers nvidia.com/mig-1g.10gb but is an NVIDIA-H100-80GB-HBM3).
-	args, _ := json.Marshal(map[string]any{"Pod": p, "NodeNames": []string{"e2e-h100"}, "Nodes": nil})
-	code, body, err := cluster.PostGpushare("/filter", args)
-	if err != nil || code != 200 {
-		t.Fatalf("POST /filter: %d %s %v", code, body, err)
-	}
-	var res struct {
-		NodeNames                  *[]string
-		FailedNodes                map[string]string
-		FailedAndUnresolvableNodes map[string]string
-		Error                      string
-	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		t.Fatalf("POST /filter answer %s: %v", body, err)
-	}
-	reason := res.FailedNodes["e2e-h100"]
+	passed, failed := extenderVerdict(t, p, "e2e-h100")
+	reason := failed["e2e-h100"]
 	if reason == "" {
-		reason = res.FailedAndUnresolvableNodes["e2e-h100"]
-	}
-	if reason == "" {
-		t.Fatalf("POST /filter %s\nanswered %s: e2e-h100 not refused for a pod restricted to NVIDIA-H100-PCIe", args, body)
+		t.Fatalf("POST /filter passed %v, refused %v: e2e-h100 not refused for a pod restricted to NVIDIA-H100-PCIe", passed, failed)
 	}
 	if !strings.Contains(strings.ToLower(reason), "product") && !strings.Contains(reason, "NVIDIA-H100") {
 		t.Errorf("POST /filter refused e2e-h100 with %q, which does not say that the GPU model (gpushare.io/gpu-product) is the reason", reason)
@@ -286,35 +269,10 @@ func TestRaceForLastMIGInstance(t *testing.T) {
 	ns := newNamespace(t)
 	node := addPrivateNode(t, nodeagent.NodeSpec{Name: "e2e-race-" + suffix(), Product: "NVIDIA-H20", Count: 1, MemoryMiB: 97871,
 		Mode: nodeagent.ModeMIG, MigConfig: "e2e-h20-7g"})
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = cluster.Client.CoreV1().Pods(ns).Create(context.Background(),
-				newPod(fmt.Sprintf("racer-%d", i), withAnnotations(annProfile, "7g.96gb"), withLimits("nvidia.com/gpu", "1"), tolerating(privateTaint)),
-				metav1.CreateOptions{})
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("racer-%d: %v", i, err)
-		}
-	}
-	bound := func() (names []string) {
-		pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pods.Items {
-			if p.Spec.NodeName != "" {
-				names = append(names, p.Name+"@"+p.Spec.NodeName)
-			}
-		}
-		return names
-	}
+	createAtOnce(t, ns,
+		newPod("racer-0", withAnnotations(annProfile, "7g.96gb"), withLimits("nvidia.com/gpu", "1"), tolerating(privateTaint)),
+		newPod("racer-1", withAnnotations(annProfile, "7g.96gb"), withLimits("nvidia.com/gpu", "1"), tolerating(privateTaint)))
+	bound := func() []string { return boundPods(t, ns) }
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && len(bound()) == 0 {
 		time.Sleep(200 * time.Millisecond)
