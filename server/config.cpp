@@ -275,6 +275,8 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
             return Section(n, p)
                 .on("kubeconfig", [&](N v, P q) { return scalar(v, q, c.cluster.kubeconfig); })
                 .on("inCluster", [&](N v, P q) { return boolean(v, q, c.cluster.in_cluster); })
+                .on("staleAfter",
+                    [&](N v, P q) { return duration(v, q, c.cluster.stale_after, Seconds(70)); })
                 .run();
           })
       .on("dra",

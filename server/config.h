@@ -59,6 +59,9 @@ struct LogConfig {
 struct ClusterConfig {
   std::string kubeconfig;  // empty and !in_cluster: no cluster (offline decisions)
   bool in_cluster = false;
+  // /readyz turns 503 once a list or watch of the cache has kept failing this long (it stays
+  // above the minute between the API server's BOOKMARKs on a quiet watch).
+  Seconds stale_after{120};
   bool enabled() const { return in_cluster || !kubeconfig.empty(); }
 };
 

@@ -69,6 +69,7 @@ Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& conf
   if (!kubeconfig) return Error{"cluster: " + kubeconfig.error()};
   auto client = std::make_shared<kube::Client>(*kubeconfig);
   kube::CacheOptions options;
+  options.stale_after = config.cluster.stale_after;
   if (config.dra.enabled) options.resource_slices_path = kube::paths::resource_slices();
   auto cluster = std::make_unique<CacheCluster>(client, std::move(options));
   cluster->start(metrics);

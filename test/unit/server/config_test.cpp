@@ -19,6 +19,7 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_FALSE(c->repartition.enabled);
   EXPECT_FALSE(c->repartition.allow_disruption);
   EXPECT_FALSE(c->dra.enabled);
+  EXPECT_EQ(c->cluster.stale_after, Seconds(120));
   EXPECT_FALSE(c->cluster.enabled());
   EXPECT_TRUE(c->probes.enabled);
   EXPECT_EQ(c->probes.listen_port, 8081);
@@ -108,6 +109,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"NotAMapping", "- a\n- b", "mapping"},
         Bad{"NotYaml", "tls: {certFile: [", "not valid YAML"},
         Bad{"RepartitionWithoutCluster", "repartition: {enabled: true}", "needs a cluster"},
+        Bad{"StaleTooShort", "cluster: {kubeconfig: k, staleAfter: 30s}", "cluster.staleAfter"},
         Bad{"DraWithoutCluster", "dra: {enabled: true}", "dra.enabled needs a cluster"},
         Bad{"DraUnknownKey", "dra: {driver: x}", "unknown key dra.driver"},
         Bad{"BothClusterModes", "cluster: {kubeconfig: k, inCluster: true}", "exclusive"},
