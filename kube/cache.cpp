@@ -316,6 +316,14 @@ bool ClusterCache::is_current() const {
   return true;
 }
 
+bool ClusterCache::is_following() const {
+  if (!has_synced()) return false;
+  for (const auto& since : failing_since_) {
+    if (since.load() != 0) return false;
+  }
+  return true;
+}
+
 bool ClusterCache::synced_locked() const {
   return nodes_synced_ && pods_synced_ && (slices_synced_ || options_.resource_slices_path.empty());
 }

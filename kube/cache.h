@@ -96,6 +96,10 @@ class ClusterCache {
   // failing stops taking admission and extender calls from a stale view.
   bool is_current() const;
   bool wait_for_sync(std::chrono::milliseconds timeout) const;
+  // Synced, and no list or watch is failing at this moment (stricter than is_current, which
+  // forgives failures shorter than stale_after): what the controller asks before it judges a
+  // timeout on what the cache shows.
+  bool is_following() const;
 
   // Every node, sorted by name, with `used` filled in: a copy (the planner's input).
   policy::ClusterView snapshot() const;

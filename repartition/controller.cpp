@@ -353,6 +353,13 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
   state.allocatable = node.allocatable;
   state.gpu_pods = gpu_pods(node.name);
   Step step = next_step(as_observed(node.name, *mark, now), state, now, settings_.steps);
+  if (step.kind == StepKind::kFailed && is_timeout(step) && !cluster_.following()) {
+    // What the cache shows may predate the outage: the layout may have taken meanwhile. The
+    // timeout is judged again on the first pass after the watches are back.
+    logging::debug("repartition: timeout deferred, the cluster view is not current",
+                   {{"node", node.name}, {"detail", step.message}});
+    return;
+  }
   if (step.kind == StepKind::kWait) return;
   if (step.kind == StepKind::kEvict) {
     evict(node.name, annotation_text, *mark, state.gpu_pods, now);

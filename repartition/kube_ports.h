@@ -56,6 +56,7 @@ class CacheReader : public ClusterReader {
   std::vector<kube::PodRecord> pods_on_node(const std::string& node) const override {
     return cache_.pods_on_node(node);
   }
+  bool following() const override { return cache_.is_following(); }
 
  private:
   const kube::ClusterCache& cache_;

@@ -76,6 +76,10 @@ class ClusterReader {
   virtual std::vector<kube::PodRecord> unschedulable_pods() const = 0;
   virtual std::vector<kube::PodRecord> pending_pods() const = 0;
   virtual std::vector<kube::PodRecord> pods_on_node(const std::string& node) const = 0;
+  // The view follows the cluster now: every watch is up. While one is failing (kube-apiserver
+  // restarting, a network cut) the view may be minutes old, and a timeout judged on it would fail
+  // a change that has in fact taken.
+  virtual bool following() const = 0;
 };
 
 class MetricsSink {

@@ -216,4 +216,9 @@ Step next_step(const Mark& mark, const NodeState& node, Clock::time_point now,
   return {StepKind::kWait, "", ""};
 }
 
+bool is_timeout(const Step& step) {
+  return step.kind == StepKind::kFailed &&
+         (step.reason == "timeout" || step.reason == "drain-timeout");
+}
+
 }  // namespace gpushare::repartition

@@ -54,6 +54,10 @@ struct Step {
 Step next_step(const Mark& mark, const NodeState& node, Clock::time_point now,
                const StepSettings& settings);
 
+// A failure decided by the clock (applyTimeout ran out while waiting for the node), not by
+// something the node said.
+bool is_timeout(const Step& step);
+
 // The MPS action also changes nvidia.com/mig.config (MIG -> MPS): that goes first, alone.
 bool needs_leave_mig(const Mark& mark, const StringMap& labels);
 // MIG devices still show: an nvidia.com/mig-* resource in allocatable, or a GFD

@@ -99,6 +99,8 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   std::function<void(NodeEdit&)> race_next_update;
 
   // ClusterReader
+  bool following_now = true;
+  bool following() const override { return following_now; }
   policy::ClusterView snapshot() const override {
     policy::ClusterView v;
     for (const auto& [name, n] : nodes) {
@@ -585,6 +587,38 @@ TEST(Controller, ARefusedEvictionIsRetriedThenTheDrainTimesOut) {
   EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=drain-timeout"], 1);
   EXPECT_EQ(h.world.label("gpu-1", kMigConfigLabel), "<none>");
   EXPECT_EQ(h.world.nodes["gpu-1"].edit.annotations.count(kBackoffAnnotation), 1u);
+}
+
+TEST(Controller, ATimeoutIsNotJudgedWhileTheClusterViewIsStale) {
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.start_mig("gpu-1");
+  h.at(61);
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "pending";
+  h.world.following_now = false;  // kube-apiserver restarting: the cache still shows "pending"
+  h.at(700);
+  EXPECT_TRUE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=timeout"], 0);
+  // The watches are back and show what happened meanwhile: the layout took.
+  h.world.following_now = true;
+  h.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "success";
+  h.world.nodes["gpu-1"].allocatable["nvidia.com/mig-3g.48gb"] = 2;
+  h.at(701);
+  EXPECT_EQ(h.world.counters["gpushare_repartition_failures_total,reason=timeout"], 0);
+  EXPECT_FALSE(h.world.marked("gpu-1"));
+  EXPECT_EQ(h.world.events[h.world.events.size() - 2].reason, "RepartitionSucceeded");
+  // And a change that is still pending once the view is current fails as before.
+  Harness h2;
+  h2.world.nodes["gpu-1"] = {};
+  h2.start_mig("gpu-1");
+  h2.at(61);
+  h2.world.nodes["gpu-1"].edit.labels[kMigConfigStateLabel] = "pending";
+  h2.world.following_now = false;
+  h2.at(700);
+  h2.world.following_now = true;
+  h2.at(701);
+  EXPECT_FALSE(h2.world.marked("gpu-1"));
+  EXPECT_EQ(h2.world.counters["gpushare_repartition_failures_total,reason=timeout"], 1);
 }
 
 TEST(Controller, ApplyTimeoutFails) {
