@@ -129,7 +129,9 @@ Failure Builder::run(const JsonShape* root_shape, json& root) {
     for (;;) {
       if (stack_.empty()) {
         p_ = json_scan::skip_whitespace(p_, end_);
-        return p_ == end_ ? Failure::kNone : Failure::kInvalid;  // trailing garbage
+        // Trailing garbage is refused, but nlohmann's lexer reads a NUL byte between tokens as
+        // the end of input (a C string's end), so whatever follows one is not looked at.
+        return p_ == end_ || *p_ == '\0' ? Failure::kNone : Failure::kInvalid;
       }
       Frame& top = stack_.back();
       if (!first) {

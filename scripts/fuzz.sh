@@ -22,6 +22,7 @@ declare -A max_len=(
   [fuzz_server_config]=4096
   [fuzz_plan_input]=16384
   [fuzz_watch_events]=16384
+  [fuzz_json_shaped]=4096
 )
 read -ra targets <<< "${FUZZ_TARGETS:-${!max_len[*]}}"
 mapfile -t targets < <(printf '%s\n' "${targets[@]}" | sort)
