@@ -148,6 +148,12 @@ void Controller::reconcile(Clock::time_point now) {
     return;
   }
   observed_.sweep(kEntryTimes);
+  if (!cluster_.following()) {
+    view_stale_ = true;
+  } else if (view_stale_) {
+    view_stale_ = false;
+    view_back_at_ = now;
+  }
   policy::ClusterView view = cluster_.snapshot();
 
   // 1. Resume every node in progress, whoever started it.
@@ -353,10 +359,12 @@ void Controller::resume(const policy::NodeView& node, const std::string& annotat
   state.allocatable = node.allocatable;
   state.gpu_pods = gpu_pods(node.name);
   Step step = next_step(as_observed(node.name, *mark, now), state, now, settings_.steps);
-  if (step.kind == StepKind::kFailed && is_timeout(step) && !cluster_.following()) {
-    // What the cache shows may predate the outage: the layout may have taken meanwhile. The
-    // timeout is judged again on the first pass after the watches are back.
-    logging::debug("repartition: timeout deferred, the cluster view is not current",
+  if (is_timeout(step) &&
+      (view_stale_ || (view_back_at_ && now - *view_back_at_ < settings_.steps.apply_timeout))) {
+    // While the view is stale it may predate a layout that has taken; and after an outage the
+    // MIG manager and device plugin, which could not see our labels either, get a whole
+    // applyTimeout from the view's return.
+    logging::debug("repartition: timeout deferred after an API outage",
                    {{"node", node.name}, {"detail", step.message}});
     return;
   }

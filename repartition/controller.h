@@ -89,6 +89,12 @@ class Controller {
   // Times other replicas wrote into marks, entries and back-offs, as this replica saw them.
   ObservedTimes observed_;
   std::optional<Clock::time_point> batch_started_;
+  // API outages, as this replica saw them: a watch of the cache failing now (view_stale_), and
+  // when the watches last came back. Neither gpushare nor the GPU Operator's components could
+  // see the other's writes meanwhile, so a timeout gives the node a whole applyTimeout again
+  // from the view's return.
+  bool view_stale_ = false;
+  std::optional<Clock::time_point> view_back_at_;
   Clock::time_point next_entry_gc_{};
   std::map<std::string, Clock::time_point> first_unschedulable_;  // pod key -> first seen
   // Pods of a finished repartition, until the scheduler has had time to retry them: their

@@ -698,7 +698,20 @@ func (a *Agent) reconfigureDevicePlugin(ctx context.Context, st *nodeState, v st
 }
 
 // publish writes the node's labels and status as the state says (merge patches; stale keys are removed).
+// publish writes the node's state, retrying until it lands (every 2 s) or ctx ends: the real components
+// report through the API server too, and when it is down their write fails, the container exits and restarts,
+// and the report is made again (a state that was never reported would leave the node "pending" for ever).
 func (a *Agent) publish(ctx context.Context, st *nodeState, lastError string) {
+	for !a.publishOnce(ctx, st, lastError) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (a *Agent) publishOnce(ctx context.Context, st *nodeState, lastError string) bool {
 	a.mu.Lock()
 	want := st.labels()
 	capacity, allocatable := st.capacity()
@@ -707,7 +720,7 @@ func (a *Agent) publish(ctx context.Context, st *nodeState, lastError string) {
 	cur, err := a.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		a.logf("node %s: %v", name, err)
-		return
+		return false
 	}
 	labels := map[string]any{}
 	for k := range cur.Labels {
@@ -737,6 +750,7 @@ func (a *Agent) publish(ctx context.Context, st *nodeState, lastError string) {
 	}}
 	if err := a.patch(ctx, name, status, "status"); err != nil {
 		a.logf("node %s: status: %v", name, err)
+		return false
 	}
 	meta := map[string]any{"labels": labels}
 	if lastError != "" {
@@ -744,7 +758,9 @@ func (a *Agent) publish(ctx context.Context, st *nodeState, lastError string) {
 	}
 	if err := a.patch(ctx, name, map[string]any{"metadata": meta}, ""); err != nil {
 		a.logf("node %s: labels: %v", name, err)
+		return false
 	}
+	return true
 }
 
 func (a *Agent) patch(ctx context.Context, name string, body map[string]any, sub string) error {

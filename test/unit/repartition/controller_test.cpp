@@ -616,7 +616,11 @@ TEST(Controller, ATimeoutIsNotJudgedWhileTheClusterViewIsStale) {
   h2.world.following_now = false;
   h2.at(700);
   h2.world.following_now = true;
-  h2.at(701);
+  h2.at(701);  // the operator's components get a whole applyTimeout from the view's return
+  EXPECT_TRUE(h2.world.marked("gpu-1"));
+  h2.at(1300);
+  EXPECT_TRUE(h2.world.marked("gpu-1"));
+  h2.at(1301);
   EXPECT_FALSE(h2.world.marked("gpu-1"));
   EXPECT_EQ(h2.world.counters["gpushare_repartition_failures_total,reason=timeout"], 1);
 }
