@@ -4,24 +4,16 @@
 
 #include "codec/json_build.h"
 #include "codec/json_reference.h"
+#include "codec/json_scan.h"
 
 namespace gpushare::codec {
-namespace {
 
 using nlohmann::json;
 
-bool only_whitespace(std::string_view text) {
-  for (char c : text) {
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 Result<json> parse_json_shaped(std::string_view text, const JsonShape* shape,
                                std::string_view expected, int max_depth) {
-  if (only_whitespace(text)) return Error{"empty body: expected " + std::string(expected)};
+  if (json_scan::only_whitespace(text))
+    return Error{"empty body: expected " + std::string(expected)};
   json root;
   if (build_json_shaped(text, shape, static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth),
                         root) == json_scan::Failure::kNone) {

@@ -4,17 +4,12 @@
 #include <utility>
 #include <vector>
 
+#include "codec/json_scan.h"
+
 namespace gpushare::codec {
 namespace {
 
 using nlohmann::json;
-
-bool only_whitespace(std::string_view text) {
-  for (char c : text) {
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
-  }
-  return true;
-}
 
 // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." ->
 // "syntax error ...": the byte offset is given separately.
@@ -163,7 +158,8 @@ class BoundedDomBuilder {
 
 Result<json> parse_json_reference(std::string_view text, const JsonShape* shape,
                                   std::string_view expected, int max_depth) {
-  if (only_whitespace(text)) return Error{"empty body: expected " + std::string(expected)};
+  if (json_scan::only_whitespace(text))
+    return Error{"empty body: expected " + std::string(expected)};
   BoundedDomBuilder builder(static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth), shape);
   bool ok = false;
   try {

@@ -20,6 +20,12 @@ inline const char* skip_whitespace(const char* p, const char* end) {
   return p;
 }
 
+// Nothing but JSON's four whitespace bytes (an empty body, for the "empty body" error).
+inline bool only_whitespace(std::string_view text) {
+  const char* end = text.data() + text.size();
+  return skip_whitespace(text.data(), end) == end;
+}
+
 // `p` is just after a string's opening quote. Returns the byte after its closing quote, or
 // nullptr when the string is unterminated, holds a control character, a bad escape, a lone
 // surrogate escape or ill-formed UTF-8. `escaped` is set when a backslash occurs, i.e. when the
