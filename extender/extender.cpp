@@ -137,9 +137,9 @@ void attach_dra(Request& req, const NodeSource& source) {
 // Profile names parse_intent accepts for gpushare.io/mig-profile: the catalog's, those the
 // request's nodes publish, and those the pod itself asks for. The pod was admitted already;
 // its resource request, not this annotation, says which profile it gets.
-// Only parse_intent's check of that one annotation reads the list, so it is built only when
-// the pod carries it, and the nodes are read only when the catalog does not know the name
-// (each node costs a lookup and a catalog scan per MIG resource).
+// parse_intent asks for the list only when the pod carries that annotation, and the nodes are
+// read only when the catalog does not know the name (each node costs a lookup and a catalog
+// scan per MIG resource).
 std::vector<std::string> known_profiles(const Request& req, const NodeSource& source,
                                         const policy::Catalog& catalog, std::string_view prefix) {
   auto annotation =
@@ -197,9 +197,9 @@ ExtenderResult counts_of(const Request& req) {
 std::optional<policy::Intent> intent_of(const Request& req, const NodeSource& nodes,
                                         const ExtenderSettings& settings, std::string& error) {
   if (!req.demand.managed()) return std::nullopt;
-  auto parsed = policy::parse_intent(
-      req.pod.annotations, settings.annotation_prefix,
-      known_profiles(req, nodes, catalog_of(settings), settings.annotation_prefix));
+  auto parsed = policy::parse_intent(req.pod.annotations, settings.annotation_prefix, [&] {
+    return known_profiles(req, nodes, catalog_of(settings), settings.annotation_prefix);
+  });
   if (parsed) return std::move(parsed).value();
   error = "invalid gpushare annotations: " + parsed.error();
   return std::nullopt;

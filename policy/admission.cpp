@@ -314,7 +314,8 @@ AdmissionDecision decide_admission(const PodView& pod, std::string_view operatio
     return d;
   }
 
-  auto intent = parse_intent(pod.annotations, prefix, known_profiles(catalog, cluster));
+  auto intent =
+      parse_intent(pod.annotations, prefix, [&] { return known_profiles(catalog, cluster); });
   if (!intent) return deny(d, "3.6 invalid annotations", intent.error());
 
   // Every GPU count must be a whole number before anything is mapped.

@@ -57,7 +57,7 @@ std::string profile_examples(const std::vector<std::string>& known) {
 
 struct Parser {
   std::string_view prefix;
-  const std::vector<std::string>& known_profiles;
+  const ProfileLister& known_profiles;
   Intent intent;
   std::vector<std::string> errors;
 
@@ -81,10 +81,11 @@ struct Parser {
   }
 
   void mig_profile(const std::string& v) {
-    if (std::find(known_profiles.begin(), known_profiles.end(), v) == known_profiles.end()) {
+    const std::vector<std::string> known = known_profiles();
+    if (std::find(known.begin(), known.end(), v) == known.end()) {
       fail(kMigProfileKey, v,
            "unknown MIG profile; use a profile name as nvidia-smi prints it, e.g. " +
-               profile_examples(known_profiles));
+               profile_examples(known));
       return;
     }
     intent.mig_profile = v;
@@ -148,7 +149,7 @@ struct Parser {
 }  // namespace
 
 Result<Intent> parse_intent(const StringMap& annotations, std::string_view prefix,
-                            const std::vector<std::string>& known_profiles) {
+                            const ProfileLister& known_profiles) {
   Parser p{prefix, known_profiles, {}, {}};
   for (const auto& [full_key, raw] : annotations) {
     if (full_key.size() < prefix.size() || full_key.compare(0, prefix.size(), prefix) != 0)

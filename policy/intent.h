@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,8 +44,11 @@ struct Intent {
 
 // Reads every annotation under `prefix`. Errors name the annotation, the value and what is
 // allowed; several errors are joined with "; " so a user fixes them all at once.
-// Profile names are checked against `known_profiles` (catalog plus what nodes publish).
+// Profile names are checked against what `known_profiles` lists (catalog plus what nodes
+// publish). It is called only when the pod names a profile: building that list for every
+// admission was 11% of /mutate's CPU (BENCHMARKS.md, 2026-12-06).
+using ProfileLister = std::function<std::vector<std::string>()>;
 Result<Intent> parse_intent(const StringMap& annotations, std::string_view prefix,
-                            const std::vector<std::string>& known_profiles);
+                            const ProfileLister& known_profiles);
 
 }  // namespace gpushare::policy

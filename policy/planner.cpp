@@ -138,11 +138,11 @@ std::optional<Pending> read_pending(const PodView& pod, const PlanSettings& sett
   p.demand = std::move(demand).value();
   // The pod was admitted already; its resource request, not the mig-profile annotation, names
   // the profile, so the annotation's own value is accepted as known.
-  std::vector<std::string> known;
-  if (auto it = pod.annotations.find(settings.annotation_prefix + std::string(kMigProfileKey));
-      it != pod.annotations.end()) {
-    known.push_back(it->second);
-  }
+  auto known = [&]() -> std::vector<std::string> {
+    auto it = pod.annotations.find(settings.annotation_prefix + std::string(kMigProfileKey));
+    if (it == pod.annotations.end()) return {};
+    return {it->second};
+  };
   auto intent = parse_intent(pod.annotations, settings.annotation_prefix, known);
   if (!intent) {
     p.error = "invalid gpushare annotations: " + intent.error();

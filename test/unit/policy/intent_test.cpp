@@ -6,7 +6,9 @@
 namespace gpushare::policy {
 namespace {
 
-const std::vector<std::string> kProfiles = {"1g.12gb", "1g.24gb", "3g.48gb", "1g.10gb+me"};
+const ProfileLister kProfiles = [] {
+  return std::vector<std::string>{"1g.12gb", "1g.24gb", "3g.48gb", "1g.10gb+me"};
+};
 
 Result<Intent> parse(StringMap annotations) {
   return parse_intent(annotations, "gpushare.io/", kProfiles);
