@@ -1,5 +1,6 @@
 #include "codec/json.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "codec/json_build.h"
@@ -69,6 +70,22 @@ std::string dump_json(const nlohmann::json& value) {
 
 std::string dump_json(const nlohmann::ordered_json& value) {
   return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  // Printable ASCII other than '"' and '\\' is written as itself; anything else (escapes,
+  // control characters, UTF-8 and its repair) is left to nlohmann's serializer.
+  const bool plain = std::all_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out += dump_json(json(std::string(text)));
+    return;
+  }
+  out += '"';
+  out += text;
+  out += '"';
 }
 
 std::string valid_utf8(std::string_view text) {

@@ -63,6 +63,10 @@ std::string escape_pointer_token(std::string_view token);
 std::string dump_json(const nlohmann::json& value);
 std::string dump_json(const nlohmann::ordered_json& value);
 
+// Appends `text` as a JSON string, byte for byte what dump_json writes for it. For responses
+// written without a DOM (the admission response was 8% of /mutate's CPU as an ordered_json).
+void append_json_string(std::string& out, std::string_view text);
+
 // `text` with every ill-formed UTF-8 sequence replaced by U+FFFD.
 std::string valid_utf8(std::string_view text);
 

@@ -52,9 +52,9 @@ Result<AdmissionRequest> decode_admission_review(std::string_view body);
 // The AdmissionReview v1 response: uid echoed; allowed unless the decision is a denial;
 // status {code 403, reason Forbidden, message (at most kMaxStatusMessageBytes)} on denial; warnings
 // when any; patch (base64 of `patch`) and patchType "JSONPatch" only when `patch` has operations.
-nlohmann::ordered_json admission_response(std::string_view uid,
-                                          const policy::AdmissionDecision& decision,
-                                          const nlohmann::json& patch);
+// Returns the serialised review.
+std::string admission_response(std::string_view uid, const policy::AdmissionDecision& decision,
+                               const nlohmann::json& patch);
 
 struct MutateResult {
   int http_status = 200;  // 200, 400 (not an AdmissionReview), 500 (internal error)

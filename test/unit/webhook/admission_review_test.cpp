@@ -704,7 +704,7 @@ TEST(AdmissionReviewRespond, ResponseFieldOrderAndWarnings) {
   d.warnings = {"w1", "w2"};
   json patch =
       json::array({{{"op", "add"}, {"path", "/metadata/annotations"}, {"value", {{"a", "b"}}}}});
-  std::string text = dump_json(admission_response("u", d, patch));
+  std::string text = admission_response("u", d, patch);
   EXPECT_EQ(
       text,
       R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true,)"
@@ -720,8 +720,56 @@ TEST(AdmissionReviewRespond, ResponseFieldOrderAndWarnings) {
       "LXNoYXJlIjoibXBzIn19XQ==");
   d.warnings.clear();
   EXPECT_EQ(
-      dump_json(admission_response("u", d, json::array())),
+      admission_response("u", d, json::array()),
       R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true}})");
+}
+
+// The response is written without a DOM; it must be byte for byte what serialising the same
+// review as an ordered_json writes, for strings that need escaping or UTF-8 repair too.
+TEST(AdmissionReviewRespond, WrittenAsTheDomWouldSerialiseIt) {
+  auto reference = [](std::string_view uid, const policy::AdmissionDecision& d, const json& patch) {
+    const bool allowed = d.outcome != policy::AdmissionOutcome::kDenied;
+    nlohmann::ordered_json response;
+    response["uid"] = std::string(uid);
+    response["allowed"] = allowed;
+    if (!allowed) {
+      response["status"] = nlohmann::ordered_json{
+          {"code", 403},
+          {"reason", "Forbidden"},
+          {"message", codec::truncate_for_message(d.message, kMaxStatusMessageBytes)}};
+    }
+    if (allowed && patch.is_array() && !patch.empty()) {
+      response["patchType"] = "JSONPatch";
+      response["patch"] = base::base64_encode(dump_json(patch));
+    }
+    if (!d.warnings.empty()) response["warnings"] = d.warnings;
+    nlohmann::ordered_json review;
+    review["apiVersion"] = kAdmissionApiVersion;
+    review["kind"] = kAdmissionReviewKind;
+    review["response"] = std::move(response);
+    return dump_json(review);
+  };
+  const json patch = json::array({{{"op", "add"}, {"path", "/a"}, {"value", "\u00e9\"q\""}}});
+  const std::vector<std::string> texts = {"",
+                                          "plain",
+                                          "quote \" and backslash \\",
+                                          "tab\tnewline\n\x01\x7f",
+                                          "caf\xc3\xa9",
+                                          "bad \xff\xfe utf-8",
+                                          "cut \xe2\x82",
+                                          std::string(5000, 'm') + "\xc3\xa9"};
+  for (const auto& text : texts) {
+    for (auto outcome : {policy::AdmissionOutcome::kAllowed, policy::AdmissionOutcome::kDenied,
+                         policy::AdmissionOutcome::kOutOfScope}) {
+      policy::AdmissionDecision d;
+      d.outcome = outcome;
+      d.message = text;
+      d.warnings = {text, "second"};
+      EXPECT_EQ(admission_response(text, d, patch), reference(text, d, patch)) << text;
+      d.warnings.clear();
+      EXPECT_EQ(admission_response(text, d, json::array()), reference(text, d, json::array()));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
