@@ -209,7 +209,7 @@ Result<AdmissionRequest> decode_admission_review(std::string_view body) {
 }
 
 std::string admission_response(std::string_view uid, const policy::AdmissionDecision& decision,
-                               const json& patch) {
+                               std::string_view patch) {
   // Written directly, in the order of the v1 type's fields; every string goes through
   // append_json_string, which writes what dump_json would.
   const bool allowed = decision.outcome != policy::AdmissionOutcome::kDenied;
@@ -225,9 +225,9 @@ std::string admission_response(std::string_view uid, const policy::AdmissionDeci
     codec::append_json_string(out, truncate_for_message(decision.message, kMaxStatusMessageBytes));
     out += '}';
   }
-  if (allowed && patch.is_array() && !patch.empty()) {
+  if (allowed && !patch.empty()) {
     out += R"(,"patchType":"JSONPatch","patch":")";
-    out += base::base64_encode(dump_json(patch));  // base64: nothing to escape
+    out += base::base64_encode(patch);  // base64: nothing to escape
     out += '"';
   }
   if (!decision.warnings.empty()) {

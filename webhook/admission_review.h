@@ -51,10 +51,10 @@ Result<AdmissionRequest> decode_admission_review(std::string_view body);
 
 // The AdmissionReview v1 response: uid echoed; allowed unless the decision is a denial;
 // status {code 403, reason Forbidden, message (at most kMaxStatusMessageBytes)} on denial; warnings
-// when any; patch (base64 of `patch`) and patchType "JSONPatch" only when `patch` has operations.
-// Returns the serialised review.
+// when any; patch (base64 of `patch`, render_patch's text) and patchType "JSONPatch" only when
+// `patch` is not empty. Returns the serialised review.
 std::string admission_response(std::string_view uid, const policy::AdmissionDecision& decision,
-                               const nlohmann::json& patch);
+                               std::string_view patch);
 
 struct MutateResult {
   int http_status = 200;  // 200, 400 (not an AdmissionReview), 500 (internal error)
@@ -64,7 +64,7 @@ struct MutateResult {
   std::string error;      // one line, when http_status != 200
   std::string uid;        // request.uid, when decoded
   std::string operation;  // request.operation, when decoded
-  nlohmann::json patch = nlohmann::json::array();  // the JSON Patch sent (base64) in body
+  std::string patch;      // the JSON Patch sent (base64) in body; empty when none
 };
 
 // Never throws. Non-pod kinds: allowed, no patch (outcome kOutOfScope, rule "3.1 not a pod").

@@ -1,28 +1,78 @@
 #include "webhook/json_patch.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "codec/json.h"
 
 namespace gpushare::webhook {
 namespace {
 
+using codec::append_json_string;
+using codec::dump_json;
 using codec::escape_pointer_token;
 using codec::present_member;
 using nlohmann::json;
 
-json op_remove(const std::string& path) { return json{{"op", "remove"}, {"path", path}}; }
+// The ops, written as text as they are decided: an admission's patch is a handful of small ops,
+// and building them as nlohmann values cost more than the rest of the decision (every object
+// and array it frees allocates a stack on the way out).
+class PatchWriter {
+ public:
+  void remove(const std::string& path) {
+    open("remove", path);
+    text_ += '}';
+  }
+  // `value` is JSON text.
+  void add(const std::string& path, std::string_view value) {
+    open("add", path);
+    text_ += R"(,"value":)";
+    text_ += value;
+    text_ += '}';
+  }
+  std::string finish() && {
+    if (!text_.empty()) text_ += ']';
+    return std::move(text_);
+  }
 
-json op_add(const std::string& path, json value) {
-  return json{{"op", "add"}, {"path", path}, {"value", std::move(value)}};
+ private:
+  void open(std::string_view op, const std::string& path) {
+    text_ += text_.empty() ? '[' : ',';
+    text_ += R"({"op":")";
+    text_ += op;
+    text_ += R"(","path":)";
+    append_json_string(text_, path);
+  }
+  std::string text_;
+};
+
+std::string string_text(std::string_view value) {
+  std::string out;
+  append_json_string(out, value);
+  return out;
+}
+
+// {"<key>":"<value>"}
+std::string one_member_object(std::string_view key, std::string_view value) {
+  std::string out = "{";
+  append_json_string(out, key);
+  out += ':';
+  append_json_string(out, value);
+  out += '}';
+  return out;
 }
 
 void render_renames(const json& pod_json, const policy::PodView& pod,
-                    const policy::AdmissionDecision& decision, json& ops) {
-  // Working copies of the resource maps touched so far, keyed by their pointer, so that a
-  // second rename of the same key (or to a key renamed before) sees the state after earlier ops.
-  std::map<std::string, json> maps;
+                    const policy::AdmissionDecision& decision, PatchWriter& ops) {
+  // Working state of the resource maps touched so far (their keys, each with its value as JSON
+  // text), keyed by their pointer, so that a second rename of the same key (or to a key renamed
+  // before) sees the state after earlier ops.
+  using MapState = std::vector<std::pair<std::string, std::string>>;
+  std::map<std::string, MapState> maps;
   const json* spec = present_member(pod_json, "spec");
   if (spec == nullptr) return;
   for (const policy::ResourceRename& rename : decision.renames) {
@@ -44,33 +94,43 @@ void render_renames(const json& pod_json, const policy::PodView& pod,
       if (state == maps.end()) {
         const json* original = present_member(*resources, map_key);
         if (original == nullptr || !original->is_object()) continue;
-        state = maps.emplace(map_path, *original).first;
+        MapState entries;
+        for (const auto& [key, value] : original->items()) entries.emplace_back(key, "");
+        state = maps.emplace(map_path, std::move(entries)).first;
       }
-      json& map = state->second;
-      auto from = map.find(rename.from);
+      MapState& map = state->second;
+      auto from = std::find_if(map.begin(), map.end(),
+                               [&](const auto& entry) { return entry.first == rename.from; });
       if (from == map.end()) continue;
-      json value = *from;
+      // The value as the pod has it, or as an earlier op of this patch moved it here.
+      std::string value = from->second.empty()
+                              ? dump_json((*present_member(*resources, map_key))[rename.from])
+                              : std::move(from->second);
       map.erase(from);
-      map[rename.to] = value;
-      ops.push_back(op_remove(map_path + "/" + escape_pointer_token(rename.from)));
-      ops.push_back(op_add(map_path + "/" + escape_pointer_token(rename.to), std::move(value)));
+      auto to = std::find_if(map.begin(), map.end(),
+                             [&](const auto& entry) { return entry.first == rename.to; });
+      if (to == map.end()) to = map.emplace(map.end(), rename.to, "");
+      to->second = value;
+      ops.remove(map_path + "/" + escape_pointer_token(rename.from));
+      ops.add(map_path + "/" + escape_pointer_token(rename.to), value);
     }
   }
 }
 
-void render_annotation(const json& pod_json, const policy::AdmissionDecision& decision, json& ops) {
+void render_annotation(const json& pod_json, const policy::AdmissionDecision& decision,
+                       PatchWriter& ops) {
   const std::string& key = decision.annotation_key;
   if (key.empty()) return;
   const json* metadata = present_member(pod_json, "metadata");
   if (metadata == nullptr || metadata->is_null()) {
-    ops.push_back(
-        op_add("/metadata", json{{"annotations", json{{key, decision.annotation_value}}}}));
+    ops.add("/metadata",
+            R"({"annotations":)" + one_member_object(key, decision.annotation_value) + "}");
     return;
   }
   if (!metadata->is_object()) return;  // not a Pod as decoded; nothing applies
   const json* annotations = present_member(*metadata, "annotations");
   if (annotations == nullptr || annotations->is_null()) {
-    ops.push_back(op_add("/metadata/annotations", json{{key, decision.annotation_value}}));
+    ops.add("/metadata/annotations", one_member_object(key, decision.annotation_value));
     return;
   }
   if (!annotations->is_object()) return;
@@ -80,19 +140,19 @@ void render_annotation(const json& pod_json, const policy::AdmissionDecision& de
     return;
   }
   // add on an existing member replaces it (RFC 6902 4.1).
-  ops.push_back(
-      op_add("/metadata/annotations/" + escape_pointer_token(key), decision.annotation_value));
+  ops.add("/metadata/annotations/" + escape_pointer_token(key),
+          string_text(decision.annotation_value));
 }
 
 }  // namespace
 
-json render_patch(const json& pod_json, const policy::PodView& pod,
-                  const policy::AdmissionDecision& decision) {
-  json ops = json::array();
-  if (decision.outcome != policy::AdmissionOutcome::kAllowed || !pod_json.is_object()) return ops;
+std::string render_patch(const json& pod_json, const policy::PodView& pod,
+                         const policy::AdmissionDecision& decision) {
+  if (decision.outcome != policy::AdmissionOutcome::kAllowed || !pod_json.is_object()) return {};
+  PatchWriter ops;
   render_renames(pod_json, pod, decision, ops);
   render_annotation(pod_json, decision, ops);
-  return ops;
+  return std::move(ops).finish();
 }
 
 }  // namespace gpushare::webhook

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "policy/admission.h"
 #include "policy/views.h"
@@ -16,8 +17,9 @@ namespace gpushare::webhook {
 //    /metadata/annotations (when missing or null) or /metadata/annotations/<key>; nothing
 //    when the pod already carries that exact value (reinvocation is idempotent).
 // Every op applies, in order, to `pod_json` (the renderer tracks what earlier ops changed).
-// Empty array: nothing to change. Denials and out-of-scope decisions render nothing.
-nlohmann::json render_patch(const nlohmann::json& pod_json, const policy::PodView& pod,
-                            const policy::AdmissionDecision& decision);
+// Returns the patch as JSON text (a compact array, as dump_json would write it); empty when
+// there is nothing to change. Denials and out-of-scope decisions render nothing.
+std::string render_patch(const nlohmann::json& pod_json, const policy::PodView& pod,
+                         const policy::AdmissionDecision& decision);
 
 }  // namespace gpushare::webhook
