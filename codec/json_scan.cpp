@@ -10,6 +10,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace gpushare::codec::json_scan {
 namespace {
 
@@ -19,16 +23,32 @@ constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
 // A byte that a string may hold as itself: printable ASCII other than '"' and '\\'.
 inline bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 
-// The first byte at or after `p` that is not plain. Eight bytes at a time: most of a pod's
-// strings (names, images, env values) are long runs of plain ASCII.
+// The first byte at or after `p` that is not plain. Most of a pod's strings (names, images, env
+// values) are runs of plain ASCII: sixteen bytes at a time with SSE2 (every x86-64 has it), else
+// eight at a time in a word; the byte loop finds which byte stopped the block.
 inline const char* skip_plain(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // As signed bytes, "below 0x20" holds the control characters and every byte >= 0x80.
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmplt_epi8(v, space));
+    const int mask = _mm_movemask_epi8(special);
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
   while (end - p >= 8) {
     std::uint64_t w;
     std::memcpy(&w, p, 8);
     const std::uint64_t quote = w ^ (kOnes * '"');
     const std::uint64_t backslash = w ^ (kOnes * '\\');
     // Exact "has a byte that is zero" / "has a byte below 0x20" tests, and the high bit for
-    // non-ASCII; the byte loop below finds which byte it was.
+    // non-ASCII.
     const std::uint64_t special = ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
                                   ((w - kOnes * 0x20) & ~w) | w;
     if ((special & kHighs) != 0) break;
