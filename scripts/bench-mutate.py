@@ -16,7 +16,8 @@ connections, one thread) to CPU 1. Prints per round and as medians (with min-max
 requests/s, p50/p99 latency at saturation, and server CPU per request (utime+stime of the
 server process over the requests it answered). With --rate R it also runs a fixed rate of R
 req/s per round (wrk2 is not in Debian, so a Lua pacer in wrk: each connection sends at R/conns
-per second) and reports p99 there; R=0 uses half of gpushare's median saturation.
+per second, --paced-connections of them) and reports p99 and the rate reached there; R=0 uses half
+of gpushare's median saturation.
 """
 import argparse
 import json
@@ -135,8 +136,18 @@ wrk.headers["Content-Type"] = "application/json"
 local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
 local rate = {rate}
 local interval = 0
+local owed = 0
 function init(args) if rate > 0 then interval = 1000 * {conns} / rate end end
-function delay() return interval end
+-- Exponential think times (the connections together send as a Poisson stream, as independent
+-- clients do; equal ones line the connections up into bursts). wrk truncates a delay to whole
+-- milliseconds; carrying the fraction over keeps the mean exact.
+function delay()
+  if interval == 0 then return 0 end
+  owed = owed - math.log(1 - math.random()) * interval
+  local ms = math.floor(owed)
+  owed = owed - ms
+  return ms
+end
 """
 
 
@@ -154,6 +165,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--rate", type=int, default=0)
+    ap.add_argument("--paced-connections", type=int, default=8,
+                    help="connections of the fixed-rate runs: each waits rate/conns between its "
+                         "requests, so that the think time, not the response, sets the pace")
     ap.add_argument("--baseline", help="another gpushare binary (e.g. the previous commit's) to run "
                                        "interleaved with the others, as gpushare-base")
     a = ap.parse_args()
@@ -220,13 +234,13 @@ http {{
     print(f"review {len(review())} B, answer {len(answer)} B; {a.rounds} rounds x {a.seconds} s, "
           f"wrk -t1 -c{a.connections} on CPU 1, servers on CPU 0")
 
-    def measure(name, lua):
+    def measure(name, lua, conns=a.connections):
         proc = subprocess.Popen(servers[name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(ports[name])
-            run_wrk(ports[name], lua, a.connections, 1)  # warm-up: handshakes, caches
+            run_wrk(ports[name], lua, conns, 1)  # warm-up: handshakes, caches
             before = cpu_seconds(proc.pid)
-            r = run_wrk(ports[name], lua, a.connections, a.seconds)
+            r = run_wrk(ports[name], lua, conns, a.seconds)
             r["cpu_us"] = (cpu_seconds(proc.pid) - before) * 1e6 / max(r["total"], 1)
             return r
         finally:
@@ -255,14 +269,28 @@ http {{
 
     rate = a.rate or int(med["gpushare"]["rps"] / 2)
     paced = os.path.join(d, "paced.lua")
-    with open(paced, "w") as f:
-        f.write(WRK_LUA.format(body=body_path, rate=rate, conns=a.connections))
+
+    def pace(asked):
+        with open(paced, "w") as f:
+            f.write(WRK_LUA.format(body=body_path, rate=asked, conns=a.paced_connections))
+
+    # The pacer waits after each answer, so the response time slows it down: calibrate the rate
+    # it is asked for until the rate it reaches is within 3% of the target.
+    asked = rate
+    for _ in range(4):
+        pace(asked)
+        got = measure("gpushare", paced, a.paced_connections)["rps"]
+        if abs(got - rate) <= 0.03 * rate:
+            break
+        asked = int(asked * rate / max(got, 1))
+    print(f"fixed rate {rate}/s: the pacer is asked for {asked}/s over {a.paced_connections} connections")
     for rnd in range(a.rounds):
-        r = measure("gpushare", paced)
+        r = measure("gpushare", paced, a.paced_connections)
         fixed.append(r)
         print(f"fixed rate {rate}/s, round {rnd + 1}: got {r['rps']:.0f} req/s  p50 {r['p50']:.2f} ms  "
               f"p99 {r['p99']:.2f} ms")
-    print(f"gpushare at {rate} req/s (half its saturation): p99 median "
+    print(f"gpushare at {rate} req/s (half its saturation; reached "
+          f"{statistics.median(x['rps'] for x in fixed):.0f}/s): p99 median "
           f"{statistics.median(x['p99'] for x in fixed):.2f} ms "
           f"({min(x['p99'] for x in fixed):.2f}-{max(x['p99'] for x in fixed):.2f})")
     bad = sum(x["errors"] for rs in results.values() for x in rs) + sum(x["errors"] for x in fixed)
