@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "codec/json.h"
@@ -55,44 +56,65 @@ class Decoder {
   policy::NodeView node_view(const json& node, const std::string& path) const;
 
  private:
+  // Paths in messages ("request.object.spec.containers[1].resources.limits") are built only
+  // when a message is: a path is either a string or a callable that returns one, and on the
+  // good path the callables are never called (building them all was half of decode_pod).
+  template <typename Path>
+  static std::string text(const Path& path) {
+    if constexpr (std::is_invocable_v<const Path&>) {
+      return path();
+    } else {
+      return std::string(path);
+    }
+  }
+  template <typename Path>
+  static auto child(const Path& path, const char* key) {
+    return [&path, key] { return text(path) + "." + key; };
+  }
+
   // Whether `v` has `type`. A mismatch throws when strict; when lenient it is false, and the
   // caller treats the field as absent.
-  bool expect(const json& v, json::value_t type, const std::string& path) const {
+  template <typename Path>
+  bool expect(const json& v, json::value_t type, const Path& path) const {
     // Integers arrive as number_unsigned or number_integer; treat them alike.
     const bool ok =
         v.type() == type || (type == json::value_t::number_integer && v.is_number_integer());
     if (!ok && !lenient_) {
-      fail(path, std::string("expected ") + json(type).type_name() + ", got " + v.type_name());
+      fail(text(path),
+           std::string("expected ") + json(type).type_name() + ", got " + v.type_name());
     }
     return ok;
   }
 
-  const json* object_member(const json& obj, const char* key, const std::string& path) const {
+  template <typename Path>
+  const json* object_member(const json& obj, const char* key, const Path& path) const {
     const json* v = present_member(obj, key);
-    if (v != nullptr && !expect(*v, json::value_t::object, path + "." + key)) return nullptr;
+    if (v != nullptr && !expect(*v, json::value_t::object, child(path, key))) return nullptr;
     return v;
   }
 
-  std::string string_member(const json& obj, const char* key, const std::string& path) const {
+  template <typename Path>
+  std::string string_member(const json& obj, const char* key, const Path& path) const {
     const json* v = present_member(obj, key);
-    if (v == nullptr || !expect(*v, json::value_t::string, path + "." + key)) return {};
+    if (v == nullptr || !expect(*v, json::value_t::string, child(path, key))) return {};
     return v->get<std::string>();
   }
 
   // The string-valued map at obj[key]. With `numbers`, a resource map: numbers from
   // hand-written JSON become their text (integers; any number when lenient).
-  policy::StringMap string_map(const json& obj, const char* key, const std::string& path,
+  template <typename Path>
+  policy::StringMap string_map(const json& obj, const char* key, const Path& path,
                                bool numbers = false) const {
     policy::StringMap out;
     const json* m = object_member(obj, key, path);
     if (m == nullptr) return out;
     for (const auto& [k, v] : m->items()) {
       if (v.is_string()) {
-        out.emplace(k, v.get<std::string>());
+        out.emplace(k, v.template get<std::string>());
       } else if (numbers && (v.is_number_integer() || (lenient_ && v.is_number()))) {
         out.emplace(k, v.dump());
       } else if (!lenient_) {
-        fail(entry_path(path, key, k),
+        fail(entry_path(text(path), key, k),
              numbers ? std::string("expected a quantity string such as \"1\", got ") +
                            v.type_name() + " " + shown(v)
                      : std::string("expected string, got ") + v.type_name());
@@ -101,18 +123,19 @@ class Decoder {
     return out;
   }
 
-  policy::StringMap quantity_map(const json& obj, const char* key, const std::string& path) const {
+  template <typename Path>
+  policy::StringMap quantity_map(const json& obj, const char* key, const Path& path) const {
     return string_map(obj, key, path, /*numbers=*/true);
   }
 
   void containers(const json& spec, const char* key, bool init, const std::string& path,
                   policy::PodView& pod) const {
     const json* list = present_member(spec, key);
-    const std::string list_path = path + "." + key;
+    const auto list_path = child(path, key);
     if (list == nullptr || !expect(*list, json::value_t::array, list_path)) return;
     for (std::size_t i = 0; i < list->size(); ++i) {
       const json& c = (*list)[i];
-      const std::string cpath = list_path + "[" + std::to_string(i) + "]";
+      const auto cpath = [&] { return list_path() + "[" + std::to_string(i) + "]"; };
       if (!expect(c, json::value_t::object, cpath)) continue;
       policy::ContainerView view;
       view.name = string_member(c, "name", cpath);
@@ -120,8 +143,9 @@ class Decoder {
       view.index = i;
       view.restartable = init && string_member(c, "restartPolicy", cpath) == "Always";
       if (const json* res = object_member(c, "resources", cpath)) {
-        view.limits = quantity_map(*res, "limits", cpath + ".resources");
-        view.requests = quantity_map(*res, "requests", cpath + ".resources");
+        const auto rpath = child(cpath, "resources");
+        view.limits = quantity_map(*res, "limits", rpath);
+        view.requests = quantity_map(*res, "requests", rpath);
       }
       pod.containers.push_back(std::move(view));
     }
@@ -134,7 +158,7 @@ policy::PodView Decoder::pod_view(const json& pod, const std::string& path) cons
   if (!pod.is_object()) fail(path, std::string("expected object, got ") + pod.type_name());
   policy::PodView view;
   if (const json* meta = object_member(pod, "metadata", path)) {
-    const std::string mpath = path + ".metadata";
+    const auto mpath = child(path, "metadata");
     view.name = string_member(*meta, "name", mpath);
     view.namespace_name = string_member(*meta, "namespace", mpath);
     view.generate_name = string_member(*meta, "generateName", mpath);
@@ -162,7 +186,7 @@ policy::PodView Decoder::pod_view(const json& pod, const std::string& path) cons
     }
   }
   if (const json* status = object_member(pod, "status", path)) {
-    view.phase = string_member(*status, "phase", path + ".status");
+    view.phase = string_member(*status, "phase", child(path, "status"));
   }
   return view;
 }
