@@ -222,49 +222,6 @@ func expectClaimDevice(t *testing.T, p *corev1.Pod, c *resourceapi.ResourceClaim
 	return d
 }
 
-// extenderVerdict asks gpushare's POST /filter about nodes for pod and returns the nodes it passes and the
-// reasons of those it refuses.
-func extenderVerdict(t *testing.T, pod *corev1.Pod, nodes ...string) (passed []string, failed map[string]string) {
-	t.Helper()
-	args, _ := json.Marshal(map[string]any{"Pod": pod, "NodeNames": nodes, "Nodes": nil})
-	code, body, err := cluster.PostGpushare("/filter", args)
-	if err != nil || code != 200 {
-		t.Fatalf("POST /filter: %d %s %v", code, body, err)
-	}
-	var res struct {
-		NodeNames                  *[]string
-		FailedNodes                map[string]string
-		FailedAndUnresolvableNodes map[string]string
-		Error                      string
-	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		t.Fatalf("POST /filter answer %s: %v", body, err)
-	}
-	if res.Error != "" {
-		t.Fatalf("POST /filter error: %s", res.Error)
-	}
-	failed = map[string]string{}
-	for k, v := range res.FailedNodes {
-		failed[k] = v
-	}
-	for k, v := range res.FailedAndUnresolvableNodes {
-		failed[k] = v
-	}
-	if res.NodeNames != nil {
-		passed = *res.NodeNames
-	}
-	return passed, failed
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // TestDRADeviceClassesMatchCommand: the checked-in DeviceClasses (manifests/overlays/dra/deviceclasses.yaml) are
 // what `gpushare dra-classes` prints for the default catalog, one per MIG resource of the catalog, named
 // gpushare-mig-<suffix>, mapping nvidia.com/mig-<suffix>, selecting the driver's MIG devices of that profile; and the

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -366,4 +367,47 @@ func boundPods(t *testing.T, ns string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// extenderVerdict asks gpushare's POST /filter about nodes for pod and returns the nodes it passes and the
+// reasons of those it refuses.
+func extenderVerdict(t *testing.T, pod *corev1.Pod, nodes ...string) (passed []string, failed map[string]string) {
+	t.Helper()
+	args, _ := json.Marshal(map[string]any{"Pod": pod, "NodeNames": nodes, "Nodes": nil})
+	code, body, err := cluster.PostGpushare("/filter", args)
+	if err != nil || code != 200 {
+		t.Fatalf("POST /filter: %d %s %v", code, body, err)
+	}
+	var res struct {
+		NodeNames                  *[]string
+		FailedNodes                map[string]string
+		FailedAndUnresolvableNodes map[string]string
+		Error                      string
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatalf("POST /filter answer %s: %v", body, err)
+	}
+	if res.Error != "" {
+		t.Fatalf("POST /filter error: %s", res.Error)
+	}
+	failed = map[string]string{}
+	for k, v := range res.FailedNodes {
+		failed[k] = v
+	}
+	for k, v := range res.FailedAndUnresolvableNodes {
+		failed[k] = v
+	}
+	if res.NodeNames != nil {
+		passed = *res.NodeNames
+	}
+	return passed, failed
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
