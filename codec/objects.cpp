@@ -264,37 +264,56 @@ Result<std::vector<policy::NodeView>> decode_node_list(const json& list, std::st
   return out;
 }
 
+namespace {
+
+// The pod's shape around a given spec shape; the parts outside spec are the same for both.
+struct PodShapes {
+  JsonShape all{};
+  JsonShape container{JsonShape::Kind::kObject,
+                      {{"name", &all}, {"resources", &all}, {"restartPolicy", &all}},
+                      nullptr};
+  JsonShape containers{JsonShape::Kind::kArray, {}, &container};
+  JsonShape metadata{JsonShape::Kind::kObject,
+                     {{"name", &all},
+                      {"namespace", &all},
+                      {"generateName", &all},
+                      {"labels", &all},
+                      {"annotations", &all}},
+                     nullptr};
+  JsonShape status{JsonShape::Kind::kObject, {{"phase", &all}}, nullptr};
+  JsonShape spec;
+  JsonShape pod;
+
+  explicit PodShapes(bool node_constraints)
+      : spec{JsonShape::Kind::kObject,
+             {{"containers", &containers}, {"initContainers", &containers}, {"priority", &all}},
+             nullptr},
+        pod{JsonShape::Kind::kObject,
+            {{"apiVersion", &all},
+             {"kind", &all},
+             {"metadata", &metadata},
+             {"spec", &spec},
+             {"status", &status}},
+            nullptr} {
+    if (node_constraints) {
+      for (const char* key : {"nodeName", "nodeSelector", "affinity", "tolerations"})
+        spec.members.emplace(key, &all);
+    }
+  }
+  PodShapes(const PodShapes&) = delete;
+  PodShapes& operator=(const PodShapes&) = delete;
+};
+
+}  // namespace
+
 const JsonShape& pod_shape() {
-  using Kind = JsonShape::Kind;
-  static const JsonShape all{};
-  static const JsonShape container{
-      Kind::kObject, {{"name", &all}, {"resources", &all}, {"restartPolicy", &all}}, nullptr};
-  static const JsonShape containers{Kind::kArray, {}, &container};
-  static const JsonShape metadata{Kind::kObject,
-                                  {{"name", &all},
-                                   {"namespace", &all},
-                                   {"generateName", &all},
-                                   {"labels", &all},
-                                   {"annotations", &all}},
-                                  nullptr};
-  static const JsonShape spec{Kind::kObject,
-                              {{"containers", &containers},
-                               {"initContainers", &containers},
-                               {"nodeName", &all},
-                               {"nodeSelector", &all},
-                               {"affinity", &all},
-                               {"tolerations", &all},
-                               {"priority", &all}},
-                              nullptr};
-  static const JsonShape status{Kind::kObject, {{"phase", &all}}, nullptr};
-  static const JsonShape pod{Kind::kObject,
-                             {{"apiVersion", &all},
-                              {"kind", &all},
-                              {"metadata", &metadata},
-                              {"spec", &spec},
-                              {"status", &status}},
-                             nullptr};
-  return pod;
+  static const PodShapes shapes(/*node_constraints=*/true);
+  return shapes.pod;
+}
+
+const JsonShape& pod_shape_without_node_constraints() {
+  static const PodShapes shapes(/*node_constraints=*/false);
+  return shapes.pod;
 }
 
 }  // namespace gpushare::codec

@@ -31,6 +31,9 @@ Result<policy::PodView> decode_pod(const nlohmann::json& pod, std::string_view p
 // parse_json_shaped: an edge that decodes a pod from a large body builds only these. A field
 // decode_pod starts to read must be added here (AdmissionFixture.ThePartsNotReadChangeNothing).
 const JsonShape& pod_shape();
+// pod_shape() without spec.nodeName, nodeSelector, affinity and tolerations (the largest part of
+// a pod's DOM): for an edge that reads none of them, which then read as absent.
+const JsonShape& pod_shape_without_node_constraints();
 
 // metadata.name (required), labels, annotations, spec.unschedulable, spec.taints (read
 // leniently, codec/scheduling.h), and status.allocatable

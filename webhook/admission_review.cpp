@@ -61,59 +61,30 @@ GroupVersionKind gvk_of_object(const json& object) {
   return gvk;
 }
 
-// The part of a pod that admission reads: decide_admission reads the annotations and the
-// containers' resources, render_patch patches those two, and the names are for messages (labels,
-// priority and phase are small, and kept so that a malformed one is still a 400). The node
-// constraints decode_pod can read (nodeSelector, affinity, tolerations: the extender's and
-// planner's inputs, the largest part of a pod's DOM) read as absent here, so they are not
-// type-checked either: the API server decoded the Pod before it called.
-const codec::JsonShape& admission_pod_shape() {
-  using Kind = codec::JsonShape::Kind;
-  static const codec::JsonShape all{};
-  static const codec::JsonShape container{
-      Kind::kObject, {{"name", &all}, {"resources", &all}, {"restartPolicy", &all}}, nullptr};
-  static const codec::JsonShape containers{Kind::kArray, {}, &container};
-  static const codec::JsonShape metadata{Kind::kObject,
-                                         {{"name", &all},
-                                          {"namespace", &all},
-                                          {"generateName", &all},
-                                          {"labels", &all},
-                                          {"annotations", &all}},
-                                         nullptr};
-  static const codec::JsonShape spec{
-      Kind::kObject,
-      {{"containers", &containers}, {"initContainers", &containers}, {"priority", &all}},
-      nullptr};
-  static const codec::JsonShape status{Kind::kObject, {{"phase", &all}}, nullptr};
-  static const codec::JsonShape pod{Kind::kObject,
-                                    {{"apiVersion", &all},
-                                     {"kind", &all},
-                                     {"metadata", &metadata},
-                                     {"spec", &spec},
-                                     {"status", &status}},
-                                    nullptr};
-  return pod;
-}
-
-// What decode() reads of an AdmissionReview; the pod's part is admission_pod_shape(): everything
-// else of the pod (env, volumes, probes, managedFields, ...) is parsed and validated but not built
+// What decode() reads of an AdmissionReview. Of the pod, admission reads the annotations and the
+// containers' resources (decide_admission; render_patch patches those two) and the names (for
+// messages); labels, priority and phase are small and kept, so that a malformed one is still a
+// 400. The node constraints (codec::pod_shape_without_node_constraints) read as absent, so they
+// are not type-checked either: the API server decoded the Pod before it called. Everything else
+// of the pod (env, volumes, probes, managedFields, ...) is parsed and validated but not built
 // (codec::JsonShape). A field read here that is not listed would read as absent:
 // AdmissionFixture.ThePartsNotReadChangeNothing answers every golden review with and without a
 // real pod's other fields, and the goldens themselves pass through this shape.
 const codec::JsonShape& review_shape() {
   using Kind = codec::JsonShape::Kind;
   static const codec::JsonShape all{};
-  static const codec::JsonShape request{Kind::kObject,
-                                        {{"uid", &all},
-                                         {"operation", &all},
-                                         {"namespace", &all},
-                                         {"name", &all},
-                                         {"subResource", &all},
-                                         {"dryRun", &all},
-                                         {"kind", &all},
-                                         {"object", &admission_pod_shape()},
-                                         {"oldObject", &admission_pod_shape()}},
-                                        nullptr};
+  static const codec::JsonShape request{
+      Kind::kObject,
+      {{"uid", &all},
+       {"operation", &all},
+       {"namespace", &all},
+       {"name", &all},
+       {"subResource", &all},
+       {"dryRun", &all},
+       {"kind", &all},
+       {"object", &codec::pod_shape_without_node_constraints()},
+       {"oldObject", &codec::pod_shape_without_node_constraints()}},
+      nullptr};
   static const codec::JsonShape review{
       Kind::kObject, {{"apiVersion", &all}, {"kind", &all}, {"request", &request}}, nullptr};
   return review;

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "codec/json.h"
 #include "test/support/fixtures.h"
 
 namespace gpushare::codec {
@@ -92,6 +93,37 @@ TEST(DecodePod, ContainersInitFirstWithTheirResources) {
   EXPECT_EQ(v->priority, 1000);
   EXPECT_EQ(v->phase, "Pending");
   EXPECT_EQ(v->annotations.at("gpushare.io/mode"), "mig");
+}
+
+// Both shapes keep what decode_pod reads of the containers and the metadata; only the full one
+// keeps the node constraints, which then decode as absent.
+TEST(PodShape, WithoutNodeConstraintsDropsOnlyThose) {
+  const std::string pod = R"({"metadata":{"name":"p","annotations":{"a":"b"},"uid":"u"},
+    "spec":{"containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":"1"}},"env":[]}],
+            "nodeName":"n1","nodeSelector":{"k":"v"},"tolerations":[{"key":"t"}],
+            "affinity":{"nodeAffinity":{}},"priority":5,"volumes":[]},
+    "status":{"phase":"Pending"}})";
+  auto full = parse_json_shaped(pod, &pod_shape());
+  auto narrow = parse_json_shaped(pod, &pod_shape_without_node_constraints());
+  ASSERT_TRUE(full.ok() && narrow.ok());
+  for (const char* key : {"nodeName", "nodeSelector", "tolerations", "affinity"}) {
+    EXPECT_TRUE(full->at("spec").contains(key)) << key;
+    EXPECT_FALSE(narrow->at("spec").contains(key)) << key;
+  }
+  for (const nlohmann::json* shaped : {&full.value(), &narrow.value()}) {
+    EXPECT_FALSE(shaped->at("spec").contains("volumes"));
+    EXPECT_FALSE(shaped->at("metadata").contains("uid"));
+    auto view = decode_pod(*shaped);
+    ASSERT_TRUE(view.ok()) << view.error();
+    EXPECT_EQ(view->annotations, (policy::StringMap{{"a", "b"}}));
+    ASSERT_EQ(view->containers.size(), 1U);
+    EXPECT_EQ(view->containers[0].limits.at("nvidia.com/gpu"), "1");
+    EXPECT_EQ(view->priority, 5);
+    EXPECT_EQ(view->phase, "Pending");
+  }
+  EXPECT_EQ(decode_pod(*full)->node_selector, (policy::StringMap{{"k", "v"}}));
+  EXPECT_TRUE(decode_pod(*narrow)->node_selector.empty());
+  EXPECT_TRUE(decode_pod(*narrow)->tolerations.empty());
 }
 
 TEST(DecodePod, PriorityOutsideInt32IsAnError) {
