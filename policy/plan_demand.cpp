@@ -9,7 +9,34 @@
 namespace gpushare::policy {
 namespace {
 
+// Plan for the demand counted now plus this many standard deviations (sqrt of the count): what
+// runs and waits now is a snapshot, and a node's new layout lasts while any pod runs there, so
+// it is sized for the demand it will likely meet, not the demand of this minute.
 constexpr double kHeadroom = 1.5;
+// Below this mean the Poisson tail is summed exactly; from it on, the normal approximation with
+// a continuity correction is within ~0.01 and costs one erfc.
+constexpr double kExactBelow = 30;
+
+// P(N >= k) for N ~ Poisson(mean): the chance that the k-th instance of a pool is needed.
+double poisson_tail(double mean, double k) {
+  if (k <= 0) return 1;
+  if (mean <= 0) return 0;
+  if (mean >= kExactBelow) return 0.5 * std::erfc((k - 0.5 - mean) / std::sqrt(2 * mean));
+  const int below = static_cast<int>(std::ceil(k)) - 1;    // P(N >= k) = 1 - P(N <= k - 1)
+  if (below > mean + 12 * std::sqrt(mean) + 30) return 0;  // past any double's precision
+  double term = std::exp(-mean);
+  double cdf = term;
+  for (int j = 1; j <= below; ++j) {
+    term *= mean / j;
+    cdf += term;
+  }
+  return std::max(0.0, 1 - cdf);
+}
+
+// What the k-th instance of a pool with `pods` of demand is worth, in pods (plan_demand.h).
+double kth_worth(double pods, double k) {
+  return poisson_tail(pods + kHeadroom * std::sqrt(pods), k);
+}
 
 double at(const std::map<std::string, double>& m, const std::string& key) {
   auto it = m.find(key);
@@ -52,13 +79,7 @@ std::vector<const MigProfile*> base_profiles(const GpuModel& model) {
 
 }  // namespace
 
-double DemandSupply::demand(const std::string& resource) const {
-  // Square-root staffing: a pool of d pods' worth of work needs about d + k*sqrt(d) servers to
-  // keep waits short, relatively more for small pools; without it a rare large profile gets
-  // too few instances, and its pods queue behind one another.
-  const double d = at(demand_, resource);
-  return d + kHeadroom * std::sqrt(d);
-}
+double DemandSupply::demand(const std::string& resource) const { return at(demand_, resource); }
 void DemandSupply::add_demand(const std::string& resource, double pods) {
   demand_[resource] += pods;
   observed_[resource] += pods;
@@ -73,11 +94,11 @@ double DemandSupply::observed_pods(const GpuModel& model) const {
 double DemandSupply::supply(const std::string& resource) const { return at(supply_, resource); }
 
 double DemandSupply::gain(const std::string& resource) const {
-  return demand(resource) / (supply(resource) + 1);
+  return kth_worth(demand(resource), supply(resource) + 1);
 }
 
 double DemandSupply::loss(const std::string& resource) const {
-  return demand(resource) / std::max(1.0, supply(resource));
+  return kth_worth(demand(resource), std::max(1.0, supply(resource)));
 }
 
 double DemandSupply::value_of(const GpuModel& model, const ProfileCounts& gpu) const {
@@ -88,7 +109,7 @@ double DemandSupply::value_of(const GpuModel& model, const ProfileCounts& gpu) c
     const std::string resource = p->resource_name();
     const double d = demand(resource);
     const double s = supply(resource);
-    for (int i = 0; i < n; ++i) out += std::min(1.0, d / std::max(1.0, s - i));
+    for (int i = 0; i < n; ++i) out += kth_worth(d, std::max(1.0, s - i));
   }
   return out;
 }
@@ -111,9 +132,8 @@ double MpsDemand::fitting(std::int64_t share_bytes) const {
 
 double MpsDemand::gain(std::int64_t share_bytes, int replicas, double supply_without) const {
   const double fit = fitting(share_bytes);
-  const double d = fit + kHeadroom * std::sqrt(fit);
   double out = 0;
-  for (int k = 1; k <= replicas; ++k) out += std::min(1.0, d / (std::max(0.0, supply_without) + k));
+  for (int k = 1; k <= replicas; ++k) out += kth_worth(fit, std::max(0.0, supply_without) + k);
   return out;
 }
 
@@ -204,7 +224,7 @@ double layout_gain(const GpuModel& model, const ProfileCounts& gpu, const Demand
     if (p == nullptr) continue;
     const std::string resource = p->resource_name();
     for (int i = 0; i < n; ++i) {
-      out += std::min(1.0, trial.gain(resource));
+      out += trial.gain(resource);
       trial.add_supply(resource, 1);
     }
   }

@@ -6,12 +6,17 @@
 // asked for over their run time. Supply: the instances of the resource the cluster's nodes
 // offer (allocatable), busy or free.
 //
-// Value: the next instance of profile p goes to the profile with the most pods per instance,
-// demand(p) / (supply(p) + 1) (Jefferson's apportionment). In pods, an instance added is worth
-// min(1, demand / (supply + 1)) and one taken away min(1, demand / supply): about the chance
-// that some pod uses it. A profile nobody asks for is worth 0: relaying out a GPU that holds
-// only such instances destroys nothing anyone uses. MPS replicas are valued the same way, with
-// the MPS pods whose gpu-memory fits a replica as demand and the cluster's replicas as supply.
+// Value: the k-th instance of a resource is worth the chance that it is needed, in pods: P(N >=
+// k) for N a Poisson count whose mean is the demand plus 1.5 standard deviations (the pods
+// counted now are a snapshot; a layout lasts while any pod runs on its node). An instance added
+// to a supply of s is worth P(N >= s + 1), one taken away P(N >= s). So an instance is worth ~1
+// while the supply is well below demand, ~0 once well above it, and a profile nobody asks for is
+// worth 0: relaying out a GPU that holds only instances beyond what demand needs destroys
+// nothing anyone uses. The next instance goes to the profile whose next instance is worth most.
+// MPS replicas are valued the same way, with the MPS pods whose gpu-memory fits a replica as
+// demand and the cluster's replicas as supply. (Earlier versions valued an instance at
+// min(1, demand / supply): a pool twice as large as its demand kept each instance at 0.5, so
+// layouts of profiles that a shifting mix had left were rarely replaced; BENCHMARKS.md, issue 9.)
 //
 // Current layouts: GFD publishes node-wide counts only (nvidia.md 3.3), so a node's per-GPU
 // layout comes from the mig-parted config its nvidia.com/mig.config label names, when the

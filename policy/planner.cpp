@@ -33,11 +33,11 @@ constexpr double kRebalanceEvidence = 8;
 // mix had moved away from, while 1.0-1.1 served more pods; 1.1 keeps a margin against relaying
 // a GPU out for a gain within the demand figures' noise.
 constexpr double kRebalanceMargin = 1.1;
-// A waiting MIG pod counts this many times in the demand mix, a running one once. Running pods
-// show the mix as it was when they were placed; waiting pods show it now and are what the plan
-// is for. With 1 the layouts lagged a shifting mix (small profiles early, large later) and the
-// simulated clusters left more pods waiting than with 2 (BENCHMARKS.md, issue 9).
-constexpr double kPendingWeight = 2;
+// A waiting MIG pod counts this many times in the demand mix, a running one once. With the
+// linear worth of earlier versions 2 followed a shifting mix better; with the Poisson worth
+// (plan_demand.h), which already sizes past the count, 1 left fewer pods waiting on the
+// simulated clusters at every load (BENCHMARKS.md, issue 9, 2026-12-06).
+constexpr double kPendingWeight = 1;
 // Nodes named in one unplaced reason; the rest are counted.
 constexpr std::size_t kNodesInReason = 6;
 constexpr std::string_view kNvidiaPrefix = "nvidia.com/";

@@ -141,7 +141,43 @@ TEST(PlannerDemand, FillFollowsDemandAgainstSupply) {
   EXPECT_EQ(layout_gain(model, {{"7g.80gb", 1}}, ds), 0);
   DemandSupply empty;
   empty.add_demand("nvidia.com/mig-3g.40gb", 5);
-  EXPECT_DOUBLE_EQ(layout_gain(model, {{"3g.40gb", 2}}, empty), 2.0);
+  EXPECT_NEAR(layout_gain(model, {{"3g.40gb", 2}}, empty), 2.0, 0.01);
+}
+
+// An instance is worth the chance that demand reaches it: ~1 well below demand, ~0 well past
+// it, and in between a tail that widens with the demand (plan_demand.h). The linear worth of
+// earlier versions, min(1, demand / supply), kept every instance of a pool twice its demand at
+// 0.5, so layouts a shifting mix had left behind looked as valuable as what it now wanted.
+TEST(PlannerDemand, AnInstanceIsWorthTheChanceThatDemandReachesIt) {
+  const GpuModel& model = h100_model();
+  const ProfileCounts seven_small{{"1g.10gb", 7}};
+  DemandSupply oversupplied;  // 10 pods, 40 instances: the GPU's 7 are the pool's last ones
+  oversupplied.add_demand("nvidia.com/mig-1g.10gb", 10);
+  oversupplied.add_supply("nvidia.com/mig-1g.10gb", 40);
+  EXPECT_LT(oversupplied.value_of(model, seven_small), 0.01);
+  EXPECT_LT(oversupplied.gain("nvidia.com/mig-1g.10gb"), 0.01);
+  DemandSupply short_of_it;  // 40 pods, 10 instances
+  short_of_it.add_demand("nvidia.com/mig-1g.10gb", 40);
+  short_of_it.add_supply("nvidia.com/mig-1g.10gb", 10);
+  EXPECT_GT(short_of_it.value_of(model, seven_small), 6.99);
+  EXPECT_GT(short_of_it.gain("nvidia.com/mig-1g.10gb"), 0.999);
+  // At the demand itself the next instance is still likely needed (headroom), and each further
+  // one less so.
+  DemandSupply even;
+  even.add_demand("nvidia.com/mig-1g.10gb", 10);
+  even.add_supply("nvidia.com/mig-1g.10gb", 10);
+  const double next = even.gain("nvidia.com/mig-1g.10gb");
+  EXPECT_GT(next, 0.5);
+  EXPECT_LT(next, 1.0);
+  even.add_supply("nvidia.com/mig-1g.10gb", 5);
+  EXPECT_LT(even.gain("nvidia.com/mig-1g.10gb"), next);
+  // The same holds past the exact sum's range (normal approximation): no step at its edge.
+  DemandSupply large;
+  large.add_demand("nvidia.com/mig-1g.10gb", 400);
+  large.add_supply("nvidia.com/mig-1g.10gb", 400);
+  EXPECT_GT(large.gain("nvidia.com/mig-1g.10gb"), 0.9);
+  large.add_supply("nvidia.com/mig-1g.10gb", 100);
+  EXPECT_LT(large.gain("nvidia.com/mig-1g.10gb"), 0.01);
 }
 
 TEST(PlannerDemand, IdleGpusFollowDemandOnlyWithEnoughEvidence) {
