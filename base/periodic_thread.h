@@ -21,8 +21,10 @@ class PeriodicThread {
   ~PeriodicThread() { stop(); }
 
   // Runs `round` on a new thread, first at once or after one period, then `period` after each
-  // round ends or as soon as wake() is called. A running thread is stopped first.
-  void start(std::chrono::milliseconds period, FirstRound first, std::function<void()> round);
+  // round ends or as soon as wake() is called, but never sooner than `min_gap` after the last
+  // round ended (wakes in between are merged into one round). A running thread is stopped first.
+  void start(std::chrono::milliseconds period, FirstRound first, std::function<void()> round,
+             std::chrono::milliseconds min_gap = std::chrono::milliseconds(0));
   // The next round starts without waiting out the period (or right after the current one).
   void wake();
   // Interrupts the wait, lets a running round finish, joins. Idempotent.

@@ -354,6 +354,17 @@ std::vector<PodRecord> ClusterCache::unschedulable_pods() const {
   return index_.unschedulable_pods();
 }
 
+std::vector<PodRecord> ClusterCache::bound_pods() const { return index_.bound_pods(); }
+
+std::optional<std::string> ClusterCache::pod_node(const std::string& key) const {
+  return index_.pod_node(key);
+}
+
+std::vector<policy::NodeView> ClusterCache::nodes_annotated(
+    const std::vector<std::string>& keys) const {
+  return index_.nodes_annotated(keys);
+}
+
 std::vector<PodRecord> ClusterCache::pods_on_node(const std::string& node_name) const {
   return index_.pods_on_node(node_name);
 }

@@ -114,6 +114,9 @@ class ClusterCache {
   // Only those with PodScheduled=False reason Unschedulable: what repartitioning may serve.
   std::vector<PodRecord> unschedulable_pods() const;
   std::vector<PodRecord> pods_on_node(const std::string& node_name) const;
+  std::vector<PodRecord> bound_pods() const;
+  std::optional<std::string> pod_node(const std::string& key) const;
+  std::vector<policy::NodeView> nodes_annotated(const std::vector<std::string>& keys) const;
 
   CacheCounters counters() const;
 

@@ -280,4 +280,35 @@ std::vector<PodRecord> ClusterIndex::pods_on_node(const std::string& node_name) 
   return out;
 }
 
+std::vector<PodRecord> ClusterIndex::bound_pods() const {
+  std::shared_lock lock(mu_);
+  std::vector<PodRecord> out;
+  for (const auto& [key, pod] : pods_) {
+    if (!pod.view.node_name.empty()) out.push_back(pod);
+  }
+  return out;
+}
+
+std::optional<std::string> ClusterIndex::pod_node(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = pods_.find(key);
+  if (it == pods_.end()) return std::nullopt;
+  return it->second.view.node_name;
+}
+
+std::vector<policy::NodeView> ClusterIndex::nodes_annotated(
+    const std::vector<std::string>& keys) const {
+  std::shared_lock lock(mu_);
+  std::vector<policy::NodeView> out;
+  for (const auto& [name, entry] : nodes_) {
+    const auto& annotations = entry.view->annotations;
+    if (std::any_of(keys.begin(), keys.end(),
+                    [&](const std::string& k) { return annotations.count(k) != 0; }))
+      out.push_back(*entry.view);
+  }
+  lock.unlock();
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
 }  // namespace gpushare::kube

@@ -58,6 +58,13 @@ class ClusterIndex {
   std::vector<PodRecord> pending_pods() const;
   std::vector<PodRecord> unschedulable_pods() const;
   std::vector<PodRecord> pods_on_node(const std::string& node_name) const;
+  // Every pod with a node, in one pass (pods_on_node per node would be nodes x pods).
+  std::vector<PodRecord> bound_pods() const;
+  // Where the pod is: its node's name, "" while it waits, nullopt when the index does not hold it.
+  std::optional<std::string> pod_node(const std::string& key) const;
+  // Copies of only the nodes that carry at least one of these annotations, sorted by name: what
+  // the repartition controller looks at on every pass, without copying the whole cluster.
+  std::vector<policy::NodeView> nodes_annotated(const std::vector<std::string>& keys) const;
 
  private:
   // Each writer below holds mu_ exclusively.

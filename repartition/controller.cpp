@@ -79,8 +79,10 @@ void Controller::notify() { loop_.wake(); }
 
 void Controller::start() {
   // Waiting steps (propagation, the operator's apply) need a clock, not only changes.
-  loop_.start(std::chrono::duration_cast<std::chrono::milliseconds>(settings_.tick),
-              base::PeriodicThread::FirstRound::kAfterPeriod, [this] { reconcile(Clock::now()); });
+  loop_.start(
+      std::chrono::duration_cast<std::chrono::milliseconds>(settings_.tick),
+      base::PeriodicThread::FirstRound::kAfterPeriod, [this] { reconcile(Clock::now()); },
+      settings_.min_pass_gap);
 }
 
 void Controller::stop() { loop_.stop(); }
@@ -154,11 +156,17 @@ void Controller::reconcile(Clock::time_point now) {
     view_stale_ = false;
     view_back_at_ = now;
   }
-  policy::ClusterView view = cluster_.snapshot();
+  // Pruning judges what is in use from the cluster as it was before this pass changed anything
+  // (an unreadable mark cleared below still stops this round's pruning).
+  std::optional<policy::ClusterView> before;
+  if (now >= next_entry_gc_) before = cluster_.snapshot();
 
-  // 1. Resume every node in progress, whoever started it.
+  // 1. Resume every node in progress, whoever started it. Only marked or backed-off nodes are
+  // read here: a pass runs on every cluster change, and a copy of every node each time made the
+  // controller the busiest thread of the server under a stream of pod events (BENCHMARKS.md,
+  // issue 13, scheduling throughput).
   std::set<std::string> served;
-  for (const auto& node : view.nodes) {
+  for (const auto& node : cluster_.nodes_annotated({kMarkKey, kBackoffAnnotation})) {
     // Looked at every pass, so that this replica keeps the time it first saw it (observed_).
     if (annotation(node, kBackoffAnnotation)) backed_off(node, now);
     auto text = annotation(node, kMarkKey);
@@ -168,9 +176,9 @@ void Controller::reconcile(Clock::time_point now) {
       served.insert(mark->serves.begin(), mark->serves.end());
   }
 
-  if (now >= next_entry_gc_) {
+  if (before) {
     next_entry_gc_ = now + settings_.entry_gc_interval;
-    prune_entries(view, now);
+    prune_entries(*before, now);
   }
 
   for (auto it = recently_served_.begin(); it != recently_served_.end();) {
@@ -187,7 +195,7 @@ void Controller::reconcile(Clock::time_point now) {
   for (auto& pod : cluster_.unschedulable_pods()) {
     if (wants_managed_gpu(pod)) unschedulable.push_back(std::move(pod));
   }
-  track_scheduling(unschedulable, view, now);
+  track_scheduling(unschedulable, now);
   forget_pods_that_left(unschedulable, now);
   std::vector<kube::PodRecord> pending;
   for (auto& pod : unschedulable) {
@@ -204,11 +212,14 @@ void Controller::reconcile(Clock::time_point now) {
   batch_started_.reset();
 
   PlanInput input;
-  for (const auto& node : view.nodes) {
+  std::set<std::string, std::less<>> planned_nodes;
+  for (auto& node : cluster_.snapshot().nodes) {
     if (annotation(node, kMarkKey) || backed_off(node, now)) continue;
-    input.cluster.nodes.push_back(node);
-    auto pods = cluster_.pods_on_node(node.name);
-    input.running.insert(input.running.end(), pods.begin(), pods.end());
+    planned_nodes.insert(node.name);
+    input.cluster.nodes.push_back(std::move(node));
+  }
+  for (auto& pod : cluster_.bound_pods()) {
+    if (planned_nodes.count(pod.view.node_name) != 0) input.running.push_back(std::move(pod));
   }
   input.pending = std::move(pending);
   input.config_names = api_.config_names();
@@ -595,28 +606,21 @@ bool Controller::given_up(const std::string& key, Clock::time_point now) {
 }
 
 void Controller::track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
-                                  const policy::ClusterView& view, Clock::time_point now) {
+                                  Clock::time_point now) {
   for (const auto& pod : unschedulable) first_unschedulable_.try_emplace(pod.key(), now);
-  std::set<std::string> still_pending;
-  for (const auto& pod : cluster_.pending_pods()) still_pending.insert(pod.key());
-  std::set<std::string> left;
-  for (const auto& [key, since] : first_unschedulable_) {
-    if (still_pending.count(key) == 0) left.insert(key);
-  }
-  if (left.empty()) return;
-  // A pod that left the pending list was bound or deleted; only a bound one counts.
-  std::set<std::string> bound;
-  for (const auto& node : view.nodes) {
-    for (const auto& pod : cluster_.pods_on_node(node.name)) {
-      if (left.count(pod.key()) != 0) bound.insert(pod.key());
+  // A pod that left the pending list was bound or deleted; only a bound one counts. One lookup
+  // per tracked pod: not a scan of every pod (per node) on every pass.
+  for (auto it = first_unschedulable_.begin(); it != first_unschedulable_.end();) {
+    const std::optional<std::string> node = cluster_.pod_node(it->first);
+    if (node && node->empty()) {
+      ++it;
+      continue;
     }
-  }
-  for (const auto& key : left) {
-    if (bound.count(key) != 0) {
+    if (node) {
       metrics_.observe("gpushare_repartition_pending_to_scheduled_seconds",
-                       std::chrono::duration<double>(now - first_unschedulable_[key]).count());
+                       std::chrono::duration<double>(now - it->second).count());
     }
-    first_unschedulable_.erase(key);
+    it = first_unschedulable_.erase(it);
   }
 }
 

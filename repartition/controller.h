@@ -22,7 +22,11 @@ struct ControllerSettings {
   StepSettings steps;
   std::chrono::seconds batch_window{10};
   std::chrono::seconds failure_backoff{300};
-  std::chrono::milliseconds tick{1000};   // how often waiting steps are re-checked
+  std::chrono::milliseconds tick{1000};  // how often waiting steps are re-checked
+  // A cluster change wakes the loop at once, but no sooner than this after the last pass ended:
+  // a stream of pod events (hundreds a second while kube-scheduler binds a burst) then costs a
+  // few passes a second, not one per event. Small against batch_window and the steps' waits.
+  std::chrono::milliseconds min_pass_gap{200};
   std::chrono::seconds served_grace{60};  // see Controller::recently_served_
   // Successful repartitions for one pod that still does not get scheduled, before gpushare
   // stops serving it for failure_backoff (see Controller::repartitions_for_).
@@ -68,8 +72,7 @@ class Controller {
   // True when the pod is not to be served now; starts its back-off when it has had
   // max_repartitions_per_pod repartitions already (Warning Event on the pod).
   bool given_up(const std::string& key, Clock::time_point now);
-  void track_scheduling(const std::vector<kube::PodRecord>& unschedulable,
-                        const policy::ClusterView& view, Clock::time_point now);
+  void track_scheduling(const std::vector<kube::PodRecord>& unschedulable, Clock::time_point now);
   void step_metric(const std::string& step, const std::string& result);
   // The node's back-off is over, counted from when this replica saw it set (observed_).
   bool backed_off(const policy::NodeView& node, Clock::time_point now);

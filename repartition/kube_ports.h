@@ -52,9 +52,16 @@ class CacheReader : public ClusterReader {
   std::vector<kube::PodRecord> unschedulable_pods() const override {
     return cache_.unschedulable_pods();
   }
-  std::vector<kube::PodRecord> pending_pods() const override { return cache_.pending_pods(); }
+  std::vector<policy::NodeView> nodes_annotated(
+      const std::vector<std::string>& keys) const override {
+    return cache_.nodes_annotated(keys);
+  }
   std::vector<kube::PodRecord> pods_on_node(const std::string& node) const override {
     return cache_.pods_on_node(node);
+  }
+  std::vector<kube::PodRecord> bound_pods() const override { return cache_.bound_pods(); }
+  std::optional<std::string> pod_node(const std::string& key) const override {
+    return cache_.pod_node(key);
   }
   bool following() const override { return cache_.is_following(); }
 

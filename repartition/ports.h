@@ -72,10 +72,16 @@ class ApiOps {
 class ClusterReader {
  public:
   virtual ~ClusterReader() = default;
+  // Every node, sorted by name: a copy of the whole cluster, taken only to plan or prune.
   virtual policy::ClusterView snapshot() const = 0;
+  // Only the nodes carrying one of these annotations, sorted by name (every pass).
+  virtual std::vector<policy::NodeView> nodes_annotated(
+      const std::vector<std::string>& keys) const = 0;
   virtual std::vector<kube::PodRecord> unschedulable_pods() const = 0;
-  virtual std::vector<kube::PodRecord> pending_pods() const = 0;
   virtual std::vector<kube::PodRecord> pods_on_node(const std::string& node) const = 0;
+  virtual std::vector<kube::PodRecord> bound_pods() const = 0;
+  // The pod's node, "" while it waits, nullopt when it is gone.
+  virtual std::optional<std::string> pod_node(const std::string& key) const = 0;
   // The view follows the cluster now: every watch is up. While one is failing (kube-apiserver
   // restarting, a network cut) the view may be minutes old, and a timeout judged on it would fail
   // a change that has in fact taken.

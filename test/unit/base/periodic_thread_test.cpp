@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -63,6 +64,34 @@ TEST(PeriodicThread, StopWaitsForARunningRound) {
   ASSERT_TRUE(eventually([&] { return in_round.load(); }));
   t.stop();
   EXPECT_TRUE(finished);
+}
+
+// A stream of wakes (one per cluster event) costs a round per min_gap, not a round per wake,
+// and the last wake is not lost.
+TEST(PeriodicThread, WakesWithinTheMinimumGapMergeIntoOneRound) {
+  std::atomic<int> rounds{0};
+  std::array<Clock::time_point, 3> started{};
+  PeriodicThread t;
+  t.start(
+      1h, PeriodicThread::FirstRound::kNow,
+      [&] {
+        const int n = rounds;
+        if (n < 3) started[static_cast<std::size_t>(n)] = Clock::now();
+        ++rounds;
+      },
+      300ms);
+  ASSERT_TRUE(eventually([&] { return rounds == 1; }));
+  for (int i = 0; i < 100; ++i) {
+    t.wake();
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(eventually([&] { return rounds == 2; }));
+  EXPECT_GE(started[1] - started[0], 300ms);  // not before the gap
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(rounds, 2);  // a hundred wakes, one round
+  const auto before = Clock::now();
+  t.stop();  // stop() still cuts a gap short
+  EXPECT_LT(Clock::now() - before, 5s);
 }
 
 }  // namespace

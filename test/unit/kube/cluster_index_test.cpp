@@ -55,6 +55,32 @@ TEST(ClusterIndex, UsedFollowsPodsWhicheverComesFirst) {
   EXPECT_EQ(index.pods_on_node("n2").size(), 1u);
 }
 
+// What the repartition controller reads on every pass: only the annotated nodes, where one pod
+// is, and the bound pods in one pass.
+TEST(ClusterIndex, AnnotatedNodesPodWhereaboutsAndBoundPods) {
+  ClusterIndex index;
+  NodeRecord marked = node("n2");
+  marked.view.annotations["gpushare.io/repartition"] = "{}";
+  NodeRecord backed_off = node("n3");
+  backed_off.view.annotations["gpushare.io/repartition-backoff-until"] = "2026-12-06T20:00:00Z";
+  index.replace_nodes({node("n1"), backed_off, marked});
+  const auto annotated =
+      index.nodes_annotated({"gpushare.io/repartition", "gpushare.io/repartition-backoff-until"});
+  ASSERT_EQ(annotated.size(), 2u);
+  EXPECT_EQ(annotated[0].name, "n2");
+  EXPECT_EQ(annotated[1].name, "n3");
+  EXPECT_TRUE(index.nodes_annotated({"other"}).empty());
+
+  index.replace_pods({pod("a", "n1"), pod("b", ""), pod("c", "n2")});
+  EXPECT_EQ(index.pod_node("ml/a"), "n1");
+  EXPECT_EQ(index.pod_node("ml/b"), "");
+  EXPECT_EQ(index.pod_node("ml/gone"), std::nullopt);
+  const auto bound = index.bound_pods();
+  ASSERT_EQ(bound.size(), 2u);
+  EXPECT_EQ(bound[0].key(), "ml/a");
+  EXPECT_EQ(bound[1].key(), "ml/c");
+}
+
 TEST(ClusterIndex, ReadersKeepTheViewTheyHoldAndUntouchedNodesAreNotCopied) {
   ClusterIndex index;
   index.replace_nodes({node("n1"), node("n2")});

@@ -120,10 +120,26 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
     }
     return out;
   }
-  std::vector<kube::PodRecord> pending_pods() const override {
+  std::vector<policy::NodeView> nodes_annotated(
+      const std::vector<std::string>& keys) const override {
+    std::vector<policy::NodeView> out;
+    for (auto& view : snapshot().nodes) {
+      if (std::any_of(keys.begin(), keys.end(),
+                      [&](const std::string& k) { return view.annotations.count(k) != 0; }))
+        out.push_back(std::move(view));
+    }
+    return out;
+  }
+  std::optional<std::string> pod_node(const std::string& key) const override {
+    for (const auto& p : pods) {
+      if (p.key() == key) return p.view.node_name;
+    }
+    return std::nullopt;
+  }
+  std::vector<kube::PodRecord> bound_pods() const override {
     std::vector<kube::PodRecord> out;
     for (const auto& p : pods) {
-      if (p.view.node_name.empty()) out.push_back(p);
+      if (!p.view.node_name.empty()) out.push_back(p);
     }
     return out;
   }
