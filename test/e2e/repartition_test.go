@@ -335,11 +335,12 @@ func TestRepartitionMIGForPendingPod(t *testing.T) {
 		t.Errorf("mig-parted ConfigMap entry %s = %+v, want a 3g.48gb instance", cfg, entry)
 	}
 	w.mu.Lock()
-	if !w.marked || !w.tainted || len(w.phases) == 0 || w.phases[len(w.phases)-1] != "applying" ||
-		!strings.Contains(strings.Join(w.states, ","), "pending") || w.migCfgs[0] != "e2e-h20-mixed" || w.migCfgs[len(w.migCfgs)-1] != cfg {
+	skipped := !w.marked || !w.tainted || len(w.phases) == 0 || w.phases[len(w.phases)-1] != "applying" ||
+		!strings.Contains(strings.Join(w.states, ","), "pending") || w.migCfgs[0] != "e2e-h20-mixed" || w.migCfgs[len(w.migCfgs)-1] != cfg
+	w.mu.Unlock() // before printing w: its String() takes the lock
+	if skipped {
 		t.Errorf("the change did not go through mark + taint, label flip and the MIG manager's pending: %v", w)
 	}
-	w.mu.Unlock()
 	t.Logf("%v", w)
 	waitEvent(t, "default", node, "RepartitionSucceeded", 10*time.Second, func(m string) bool { return strings.Contains(m, cfg) })
 	waitEvent(t, ns, "wants-3g", "GpuRepartitioned", 10*time.Second, func(m string) bool { return strings.Contains(m, node) })
@@ -386,9 +387,18 @@ func TestRepartitionBurstPodsFollowAtOnce(t *testing.T) {
 			if w == nil {
 				t.Fatalf("pod %s/%s bound to %s, outside its pool", ns, name, node)
 			}
-			w.mu.Lock()
-			cleared := w.clearedAt
-			w.mu.Unlock()
+			// The watch polls every 50 ms and the pod may bind sooner than that after the clear: give
+			// it a moment to see the clear of a mark it saw.
+			var cleared time.Time
+			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				w.mu.Lock()
+				marked := w.marked
+				cleared = w.clearedAt
+				w.mu.Unlock()
+				if !marked || !cleared.IsZero() || time.Now().After(deadline) {
+					break
+				}
+			}
 			if cleared.IsZero() || scheduledAt.IsZero() {
 				continue // bound to a node that already offered the profile, or not through a repartition
 			}
@@ -523,10 +533,11 @@ func TestRepartitionMPSForPendingPod(t *testing.T) {
 		t.Errorf("device-plugin ConfigMap entry %s = %q (%v), want MPS with %d replicas", cfg, cm.Data[cfg], err, replicas)
 	}
 	w.mu.Lock()
-	if !w.marked || !w.tainted || w.dpCfgs[0] != "" || w.dpCfgs[len(w.dpCfgs)-1] != cfg {
+	skipped := !w.marked || !w.tainted || w.dpCfgs[0] != "" || w.dpCfgs[len(w.dpCfgs)-1] != cfg
+	w.mu.Unlock() // before printing w: its String() takes the lock
+	if skipped {
 		t.Errorf("the change did not go through mark + taint and the label flip: %v", w)
 	}
-	w.mu.Unlock()
 	t.Logf("%v", w)
 }
 
