@@ -242,14 +242,21 @@ std::size_t ClusterIndex::node_count() const {
   return nodes_.size();
 }
 
-policy::ClusterView ClusterIndex::snapshot() const {
+std::vector<policy::NodeView> ClusterIndex::sorted_copies(
+    const std::function<bool(const policy::NodeView&)>& wanted) const {
   std::shared_lock lock(mu_);
-  policy::ClusterView out;
-  out.nodes.reserve(nodes_.size());
-  for (const auto& [name, entry] : nodes_) out.nodes.push_back(*entry.view);
+  std::vector<policy::NodeView> out;
+  for (const auto& [name, entry] : nodes_) {
+    if (!wanted || wanted(*entry.view)) out.push_back(*entry.view);
+  }
   lock.unlock();
-  std::sort(out.nodes.begin(), out.nodes.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+policy::ClusterView ClusterIndex::snapshot() const {
+  policy::ClusterView out;
+  out.nodes = sorted_copies({});
   return out;
 }
 
@@ -298,17 +305,10 @@ std::optional<std::string> ClusterIndex::pod_node(const std::string& key) const 
 
 std::vector<policy::NodeView> ClusterIndex::nodes_annotated(
     const std::vector<std::string>& keys) const {
-  std::shared_lock lock(mu_);
-  std::vector<policy::NodeView> out;
-  for (const auto& [name, entry] : nodes_) {
-    const auto& annotations = entry.view->annotations;
-    if (std::any_of(keys.begin(), keys.end(),
-                    [&](const std::string& k) { return annotations.count(k) != 0; }))
-      out.push_back(*entry.view);
-  }
-  lock.unlock();
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  return out;
+  return sorted_copies([&keys](const policy::NodeView& node) {
+    return std::any_of(keys.begin(), keys.end(),
+                       [&](const std::string& k) { return node.annotations.count(k) != 0; });
+  });
 }
 
 }  // namespace gpushare::kube

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,6 +68,9 @@ class ClusterIndex {
   std::vector<policy::NodeView> nodes_annotated(const std::vector<std::string>& keys) const;
 
  private:
+  // Copies of the nodes `wanted` accepts (all when empty), sorted by name.
+  std::vector<policy::NodeView> sorted_copies(
+      const std::function<bool(const policy::NodeView&)>& wanted) const;
   // Each writer below holds mu_ exclusively.
   bool put_node(policy::NodeView view, std::string resource_version);  // true: replaced one
   void account(const PodRecord& pod, std::int64_t sign);  // pod's requests into used_, re-render

@@ -82,12 +82,11 @@ std::vector<const MigProfile*> base_profiles(const GpuModel& model) {
 double DemandSupply::demand(const std::string& resource) const { return at(demand_, resource); }
 void DemandSupply::add_demand(const std::string& resource, double pods) {
   demand_[resource] += pods;
-  observed_[resource] += pods;
 }
 
 double DemandSupply::observed_pods(const GpuModel& model) const {
   double out = 0;
-  for (const auto& p : model.profiles) out += at(observed_, p.resource_name());
+  for (const auto& p : model.profiles) out += at(demand_, p.resource_name());
   return out;
 }
 
@@ -95,10 +94,6 @@ double DemandSupply::supply(const std::string& resource) const { return at(suppl
 
 double DemandSupply::gain(const std::string& resource) const {
   return kth_worth(demand(resource), supply(resource) + 1);
-}
-
-double DemandSupply::loss(const std::string& resource) const {
-  return kth_worth(demand(resource), std::max(1.0, supply(resource)));
 }
 
 double DemandSupply::value_of(const GpuModel& model, const ProfileCounts& gpu) const {

@@ -47,17 +47,15 @@ class DemandSupply {
   double observed_pods(const GpuModel& model) const;
   double demand(const std::string& resource) const;
   double supply(const std::string& resource) const;
-  // Worth of one more instance / of one instance taken away (see above).
+  // Worth of one more instance (see above).
   double gain(const std::string& resource) const;
-  double loss(const std::string& resource) const;
 
   // Worth of what one GPU holds, each instance counted as if taken away one by one.
   double value_of(const GpuModel& model, const ProfileCounts& gpu) const;
   void add_layout(const GpuModel& model, const ProfileCounts& gpu, double sign);
 
  private:
-  std::map<std::string, double> demand_;
-  std::map<std::string, double> observed_;  // pods, without the headroom
+  std::map<std::string, double> demand_;  // pods; the headroom is kth_worth's
   std::map<std::string, double> supply_;
 };
 

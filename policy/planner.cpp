@@ -33,11 +33,6 @@ constexpr double kRebalanceEvidence = 8;
 // mix had moved away from, while 1.0-1.1 served more pods; 1.1 keeps a margin against relaying
 // a GPU out for a gain within the demand figures' noise.
 constexpr double kRebalanceMargin = 1.1;
-// A waiting MIG pod counts this many times in the demand mix, a running one once. With the
-// linear worth of earlier versions 2 followed a shifting mix better; with the Poisson worth
-// (plan_demand.h), which already sizes past the count, 1 left fewer pods waiting on the
-// simulated clusters at every load (BENCHMARKS.md, issue 9, 2026-12-06).
-constexpr double kPendingWeight = 1;
 // Nodes named in one unplaced reason; the rest are counted.
 constexpr std::size_t kNodesInReason = 6;
 constexpr std::string_view kNvidiaPrefix = "nvidia.com/";
@@ -1175,7 +1170,11 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   for (const Pending& p : pending) {
     if (p.kind != PodKind::kMig) continue;
     for (const auto& [resource, n] : p.mig) {
-      ds.add_demand(resource, kPendingWeight * static_cast<double>(n));
+      // A waiting pod counts once, like a running one. With the linear worth of earlier
+      // versions twice followed a shifting mix better; with the Poisson worth (plan_demand.h),
+      // which already sizes past the count, once left fewer pods waiting on the simulated
+      // clusters at each load (BENCHMARKS.md, issue 9, 2026-12-06).
+      ds.add_demand(resource, static_cast<double>(n));
     }
   }
   for (const auto& s : nodes) {
