@@ -28,17 +28,17 @@ namespace {
 // Node object to echo back. Cache-mode views are looked up one at a time as they are judged
 // (view_of), and never copied: the cache hands out pointers into one shared snapshot.
 struct Candidate {
-  std::string name;
+  std::string_view name;                 // into Request::doc, or into `view` in payload mode
   std::optional<policy::NodeView> view;  // payload mode only
   const json* original = nullptr;        // payload mode only
 };
 
 struct Request {
-  json doc;  // owns what Candidate::original points into (a moved json keeps its elements in place)
+  json doc;  // owns what Candidate::name and ::original point into (it is never changed)
   policy::PodView pod;
   policy::PodDemand demand;
   bool payload_mode = false;
-  std::vector<Candidate> candidates;
+  std::vector<Candidate> candidates;  // reserved up front: a payload name points into its element
 };
 
 // Go's encoding/json matches keys case-insensitively, and the upstream test lower-cases a whole
@@ -57,8 +57,30 @@ const json* find_key(const json& obj, std::string_view key) {
   return nullptr;
 }
 
+// What decode_request reads of an ExtenderArgs: the pod's fields the policy decides on
+// (codec::pod_shape: a pod's env, probes and volumes are not built), and the node list whole.
+// Keys are matched exactly here; a body that spells "Pod" in another casing is parsed again
+// without the shape (rare: Go's encoder writes the capitalised names).
+const codec::JsonShape& args_shape() {
+  static const codec::JsonShape all{};
+  static const codec::JsonShape args{
+      codec::JsonShape::Kind::kObject,
+      {{"Pod", &codec::pod_shape()}, {"NodeNames", &all}, {"Nodes", &all}},
+      nullptr};
+  return args;
+}
+
+Result<json> parse_args(std::string_view body) {
+  constexpr std::string_view kExpected = "an ExtenderArgs JSON object";
+  auto shaped = codec::parse_json_shaped(body, &args_shape(), kExpected);
+  if (!shaped || !shaped->is_object()) return shaped;
+  if (shaped->contains("Pod") && (shaped->contains("NodeNames") || shaped->contains("Nodes")))
+    return shaped;
+  return parse_json(body, kExpected);
+}
+
 Result<Request> decode_request(std::string_view body) {
-  auto parsed = parse_json(body, "an ExtenderArgs JSON object");
+  auto parsed = parse_args(body);
   if (!parsed) return Error{parsed.error()};
   Request req;
   req.doc = std::move(parsed).value();
@@ -79,13 +101,14 @@ Result<Request> decode_request(std::string_view body) {
   if (names != nullptr && !names->is_null()) {
     if (!names->is_array())
       return Error{std::string("NodeNames: expected array, got ") + names->type_name()};
+    req.candidates.reserve(names->size());
     for (std::size_t i = 0; i < names->size(); ++i) {
       const json& n = (*names)[i];
       if (!n.is_string()) {
         return Error{"NodeNames[" + std::to_string(i) + "]: expected string, got " + n.type_name()};
       }
       Candidate c;
-      c.name = n.get<std::string>();
+      c.name = n.get_ref<const std::string&>();
       req.candidates.push_back(std::move(c));
     }
     return req;
@@ -98,14 +121,14 @@ Result<Request> decode_request(std::string_view body) {
     if (items == nullptr || items->is_null()) return req;
     if (!items->is_array())
       return Error{std::string("Nodes.items: expected array, got ") + items->type_name()};
+    req.candidates.reserve(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {
       auto node = decode_node((*items)[i], "Nodes.items[" + std::to_string(i) + "]");
       if (!node) return Error{node.error()};
-      Candidate c;
-      c.name = node->name;
+      Candidate& c = req.candidates.emplace_back();
       c.view = std::move(node).value();
+      c.name = c.view->name;
       c.original = &(*items)[i];
-      req.candidates.push_back(std::move(c));
     }
   }
   return req;
@@ -213,8 +236,8 @@ NodeSource node_source_from(std::vector<policy::NodeView> nodes) {
     std::string name = n.name;
     index->emplace(std::move(name), std::move(n));
   }
-  return [index](const std::string& name) -> const policy::NodeView* {
-    auto it = index->find(name);
+  return [index](std::string_view name) -> const policy::NodeView* {
+    auto it = index->find(std::string(name));
     return it == index->end() ? nullptr : &it->second;
   };
 }
@@ -230,35 +253,47 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
   std::string intent_error;
   const std::optional<policy::Intent> intent = intent_of(req, nodes, settings, intent_error);
 
-  json passed_names = json::array();
-  json passed_items = json::array();
-  json failed = json::object();
-  json unresolvable = json::object();
+  // The reply is written as it is decided, not through a JSON tree (one map node per failed
+  // name was most of the cost of a reply for thousands of names). Failed names appear in input
+  // order; kube-scheduler reads them into a map.
+  std::string names_out;   // cache mode: the "NodeNames" array's elements
+  std::string failed_out;  // "FailedNodes" members
+  std::string unresolvable_out;
+  json passed_items = json::array();  // payload mode: the Node objects, echoed unchanged
   auto pass = [&](const Candidate& c) {
     ++result.passed;
-    if (req.payload_mode)
+    if (req.payload_mode) {
       passed_items.push_back(*c.original);
-    else
-      passed_names.push_back(c.name);
+      return;
+    }
+    if (!names_out.empty()) names_out += ',';
+    codec::append_json_string(names_out, c.name);
   };
+  auto fail = [&](const Candidate& c, bool unresolvable, std::string_view reason) {
+    std::string& out = unresolvable ? unresolvable_out : failed_out;
+    ++(unresolvable ? result.unresolvable : result.failed);
+    if (!out.empty()) out += ',';
+    codec::append_json_string(out, c.name);
+    out += ':';
+    codec::append_json_string(out, reason);
+  };
+  if (!req.payload_mode) names_out.reserve(req.candidates.size() * 16);
   for (const Candidate& c : req.candidates) {
     const policy::NodeView* view = nullptr;
     if (!result.managed) {
       pass(c);
     } else if (!intent) {
-      unresolvable[c.name] = intent_error;
+      fail(c, true, intent_error);
     } else if ((view = view_of(c, nodes)) == nullptr) {
-      failed[c.name] = "not in gpushare's node cache yet";
+      fail(c, false, "not in gpushare's node cache yet");
     } else {
       const policy::NodeFit fit = policy::fit_node(req.demand, *intent, *view, catalog);
       if (fit.fits)
         pass(c);
       else
-        (fit.unresolvable ? unresolvable : failed)[c.name] = fit.reason;
+        fail(c, fit.unresolvable, fit.reason);
     }
   }
-  result.failed = failed.size();
-  result.unresolvable = unresolvable.size();
 
   // Field order and nulls as Go's encoder writes ExtenderFilterResult.
   std::string out = "{\"Nodes\":";
@@ -269,10 +304,16 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
                  {"items", std::move(passed_items)}};
     out += dump(list) + ",\"NodeNames\":null";
   } else {
-    out += "null,\"NodeNames\":" + dump(passed_names);
+    out.reserve(names_out.size() + failed_out.size() + unresolvable_out.size() + 128);
+    out += "null,\"NodeNames\":[";
+    out += names_out;
+    out += ']';
   }
-  out += ",\"FailedNodes\":" + dump(failed) +
-         ",\"FailedAndUnresolvableNodes\":" + dump(unresolvable) + ",\"Error\":\"\"}";
+  out += ",\"FailedNodes\":{";
+  out += failed_out;
+  out += "},\"FailedAndUnresolvableNodes\":{";
+  out += unresolvable_out;
+  out += "},\"Error\":\"\"}";
   result.body = std::move(out);
   return result;
 }
@@ -301,7 +342,11 @@ ExtenderResult handle_prioritize(std::string_view body, const NodeSource& nodes,
         score = policy::score_node(req.demand, *intent, *view, placement, catalog);
     }
     if (out.size() > 1) out += ',';
-    out += "{\"Host\":" + dump(json(c.name)) + ",\"Score\":" + std::to_string(score) + '}';
+    out += "{\"Host\":";
+    codec::append_json_string(out, c.name);
+    out += ",\"Score\":";
+    out += std::to_string(score);
+    out += '}';
   }
   out += ']';
   result.body = std::move(out);

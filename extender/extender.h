@@ -43,7 +43,7 @@ namespace gpushare::extender {
 // the pod carries gpushare.io/mig-profile); keep what it returns small: policy::fit_reads_label
 // says which labels the decision needs.
 // A node by name, or nullptr; the pointer stays valid while the source does (a shared snapshot).
-using NodeSource = std::function<const policy::NodeView*(const std::string& name)>;
+using NodeSource = std::function<const policy::NodeView*(std::string_view name)>;
 
 // A NodeSource over a fixed list (offline `--nodes FILE`, tests). Later duplicates lose.
 NodeSource node_source_from(std::vector<policy::NodeView> nodes);

@@ -30,8 +30,8 @@ const std::string& label(const NodeView& node, std::string_view key) { return no
 
 // A label's value for a message: `unset` when absent, so "mps.capable=unset" reads clearly.
 std::string shown(const NodeView& node, std::string_view key) {
-  auto it = node.labels.find(key);
-  return it == node.labels.end() ? std::string("unset") : it->second;
+  const std::string* value = node.labels.find_value(key);
+  return value == nullptr ? std::string("unset") : *value;
 }
 
 // Labels are strings; GFD writes plain decimal integers. Anything else counts as absent.
@@ -174,7 +174,7 @@ std::optional<NodeFit> check_mps_share(const Intent& intent, const NodeView& nod
 // nvidia.com/gpu.shared: MPS on, a replica free, and each replica's share big enough.
 NodeFit fit_shared(std::int64_t count, const Intent& intent, const NodeView& node,
                    const Catalog& catalog) {
-  const std::string resource(kSharedGpuResource);
+  static const std::string resource(kSharedGpuResource);
   const bool mps_on =
       label(node, gfd::kSharingStrategy) == "mps" && label(node, gfd::kMpsCapable) == "true";
   // Hard limits first: a GPU too small for the request even at 2 replicas never fits, MPS on
@@ -228,7 +228,8 @@ NodeFit fit_dra(const PodDemand& demand, const Intent& intent, const NodeView& n
                    "; gpu-product asks for " + join(intent.gpu_products));
     }
   }
-  for (const auto& resource : demand.managed_resources()) {
+  for (const auto& [resource, count] : demand.resources) {
+    if (!is_managed_resource(resource)) continue;
     if (resource == kSharedGpuResource) {
       return never("GPUs here are allocated through DRA, which offers no " +
                    std::string(kSharedGpuResource) + " (MPS pods go to device-plugin nodes)");
@@ -252,43 +253,38 @@ std::string base_product(std::string_view gpu_product) {
 }
 
 bool fit_reads_label(std::string_view key) {
-  static constexpr std::string_view kRead[] = {
-      gfd::kProduct,        gfd::kCount,      gfd::kReplicas,   gfd::kSharingStrategy,
-      gfd::kMemoryMiB,      gfd::kMpsCapable, gfd::kMigCapable, gfd::kMigStrategy,
-      gfd::kMigConfigState, gfd::kGpuPresent};
-  for (std::string_view k : kRead)
-    if (key == k) return true;
+  if (gfd::indexed_slot(key) < gfd::kIndexed.size()) return true;
   return starts_with(key, kMigResourcePrefix) && ends_with(key, ".count");
 }
 
 bool has_nvidia_gpu(const NodeView& node) {
   if (!label(node, gfd::kProduct).empty()) return true;
   if (label(node, gfd::kGpuPresent) == "true") return true;
-  if (node.labels.count(std::string(gfd::kMigConfigState)) != 0) return true;
+  if (node.labels.contains(gfd::kMigConfigState)) return true;
   return std::any_of(node.allocatable.begin(), node.allocatable.end(),
                      [](const auto& kv) { return starts_with(kv.first, "nvidia.com/"); });
 }
 
 NodeFit fit_node(const PodDemand& demand, const Intent& intent, const NodeView& node,
                  const Catalog& catalog) {
-  const auto resources = demand.managed_resources();
-  if (resources.empty()) return fits();
+  // Called per node for thousands of nodes per request: nothing here allocates on the way to
+  // "fits" (label() returns references, the demand's map is walked in place).
+  if (!demand.managed()) return fits();
   if (serves_through_dra(node)) return fit_dra(demand, intent, node, catalog);
   if (!has_nvidia_gpu(node)) {
     return never("no NVIDIA GPU (no nvidia.com/gpu.product label, no nvidia.com/* allocatable)");
   }
   // The MIG manager pauses the device plugin for the whole node while it works (nvidia.md 5.2),
   // so nothing GPU-related can start there until it is done, whichever resource is asked for.
-  if (const std::string state = label(node, gfd::kMigConfigState);
+  if (const std::string& state = label(node, gfd::kMigConfigState);
       state == "pending" || state == "rebooting") {
     return later("mig.config.state=" + state + ": node is being repartitioned");
   }
-  if (auto mark = node.annotations.find(std::string(kRepartitionAnnotation));
-      mark != node.annotations.end()) {
+  if (auto mark = node.annotations.find(kRepartitionAnnotation); mark != node.annotations.end()) {
     return later(repartition_mark_summary(mark->second) + ": gpushare is repartitioning this node");
   }
   if (!intent.gpu_products.empty()) {
-    const std::string raw = label(node, gfd::kProduct);
+    const std::string& raw = label(node, gfd::kProduct);
     if (raw.empty()) {
       return later("no nvidia.com/gpu.product label yet; gpu-product asks for " +
                    join(intent.gpu_products));
@@ -300,8 +296,8 @@ NodeFit fit_node(const PodDemand& demand, const Intent& intent, const NodeView& 
   }
   // Every resource must fit; report an impossible one before one that only has to wait.
   std::optional<NodeFit> first_wait;
-  for (const auto& resource : resources) {
-    const std::int64_t count = demand.count(resource);
+  for (const auto& [resource, count] : demand.resources) {
+    if (!is_managed_resource(resource)) continue;
     NodeFit f = resource == kSharedGpuResource ? fit_shared(count, intent, node, catalog)
                                                : fit_mig(resource, count, node, catalog);
     if (f.fits) continue;

@@ -3,6 +3,8 @@
 // keys from here.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <string_view>
 
 namespace gpushare::policy {
@@ -22,6 +24,21 @@ inline constexpr std::string_view kMigConfigState = "nvidia.com/mig.config.state
 inline constexpr std::string_view kGpuPresent = "nvidia.com/gpu.present";
 // Set by gpushare (and by operators) to pick the device plugin's named config (nvidia.md 1.5).
 inline constexpr std::string_view kDevicePluginConfig = "nvidia.com/device-plugin.config";
+
+// The fixed-name labels fit_node reads (policy::fit_reads_label adds the mig-<profile>.count
+// family), for every node of every extender call: a node's NodeLabels reaches these without a
+// map lookup (policy/node_label_map.h).
+inline constexpr std::array<std::string_view, 10> kIndexed = {
+    kProduct,    kCount,      kReplicas,    kSharingStrategy, kMemoryMiB,
+    kMpsCapable, kMigCapable, kMigStrategy, kMigConfigState,  kGpuPresent};
+
+// The position of `key` in kIndexed, or kIndexed.size(). Inline and constexpr so that a call with
+// one of the constants above folds to a number.
+constexpr std::size_t indexed_slot(std::string_view key) {
+  for (std::size_t i = 0; i < kIndexed.size(); ++i)
+    if (kIndexed[i] == key) return i;
+  return kIndexed.size();
+}
 }  // namespace gfd
 
 }  // namespace gpushare::policy

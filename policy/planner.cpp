@@ -41,13 +41,11 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
-std::string label_of(const NodeView& node, std::string_view key) {
-  return node.label(std::string(key));
-}
+std::string label_of(const NodeView& node, std::string_view key) { return node.label(key); }
 
 std::string shown_label(const NodeView& node, std::string_view key) {
-  auto it = node.labels.find(std::string(key));
-  return it == node.labels.end() ? std::string("unset") : it->second;
+  const std::string* value = node.labels.find_value(key);
+  return value == nullptr ? std::string("unset") : *value;
 }
 
 std::optional<std::int64_t> label_int(const NodeView& node, std::string_view key) {

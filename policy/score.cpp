@@ -37,8 +37,7 @@ std::int64_t resource_score(std::int64_t count, std::int64_t total, std::int64_t
 
 int score_node(const PodDemand& demand, const Intent& intent, const NodeView& node,
                PlacementPolicy policy, const Catalog& catalog) {
-  const auto resources = demand.managed_resources();
-  if (resources.empty()) return kMinScore;
+  if (!demand.managed()) return kMinScore;
   const NodeFit fit = fit_node(demand, intent, node, catalog);
   if (!fit.fits) return fit.unresolvable ? kMinScore : 1;
   // kube-scheduler's own plugins know a DRA node's free devices; gpushare does not, so it
@@ -46,13 +45,16 @@ int score_node(const PodDemand& demand, const Intent& intent, const NodeView& no
   if (serves_through_dra(node)) return (2 + kMaxScore) / 2;
   const bool busy = node_is_busy(node);
   std::int64_t sum = 0;
-  for (const auto& r : resources) {
+  std::int64_t resources = 0;
+  for (const auto& [r, count] : demand.resources) {
+    if (!is_managed_resource(r)) continue;
     auto a = node.allocatable.find(r);
     auto u = node.used.find(r);
-    sum += resource_score(demand.count(r), a == node.allocatable.end() ? 0 : a->second,
+    sum += resource_score(count, a == node.allocatable.end() ? 0 : a->second,
                           u == node.used.end() ? 0 : u->second, busy, policy);
+    ++resources;
   }
-  const auto mean = sum / static_cast<std::int64_t>(resources.size());
+  const auto mean = sum / resources;
   return static_cast<int>(std::clamp<std::int64_t>(mean, 2, kMaxScore));
 }
 

@@ -9,11 +9,9 @@
 #include <string_view>
 #include <vector>
 
-namespace gpushare::policy {
+#include "policy/node_label_map.h"
 
-// Transparent: labels are looked up by string_view constants on the extender's hot path, and a
-// lookup must not build a std::string key (most GFD keys are past the small-string buffer).
-using StringMap = std::map<std::string, std::string, std::less<>>;
+namespace gpushare::policy {
 
 struct ContainerView {
   std::string name;
@@ -89,7 +87,7 @@ struct DraGpus {
 
 struct NodeView {
   std::string name;
-  StringMap labels;
+  NodeLabels labels;  // a map that reaches GFD's labels without a lookup (node_label_map.h)
   StringMap annotations;
   std::map<std::string, std::int64_t> allocatable;  // whole units, nvidia.com/* resources only
   std::map<std::string, std::int64_t> used;         // held by non-terminated pods bound here
@@ -101,8 +99,8 @@ struct NodeView {
   // The label's value, or "" when absent.
   const std::string& label(std::string_view key) const {
     static const std::string kAbsent;
-    auto it = labels.find(key);
-    return it == labels.end() ? kAbsent : it->second;
+    const std::string* value = labels.find_value(key);
+    return value == nullptr ? kAbsent : *value;
   }
   std::int64_t free(const std::string& resource) const;
 };

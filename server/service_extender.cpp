@@ -14,7 +14,7 @@ class RequestNodes {
  public:
   explicit RequestNodes(const ClusterState& cluster) : cluster_(cluster) {}
   extender::NodeSource source() {
-    return [this](const std::string& name) -> const policy::NodeView* {
+    return [this](std::string_view name) -> const policy::NodeView* {
       auto node = cluster_.node(name);
       if (!node) return nullptr;
       held_.push_back(std::move(node));

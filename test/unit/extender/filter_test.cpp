@@ -70,7 +70,7 @@ TEST(Filter, PayloadModeEchoesPassingNodeObjectsUnchanged) {
 
 TEST(Filter, PayloadModeIgnoresTheCache) {
   // Nodes come from the payload; an empty NodeSource is never asked.
-  NodeSource never = [](const std::string& name) -> const policy::NodeView* {
+  NodeSource never = [](std::string_view name) -> const policy::NodeView* {
     ADD_FAILURE() << "asked the cache for " << name;
     return nullptr;
   };

@@ -497,7 +497,7 @@ TEST(FitNode, TrimmingToTheLabelsFitReadsChangesNoVerdict) {
   n.labels["nvidia.com/mig-1g.12gb.memory"] = "11008";
   n.labels["kubernetes.io/hostname"] = "gpu-h20";
   NodeView trimmed = n;
-  std::erase_if(trimmed.labels, [](const auto& kv) { return !fit_reads_label(kv.first); });
+  erase_if(trimmed.labels, [](const auto& kv) { return !fit_reads_label(kv.first); });
   EXPECT_EQ(trimmed.labels.size() + 2, n.labels.size());
   for (const auto& d : {kMig1g12, kShared, demand({{"nvidia.com/mig-3g.40gb", 1}})}) {
     const NodeFit a = fit_node(d, no_intent(), n, catalog());
