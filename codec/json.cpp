@@ -12,12 +12,13 @@ namespace gpushare::codec {
 using nlohmann::json;
 
 Result<json> parse_json_shaped(std::string_view text, const JsonShape* shape,
-                               std::string_view expected, int max_depth) {
+                               std::string_view expected, int max_depth,
+                               std::vector<std::string_view>* sources) {
   if (json_scan::only_whitespace(text))
     return Error{"empty body: expected " + std::string(expected)};
   json root;
-  if (build_json_shaped(text, shape, static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth),
-                        root) == json_scan::Failure::kNone) {
+  if (build_json_shaped(text, shape, static_cast<std::size_t>(max_depth < 0 ? 0 : max_depth), root,
+                        sources) == json_scan::Failure::kNone) {
     return root;  // moved: C++20 treats a returned local as an rvalue
   }
   // The fast parser says only no. Refusals are rare (a broken client, a hostile body) and cost

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -35,16 +36,37 @@ Result<nlohmann::json> parse_json(std::string_view text,
 //   kArray:  an array keeps every element, each with `element`'s shape.
 // A value whose JSON type differs from its shape's kind is kept whole, so that decoders report
 // a wrong type exactly as they would without a shape.
+// record_source: an object or array of this shape also has its bytes, exactly as received,
+// appended to parse_json_shaped's `sources` as it ends (the extender echoes whole Node objects
+// it read only a few fields of).
+// keep_key: a kObject shape also keeps, whole, each member not in `members` for which it says
+// yes (a node's labels: the few the extender reads, whatever their number).
 struct JsonShape {
   enum class Kind { kAll, kObject, kArray };
   Kind kind = Kind::kAll;
   std::map<std::string, const JsonShape*, std::less<>> members;
   const JsonShape* element = nullptr;
+  bool record_source = false;
+  bool (*keep_key)(std::string_view key) = nullptr;
+
+  // kObject: whether member `key` is built, and its shape when it is (nullptr: whole). Both
+  // parsers ask this, so they keep the same members.
+  bool keeps(std::string_view key, const JsonShape*& shape) const {
+    if (auto it = members.find(key); it != members.end()) {
+      shape = it->second;
+      return true;
+    }
+    shape = nullptr;
+    return keep_key != nullptr && keep_key(key);
+  }
 };
 // parse_json, building only what `shape` keeps (nullptr: everything). Errors are the same.
+// `sources`, when given, receives views into `text` of the record_source values, in the order
+// they end (siblings in document order); it is complete only when the parse succeeds.
 Result<nlohmann::json> parse_json_shaped(std::string_view text, const JsonShape* shape,
                                          std::string_view expected = "a JSON document",
-                                         int max_depth = kMaxJsonDepth);
+                                         int max_depth = kMaxJsonDepth,
+                                         std::vector<std::string_view>* sources = nullptr);
 
 // Lenient readers for API objects: a missing member, a null one, or a parent that is not an
 // object reads as null / "", because the apiserver omits empty fields and gpushare decodes only

@@ -14,12 +14,16 @@ struct Frame {
   json* node;
   const JsonShape* shape;  // kObject for an object, kArray for an array; nullptr: keep all
   bool object;
+  const char* start;  // its opening bracket, for JsonShape::record_source
 };
 
 class Builder {
  public:
-  Builder(std::string_view text, std::size_t max_depth)
-      : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
+  Builder(std::string_view text, std::size_t max_depth, std::vector<std::string_view>* sources)
+      : p_(text.data()),
+        end_(text.data() + text.size()),
+        max_depth_(max_depth),
+        sources_(sources) {}
 
   Failure run(const JsonShape* root_shape, json& root);
 
@@ -28,10 +32,18 @@ class Builder {
   bool scalar(json& target);
   // The key at p_ (just after its quote): a view of the body, or of key_ when it had escapes.
   bool key(std::string_view& out);
+  // Closes the innermost container, p_ just past its closing bracket.
+  void pop() {
+    const Frame& top = stack_.back();
+    if (sources_ != nullptr && top.shape != nullptr && top.shape->record_source)
+      sources_->emplace_back(top.start, static_cast<std::size_t>(p_ - top.start));
+    stack_.pop_back();
+  }
 
   const char* p_;
   const char* end_;
   std::size_t max_depth_;
+  std::vector<std::string_view>* sources_;  // where record_source values go; may be nullptr
   std::vector<Frame> stack_;
   std::string key_;  // decoded key, reused
 };
@@ -111,11 +123,11 @@ Failure Builder::run(const JsonShape* root_shape, json& root) {
       // A value whose type differs from its shape's kind is kept whole.
       if (shape != nullptr && shape->kind != wanted) shape = nullptr;
       *target = object ? json::value_t::object : json::value_t::array;
-      stack_.push_back(Frame{target, shape, object});
+      stack_.push_back(Frame{target, shape, object, p_});
       p_ = json_scan::skip_whitespace(p_ + 1, end_);
       if (p_ < end_ && *p_ == (object ? '}' : ']')) {
-        stack_.pop_back();
         ++p_;
+        pop();
       } else {
         opened = true;
       }
@@ -138,8 +150,8 @@ Failure Builder::run(const JsonShape* root_shape, json& root) {
         p_ = json_scan::skip_whitespace(p_, end_);
         if (p_ == end_) return Failure::kInvalid;
         if (*p_ == (top.object ? '}' : ']')) {
-          stack_.pop_back();
           ++p_;
+          pop();
           continue;
         }
         if (*p_ != ',') return Failure::kInvalid;
@@ -161,14 +173,12 @@ Failure Builder::run(const JsonShape* root_shape, json& root) {
       if (p_ == end_ || *p_ != ':') return Failure::kInvalid;
       p_ = json_scan::skip_whitespace(p_ + 1, end_);
       if (top.shape != nullptr) {
-        auto it = top.shape->members.find(name);
-        if (it == top.shape->members.end()) {  // not kept: validate and move on
+        if (!top.shape->keeps(name, shape)) {  // not kept: validate and move on
           Failure failure = Failure::kNone;
           p_ = json_scan::skip_value(p_, end_, stack_.size(), max_depth_, failure);
           if (p_ == nullptr) return failure;
           continue;
         }
-        shape = it->second;
       } else {
         shape = nullptr;
       }
@@ -182,8 +192,9 @@ Failure Builder::run(const JsonShape* root_shape, json& root) {
 }  // namespace
 
 json_scan::Failure build_json_shaped(std::string_view text, const JsonShape* shape,
-                                     std::size_t max_depth, nlohmann::json& out) {
-  Builder builder(text, max_depth);
+                                     std::size_t max_depth, nlohmann::json& out,
+                                     std::vector<std::string_view>* sources) {
+  Builder builder(text, max_depth, sources);
   return builder.run(shape, out);
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <vector>
 
 #include "codec/json.h"
 #include "codec/json_scan.h"
@@ -13,8 +14,11 @@
 namespace gpushare::codec {
 
 // Parses `text` (the whole of it, after an optional UTF-8 BOM, as nlohmann allows) into `out`,
-// building only what `shape` keeps (nullptr: everything). kNone on success.
+// building only what `shape` keeps (nullptr: everything). kNone on success. `sources` (may be
+// nullptr) receives the bytes of each value whose shape has record_source, as parse_json_shaped
+// says.
 json_scan::Failure build_json_shaped(std::string_view text, const JsonShape* shape,
-                                     std::size_t max_depth, nlohmann::json& out);
+                                     std::size_t max_depth, nlohmann::json& out,
+                                     std::vector<std::string_view>* sources = nullptr);
 
 }  // namespace gpushare::codec

@@ -56,13 +56,11 @@ class BoundedDomBuilder {
   bool key(json::string_t& key) {
     if (skipping_ > 0) return true;
     const Frame& parent = stack_.back();
-    if (parent.shape != nullptr) {  // an object with a kObject shape: only its members
-      auto it = parent.shape->members.find(key);
-      if (it == parent.shape->members.end()) {
+    if (parent.shape != nullptr) {  // an object with a kObject shape: only what it keeps
+      if (!parent.shape->keeps(key, next_shape_)) {
         skip_next_ = true;
         return true;
       }
-      next_shape_ = it->second;
     } else {
       next_shape_ = nullptr;
     }

@@ -7,6 +7,7 @@
 
 #include "codec/json.h"
 #include "codec/scheduling.h"
+#include "policy/fit.h"
 #include "policy/quantity.h"
 
 namespace gpushare::codec {
@@ -314,6 +315,23 @@ const JsonShape& pod_shape() {
 const JsonShape& pod_shape_without_node_constraints() {
   static const PodShapes shapes(/*node_constraints=*/false);
   return shapes.pod;
+}
+
+const JsonShape& fit_node_shape() {
+  using Kind = JsonShape::Kind;
+  static const JsonShape all{};
+  static const JsonShape labels{Kind::kObject, {}, nullptr, false, &policy::fit_reads_label};
+  static const JsonShape annotations{
+      Kind::kObject, {{std::string(policy::kRepartitionAnnotation), &all}}, nullptr};
+  static const JsonShape metadata{
+      Kind::kObject, {{"name", &all}, {"labels", &labels}, {"annotations", &annotations}}, nullptr};
+  static const JsonShape spec{Kind::kObject, {{"unschedulable", &all}, {"taints", &all}}, nullptr};
+  static const JsonShape status{Kind::kObject, {{"allocatable", &all}}, nullptr};
+  static const JsonShape node{Kind::kObject,
+                              {{"metadata", &metadata}, {"spec", &spec}, {"status", &status}},
+                              nullptr,
+                              /*record_source=*/true};
+  return node;
 }
 
 }  // namespace gpushare::codec

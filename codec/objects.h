@@ -34,6 +34,12 @@ const JsonShape& pod_shape();
 // pod_shape() without spec.nodeName, nodeSelector, affinity and tolerations (the largest part of
 // a pod's DOM): for an edge that reads none of them, which then read as absent.
 const JsonShape& pod_shape_without_node_constraints();
+// What decode_node reads of a Node (metadata.name, spec unschedulable/taints,
+// status.allocatable), with only the labels and the annotation policy::fit_node reads
+// (policy::fit_reads_label, kRepartitionAnnotation), and record_source set: the extender echoes
+// the Nodes that pass as they came, and builds only this much of the thousands kube-scheduler
+// sends in full-node mode (~45 labels and a few long annotations each).
+const JsonShape& fit_node_shape();
 
 // metadata.name (required), labels, annotations, spec.unschedulable, spec.taints (read
 // leniently, codec/scheduling.h), and status.allocatable

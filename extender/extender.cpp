@@ -30,11 +30,15 @@ namespace {
 struct Candidate {
   std::string_view name;                 // into Request::doc, or into `view` in payload mode
   std::optional<policy::NodeView> view;  // payload mode only
-  const json* original = nullptr;        // payload mode only
+  // Payload mode: the Node object to echo, as received (a view into the body), or, when the
+  // body was parsed without the shape (odd key casing), the whole parsed object.
+  std::string_view source;
+  const json* original = nullptr;
 };
 
 struct Request {
   json doc;  // owns what Candidate::name and ::original point into (it is never changed)
+  std::vector<std::string_view> sources;  // the Nodes.items objects' bytes (codec::fit_node_shape)
   policy::PodView pod;
   policy::PodDemand demand;
   bool payload_mode = false;
@@ -62,27 +66,34 @@ const json* find_key(const json& obj, std::string_view key) {
 // Keys are matched exactly here; a body that spells "Pod" in another casing is parsed again
 // without the shape (rare: Go's encoder writes the capitalised names).
 const codec::JsonShape& args_shape() {
+  using Kind = codec::JsonShape::Kind;
   static const codec::JsonShape all{};
+  static const codec::JsonShape items{Kind::kArray, {}, &codec::fit_node_shape()};
+  static const codec::JsonShape list{Kind::kObject, {{"items", &items}}, nullptr};
   static const codec::JsonShape args{
-      codec::JsonShape::Kind::kObject,
-      {{"Pod", &codec::pod_shape()}, {"NodeNames", &all}, {"Nodes", &all}},
+      Kind::kObject,
+      {{"Pod", &codec::pod_shape()}, {"NodeNames", &all}, {"Nodes", &list}},
       nullptr};
   return args;
 }
 
-Result<json> parse_args(std::string_view body) {
+// `whole`: parse everything (the fallback for a body the shape does not fit).
+Result<json> parse_args(std::string_view body, bool whole, std::vector<std::string_view>& sources) {
   constexpr std::string_view kExpected = "an ExtenderArgs JSON object";
-  auto shaped = codec::parse_json_shaped(body, &args_shape(), kExpected);
+  if (whole) return parse_json(body, kExpected);
+  auto shaped =
+      codec::parse_json_shaped(body, &args_shape(), kExpected, codec::kMaxJsonDepth, &sources);
   if (!shaped || !shaped->is_object()) return shaped;
   if (shaped->contains("Pod") && (shaped->contains("NodeNames") || shaped->contains("Nodes")))
     return shaped;
+  sources.clear();
   return parse_json(body, kExpected);
 }
 
-Result<Request> decode_request(std::string_view body) {
-  auto parsed = parse_args(body);
-  if (!parsed) return Error{parsed.error()};
+Result<Request> decode_request(std::string_view body, bool whole = false) {
   Request req;
+  auto parsed = parse_args(body, whole, req.sources);
+  if (!parsed) return Error{parsed.error()};
   req.doc = std::move(parsed).value();
   if (!req.doc.is_object()) {
     return Error{std::string("ExtenderArgs: expected object, got ") + req.doc.type_name()};
@@ -121,6 +132,10 @@ Result<Request> decode_request(std::string_view body) {
     if (items == nullptr || items->is_null()) return req;
     if (!items->is_array())
       return Error{std::string("Nodes.items: expected array, got ") + items->type_name()};
+    // The shape recorded each item's bytes; a count that differs (a body with "Nodes" twice,
+    // the last one winning) is read again whole, so that what is echoed is what was judged.
+    const bool have_sources = req.sources.size() == items->size();
+    if (!have_sources && !req.sources.empty()) return decode_request(body, /*whole=*/true);
     req.candidates.reserve(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {
       auto node = decode_node((*items)[i], "Nodes.items[" + std::to_string(i) + "]");
@@ -128,7 +143,10 @@ Result<Request> decode_request(std::string_view body) {
       Candidate& c = req.candidates.emplace_back();
       c.view = std::move(node).value();
       c.name = c.view->name;
-      c.original = &(*items)[i];
+      if (have_sources)
+        c.source = req.sources[i];
+      else
+        c.original = &(*items)[i];
     }
   }
   return req;
@@ -138,7 +156,7 @@ Result<Request> decode_request(std::string_view body) {
 // nullptr: a name the cache does not know.
 const policy::NodeView* view_of(const Candidate& c, const NodeSource& source) {
   if (c.view) return &*c.view;
-  if (c.original != nullptr || !source) return nullptr;
+  if (!source) return nullptr;
   return source(c.name);
 }
 
@@ -254,30 +272,36 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
   const std::optional<policy::Intent> intent = intent_of(req, nodes, settings, intent_error);
 
   // The reply is written as it is decided, not through a JSON tree (one map node per failed
-  // name was most of the cost of a reply for thousands of names). Failed names appear in input
-  // order; kube-scheduler reads them into a map.
-  std::string names_out;   // cache mode: the "NodeNames" array's elements
+  // name was most of the cost of a reply for thousands of names), and the passing list straight
+  // into the reply, reserved once (in payload mode it can be as large as the body). Failed names
+  // appear in input order; kube-scheduler reads them into a map.
+  // Field order and nulls as Go's encoder writes ExtenderFilterResult.
+  std::string out;
+  out.reserve(req.payload_mode ? body.size() + 256 : req.candidates.size() * 16 + 256);
+  out += req.payload_mode
+             ? R"({"Nodes":{"apiVersion":"v1","kind":"NodeList","metadata":{},"items":[)"
+             : R"({"Nodes":null,"NodeNames":[)";
+  const std::size_t list_start = out.size();
   std::string failed_out;  // "FailedNodes" members
   std::string unresolvable_out;
-  json passed_items = json::array();  // payload mode: the Node objects, echoed unchanged
   auto pass = [&](const Candidate& c) {
     ++result.passed;
-    if (req.payload_mode) {
-      passed_items.push_back(*c.original);
-      return;
-    }
-    if (!names_out.empty()) names_out += ',';
-    codec::append_json_string(names_out, c.name);
+    if (out.size() > list_start) out += ',';
+    if (!req.payload_mode)
+      codec::append_json_string(out, c.name);
+    else if (c.original != nullptr)
+      out += dump(*c.original);
+    else
+      out += c.source;
   };
   auto fail = [&](const Candidate& c, bool unresolvable, std::string_view reason) {
-    std::string& out = unresolvable ? unresolvable_out : failed_out;
+    std::string& to = unresolvable ? unresolvable_out : failed_out;
     ++(unresolvable ? result.unresolvable : result.failed);
-    if (!out.empty()) out += ',';
-    codec::append_json_string(out, c.name);
-    out += ':';
-    codec::append_json_string(out, reason);
+    if (!to.empty()) to += ',';
+    codec::append_json_string(to, c.name);
+    to += ':';
+    codec::append_json_string(to, reason);
   };
-  if (!req.payload_mode) names_out.reserve(req.candidates.size() * 16);
   for (const Candidate& c : req.candidates) {
     const policy::NodeView* view = nullptr;
     if (!result.managed) {
@@ -294,21 +318,7 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
         fail(c, fit.unresolvable, fit.reason);
     }
   }
-
-  // Field order and nulls as Go's encoder writes ExtenderFilterResult.
-  std::string out = "{\"Nodes\":";
-  if (req.payload_mode) {
-    json list = {{"apiVersion", "v1"},
-                 {"kind", "NodeList"},
-                 {"metadata", json::object()},
-                 {"items", std::move(passed_items)}};
-    out += dump(list) + ",\"NodeNames\":null";
-  } else {
-    out.reserve(names_out.size() + failed_out.size() + unresolvable_out.size() + 128);
-    out += "null,\"NodeNames\":[";
-    out += names_out;
-    out += ']';
-  }
+  out += req.payload_mode ? "]},\"NodeNames\":null" : "]";
   out += ",\"FailedNodes\":{";
   out += failed_out;
   out += "},\"FailedAndUnresolvableNodes\":{";
