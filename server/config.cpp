@@ -140,6 +140,17 @@ std::string count(const YAML::Node& n, const std::string& path, std::size_t& out
   return {};
 }
 
+// A request body limit: a quantity from 1Ki to 1Gi.
+std::string body_size(const YAML::Node& n, const std::string& path, std::size_t& out) {
+  std::string text;
+  if (auto e = scalar(n, path, text); !e.empty()) return e;
+  auto qty = policy::parse_quantity(text);
+  if (!qty || qty->ceil_units() < 1024 || qty->ceil_units() > (1LL << 30))
+    return path + ": \"" + text + "\" must be a size from 1Ki to 1Gi, e.g. 3Mi";
+  out = static_cast<std::size_t>(qty->ceil_units());
+  return {};
+}
+
 // A label selector as a plain map (matchLabels): every value a string, no empty keys.
 std::string label_map(const YAML::Node& n, const std::string& path,
                       std::map<std::string, std::string>& out) {
@@ -218,16 +229,9 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
           [&](N n, P p) {
             return Section(n, p)
                 .on("maxBodyBytes",
-                    [&](N v, P q) {
-                      std::string text;
-                      if (auto e = scalar(v, q, text); !e.empty()) return e;
-                      auto qty = policy::parse_quantity(text);
-                      if (!qty || qty->ceil_units() < 1024 || qty->ceil_units() > (1LL << 30)) {
-                        return q + ": \"" + text + "\" must be a size from 1Ki to 1Gi, e.g. 3Mi";
-                      }
-                      c.limits.max_body_bytes = static_cast<std::size_t>(qty->ceil_units());
-                      return std::string();
-                    })
+                    [&](N v, P q) { return body_size(v, q, c.limits.max_body_bytes); })
+                .on("maxExtenderBodyBytes",
+                    [&](N v, P q) { return body_size(v, q, c.limits.max_extender_body_bytes); })
                 .on("readHeaderTimeout",
                     [&](N v, P q) {
                       return duration(v, q, c.limits.read_header_timeout, Seconds(1));

@@ -30,6 +30,10 @@ struct TlsConfig {
 
 struct LimitsConfig {
   std::size_t max_body_bytes = 3 * 1024 * 1024;  // kube-apiserver's own request limit
+  // POST /filter and /prioritize. Names-only (nodeCacheCapable: true, manifests/scheduler) needs
+  // ~20 bytes per node; full-node mode carries every feasible Node object, ~5 KB each with GFD's
+  // labels, so 3Mi holds ~600 nodes and 5,000 nodes need ~25Mi (README "Full-node mode").
+  std::size_t max_extender_body_bytes = 3 * 1024 * 1024;
   // The TLS handshake and a request head, from the connection's accept (or the head's first
   // byte on a kept-alive connection): a client trickling bytes cannot extend it.
   Seconds read_header_timeout{5};

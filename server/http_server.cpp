@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -104,24 +105,14 @@ struct ReturnMemoryAfterLargeBody {
 // with neither Content-Length nor chunked framing gets 411. False when `res` holds the answer.
 bool HttpServer::read_body(const httplib::Request& req, httplib::Response& res,
                            const httplib::ContentReader& content, std::string& body) const {
-  const std::size_t limit = config_.limits.max_body_bytes;
+  const std::size_t limit = body_limit(req.path);
   auto refuse = [&](int status, const std::string& message) {
     res.status = status;
     res.set_header("Connection", "close");
     res.set_content(error_body(message), kJson);
     return false;
   };
-  std::string too_large =
-      "request body exceeds the limit of " + std::to_string(limit) + " bytes (limits.maxBodyBytes)";
-  if (req.path == "/filter" || req.path == "/prioritize") {
-    // The one way an extender body gets this large: kube-scheduler sending whole Node objects
-    // (nodeCacheCapable: false), 4-7 KB per GFD-labelled node, so the default 3 MiB holds a few
-    // hundred nodes. Say so where the operator will look: FailedScheduling and our log.
-    too_large +=
-        "; kube-scheduler sends whole Node objects when the extender is configured with "
-        "nodeCacheCapable: false (4-7 KB per GPU node): set nodeCacheCapable: true "
-        "(manifests/scheduler) or raise limits.maxBodyBytes";
-  }
+  const std::string too_large = too_large_message(req.path);
   const bool chunked =
       req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
   if (!chunked) {
@@ -151,12 +142,39 @@ bool HttpServer::read_body(const httplib::Request& req, httplib::Response& res,
   return true;
 }
 
+bool HttpServer::is_extender_path(const std::string& path) {
+  return path == "/filter" || path == "/prioritize";
+}
+
+std::size_t HttpServer::body_limit(const std::string& path) const {
+  return is_extender_path(path) ? config_.limits.max_extender_body_bytes
+                                : config_.limits.max_body_bytes;
+}
+
+std::string HttpServer::too_large_message(const std::string& path) const {
+  const bool extender = is_extender_path(path);
+  std::string message = "request body exceeds the limit of " + std::to_string(body_limit(path)) +
+                        " bytes (limits." + (extender ? "maxExtenderBodyBytes" : "maxBodyBytes") +
+                        ")";
+  if (extender) {
+    // The one way an extender body gets this large: kube-scheduler sending whole Node objects
+    // (nodeCacheCapable: false), 4-7 KB per GFD-labelled node, so the default 3 MiB holds a few
+    // hundred nodes. Say so where the operator will look: FailedScheduling and our log.
+    message +=
+        "; kube-scheduler sends whole Node objects when the extender is configured with "
+        "nodeCacheCapable: false (4-7 KB per GPU node): set nodeCacheCapable: true "
+        "(manifests/scheduler) or raise limits.maxExtenderBodyBytes";
+  }
+  return message;
+}
+
 void HttpServer::install_routes() {
   auto& s = *server_;
   const auto& lim = config_.limits;
   s.set_keep_alive_max_count(lim.keep_alive_max_count);
   s.set_keep_alive_timeout(lim.keep_alive_timeout.count());
-  s.set_payload_max_length(lim.max_body_bytes);
+  // cpp-httplib's own check of Content-Length, before read_body applies each path's limit.
+  s.set_payload_max_length(std::max(lim.max_body_bytes, lim.max_extender_body_bytes));
   // Timeouts, workers and connections are the front door's (server/front_door.h).
 
   // Errors cpp-httplib produces on its own come without a body: unknown path or method (404),
@@ -173,8 +191,7 @@ void HttpServer::install_routes() {
     } else if (res.status == 404) {
       message = "no such path: " + req.path;
     } else if (res.status == 413) {
-      message = "request body exceeds the limit of " +
-                std::to_string(config_.limits.max_body_bytes) + " bytes (limits.maxBodyBytes)";
+      message = too_large_message(req.path);
     } else {
       message = "request could not be served (" + std::to_string(res.status) + ")" +
                 (req.path.empty() ? std::string() : " on " + req.path);

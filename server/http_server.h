@@ -49,6 +49,11 @@ class HttpServer {
   void install_probe_routes(httplib::Server& s);
   bool read_body(const httplib::Request& req, httplib::Response& res,
                  const httplib::ContentReader& content, std::string& body) const;
+  // limits.maxExtenderBodyBytes for kube-scheduler's verbs, limits.maxBodyBytes for the rest,
+  // and the 413 message that names the limit (and, for the extender, the likely cause).
+  static bool is_extender_path(const std::string& path);
+  std::size_t body_limit(const std::string& path) const;
+  std::string too_large_message(const std::string& path) const;
 
   const ServerConfig& config_;
   TlsStore& tls_;

@@ -81,8 +81,8 @@ std::string node_json(int i) {
       << R"(","lastHeartbeatTime":"2026-12-06T10:00:00Z","lastTransitionTime":"2026-11-01T10:00:00Z","reason":")"
       << conditions[c][2] << R"(","message":"kubelet reports )" << conditions[c][2] << R"("})";
   }
-  o << R"(],"addresses":[{"type":"InternalIP","address":"10.1.)" << i / 250 % 250 << "."
-    << i % 250 << R"("},{"type":"Hostname","address":")" << name << R"("}],)"
+  o << R"(],"addresses":[{"type":"InternalIP","address":"10.1.)" << i / 250 % 250 << "." << i % 250
+    << R"("},{"type":"Hostname","address":")" << name << R"("}],)"
     << R"("daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},"nodeInfo":{"machineID":"ec2a)" << i
     << R"(","systemUUID":"ec2a)" << i
     << R"(","bootID":"5e0c3b1a-1111-4222-8333-444455556666","kernelVersion":"6.1.0-28-cloud-amd64",)"

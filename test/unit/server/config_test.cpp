@@ -15,6 +15,7 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_EQ(c->gpu_operator.device_plugin_config_map, "device-plugin-config");
   EXPECT_EQ(c->gpu_operator.mig_parted_config_map, "custom-mig-parted-config");
   EXPECT_EQ(c->limits.max_body_bytes, 3u * 1024 * 1024);
+  EXPECT_EQ(c->limits.max_extender_body_bytes, 3u * 1024 * 1024);
   EXPECT_GE(c->limits.keep_alive_max_count, 1000u);
   EXPECT_FALSE(c->repartition.enabled);
   EXPECT_FALSE(c->repartition.allow_disruption);
@@ -35,7 +36,7 @@ TEST(Config, FullDocument) {
   auto c = parse_config(R"(
 listen: "127.0.0.1:9443"
 tls: {certFile: /tls/tls.crt, keyFile: /tls/tls.key, reloadCheck: 2s, minVersion: "1.3", clientCAFile: /mtls/ca.crt}
-limits: {maxBodyBytes: 1Mi, readHeaderTimeout: 2s, readTimeout: 5s, writeTimeout: 5s, keepAliveTimeout: 3s, keepAliveMaxCount: 5000, workerThreads: 16}
+limits: {maxBodyBytes: 1Mi, maxExtenderBodyBytes: 64Mi, readHeaderTimeout: 2s, readTimeout: 5s, writeTimeout: 5s, keepAliveTimeout: 3s, keepAliveMaxCount: 5000, workerThreads: 16}
 probes: {listen: "127.0.0.1:9081"}
 log: {level: debug, format: json}
 annotationPrefix: gpu.example.com/
@@ -53,6 +54,7 @@ dra: {enabled: true}
   EXPECT_EQ(c->tls.min_version, "1.3");
   EXPECT_EQ(c->tls.client_ca_file, "/mtls/ca.crt");
   EXPECT_EQ(c->limits.max_body_bytes, 1024u * 1024);
+  EXPECT_EQ(c->limits.max_extender_body_bytes, 64u * 1024 * 1024);
   EXPECT_EQ(c->limits.worker_threads, 16u);
   EXPECT_EQ(c->limits.read_header_timeout, Seconds(2));
   EXPECT_TRUE(c->probes.enabled);
@@ -103,6 +105,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"BadDuration", "limits: {readTimeout: 10 seconds}", "limits.readTimeout"},
         Bad{"ZeroTimeout", "limits: {readTimeout: 0s}", "limits.readTimeout"},
         Bad{"BadBody", "limits: {maxBodyBytes: lots}", "limits.maxBodyBytes"},
+        Bad{"BadExtenderBody", "limits: {maxExtenderBodyBytes: 2Gi}",
+            "limits.maxExtenderBodyBytes"},
         Bad{"BadBool", "repartition: {enabled: yes please}", "repartition.enabled"},
         Bad{"BadPlacement", "scheduling: {defaultPlacement: pack}", "scheduling.defaultPlacement"},
         Bad{"PrefixWithoutSlash", "annotationPrefix: gpushare.io", "annotationPrefix"},

@@ -71,6 +71,7 @@ class HttpsServer : public ::testing::Test {
     config_.probes.listen_host = "127.0.0.1";
     config_.probes.listen_port = 0;  // the kernel's choice: tests run side by side
     config_.limits.max_body_bytes = 64 * 1024;
+    config_.limits.max_extender_body_bytes = 96 * 1024;
     config_.tls.cert_file = (dir_ / "tls.crt").string();
     config_.tls.key_file = (dir_ / "tls.key").string();
     tls_ = std::make_unique<TlsStore>(config_.tls.cert_file, config_.tls.key_file);
@@ -233,8 +234,12 @@ TEST_F(HttpsServer, ErrorsAreJsonWithTheRightStatus) {
       {"POST", "/mutate", "null", 400, "error"},
       {"POST", "/mutate", R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", 400,
        "request"},
-      {"POST", "/mutate", std::string(70 * 1024, ' '), 413, "exceeds the limit"},
-      {"POST", "/filter", std::string(70 * 1024, ' '), 413, "nodeCacheCapable: true"},
+      {"POST", "/mutate", std::string(70 * 1024, ' '), 413, "limits.maxBodyBytes"},
+      // Each path has its limit: 70 KiB passes the extender's 96 KiB and is read (then refused
+      // as an empty body); 100 KiB does not.
+      {"POST", "/filter", std::string(70 * 1024, ' '), 400, "empty body"},
+      {"POST", "/filter", std::string(100 * 1024, ' '), 413, "nodeCacheCapable: true"},
+      {"POST", "/prioritize", std::string(100 * 1024, ' '), 413, "limits.maxExtenderBodyBytes"},
       {"POST", "/filter", "[1,2", 400, "error"},
       {"POST", "/prioritize", "{\"Pod\":5}", 400, "error"},
   };
