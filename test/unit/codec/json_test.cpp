@@ -327,7 +327,11 @@ TEST(FastParser, DepthAtAndAboveTheLimit) {
 TEST(FastParser, ShapedAgreesWithTheReference) {
   using Kind = JsonShape::Kind;
   const JsonShape all{};
-  const JsonShape item{Kind::kObject, {{"name", &all}, {"\xC3\xA9", &all}}, nullptr};
+  // keep_key: two-letter keys starting with 'n' ("na") are kept too, by both parsers.
+  const JsonShape item{
+      Kind::kObject, {{"name", &all}, {"\xC3\xA9", &all}}, nullptr, false, [](std::string_view k) {
+        return k.size() == 2 && k[0] == 'n';
+      }};
   const JsonShape items{Kind::kArray, {}, &item};
   const JsonShape root{Kind::kObject, {{"items", &items}, {"meta", &all}}, nullptr};
   std::vector<std::string> texts = {
@@ -358,6 +362,36 @@ TEST(FastParser, ShapedAgreesWithTheReference) {
       EXPECT_EQ(dumped, want->dump());
     }
   }
+}
+
+TEST(ParseJsonShaped, KeepKeyAndRecordSource) {
+  using Kind = JsonShape::Kind;
+  const JsonShape all{};
+  const JsonShape labels{Kind::kObject, {}, nullptr, false, [](std::string_view k) {
+                           return k.rfind("keep/", 0) == 0;
+                         }};
+  const JsonShape node{Kind::kObject, {{"labels", &labels}}, nullptr, /*record_source=*/true};
+  const JsonShape items{Kind::kArray, {}, &node};
+  const JsonShape root{Kind::kObject, {{"items", &items}}, nullptr};
+  // Whitespace, escapes and unkept members inside an item are part of its recorded bytes.
+  const std::string first = R"({ "labels" : {"keep/a":"1","drop/b":"2"}, "status":{"x":[1, 2]} })";
+  const std::string second = R"({"labels":{"keep/c":"3"}})";
+  const std::string text =
+      R"({"items":[)" + first + " ,\n" + second + R"(,{}],"other":{"labels":1}})";
+  std::vector<std::string_view> sources;
+  auto got = parse_json_shaped(text, &root, "x", kMaxJsonDepth, &sources);
+  ASSERT_TRUE(got.ok()) << got.error();
+  EXPECT_EQ(got->dump(), R"({"items":[{"labels":{"keep/a":"1"}},{"labels":{"keep/c":"3"}},{}]})");
+  ASSERT_EQ(sources.size(), 3u);
+  EXPECT_EQ(sources[0], first);
+  EXPECT_EQ(sources[1], second);
+  EXPECT_EQ(sources[2], "{}");
+  for (std::string_view s : sources) {  // each is a view into the text, not a copy
+    EXPECT_GE(s.data(), text.data());
+    EXPECT_LE(s.data() + s.size(), text.data() + text.size());
+  }
+  // No `sources`: the same DOM, nothing recorded anywhere.
+  EXPECT_EQ(parse_json_shaped(text, &root)->dump(), got->dump());
 }
 
 TEST(Members, LenientAndPresentOnly) {

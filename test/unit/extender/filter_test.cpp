@@ -45,6 +45,23 @@ TEST(Filter, ReplyUsesGoFieldNamesInGoOrder) {
       R"({"Nodes":null,"NodeNames":["gpu-h20"],"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""})");
 }
 
+TEST(Filter, PayloadModeEchoesTheNodeBytesAsSent) {
+  // Fields gpushare does not read, labels it does not read, odd spacing and escapes: all come
+  // back byte for byte, because the reply copies each passing item from the body.
+  const std::string node =
+      R"({"metadata" : {"name":"gpu-h20","labels":{"nvidia.com/gpu.product":"NVIDIA-H20",)"
+      R"("nvidia.com/mig.strategy":"mixed","nvidia.com/mig.capable":"true","x/é":"y"},)"
+      R"("annotations":{"a":"b"}},"status":{"allocatable":{"nvidia.com/mig-1g.12gb":"2",)"
+      R"("cpu":"96"},"images":[{"names":["n"],"sizeBytes":1.5e9}]}})";
+  const std::string body = R"({"Pod":)" + pod_json("nvidia.com/mig-1g.12gb").dump() +
+                           R"(,"Nodes":{"items":[ )" + node + R"( ]},"NodeNames":null})";
+  const ExtenderResult r = handle_filter(body, NodeSource{}, kSettings);
+  ASSERT_EQ(r.http_status, 200) << r.body;
+  ASSERT_EQ(r.passed, 1u) << r.body;
+  EXPECT_NE(r.body.find(R"("items":[)" + node + "]"), std::string::npos) << r.body;
+  EXPECT_EQ(json::parse(r.body)["Nodes"]["items"][0], json::parse(node));
+}
+
 TEST(Filter, PayloadModeEchoesPassingNodeObjectsUnchanged) {
   const std::string body = gpushare::testing::read_fixture("extender/args/payload-shared-5gi.json");
   const ExtenderResult r = handle_filter(body, NodeSource{}, kSettings);
