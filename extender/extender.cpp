@@ -34,6 +34,7 @@ struct Candidate {
   // body was parsed without the shape (odd key casing), the whole parsed object.
   std::string_view source;
   const json* original = nullptr;
+  const policy::NodeView* cached = nullptr;  // cache mode, once resolve_names ran
 };
 
 struct Request {
@@ -152,12 +153,20 @@ Result<Request> decode_request(std::string_view body, bool whole = false) {
   return req;
 }
 
-// The node's view: decoded from the payload, or looked up in the cache.
+// The node's view: decoded from the payload, or found in the cache by resolve_names.
 // nullptr: a name the cache does not know.
-const policy::NodeView* view_of(const Candidate& c, const NodeSource& source) {
-  if (c.view) return &*c.view;
-  if (!source) return nullptr;
-  return source(c.name);
+const policy::NodeView* view_of(const Candidate& c) { return c.view ? &*c.view : c.cached; }
+
+// Cache mode: looks every candidate up in one call (one lock in the server's cache).
+void resolve_names(Request& req, const NodeSource& source) {
+  if (req.payload_mode || !source || req.candidates.empty()) return;
+  std::vector<std::string_view> names;
+  names.reserve(req.candidates.size());
+  for (const Candidate& c : req.candidates) names.push_back(c.name);
+  std::vector<const policy::NodeView*> found;
+  source(names, found);
+  for (std::size_t i = 0; i < req.candidates.size() && i < found.size(); ++i)
+    req.candidates[i].cached = found[i];
 }
 
 // In full-node mode the Node objects come in the request, and a DRA driver's devices are not in
@@ -165,14 +174,21 @@ const policy::NodeView* view_of(const Candidate& c, const NodeSource& source) {
 // device-plugin GPUs can be one (policy::serves_through_dra), so the others cost no lookup.
 void attach_dra(Request& req, const NodeSource& source) {
   if (!req.payload_mode || !source) return;
+  std::vector<Candidate*> maybe;
+  std::vector<std::string_view> names;
   for (Candidate& c : req.candidates) {
     if (!c.view || c.view->dra) continue;
     const auto& alloc = c.view->allocatable;
     if (std::any_of(alloc.begin(), alloc.end(), [](const auto& kv) { return kv.second > 0; }))
       continue;
-    if (const policy::NodeView* cached = source(c.name); cached != nullptr && cached->dra)
-      c.view->dra = cached->dra;
+    maybe.push_back(&c);
+    names.push_back(c.name);
   }
+  if (names.empty()) return;
+  std::vector<const policy::NodeView*> cached;
+  source(names, cached);
+  for (std::size_t i = 0; i < maybe.size() && i < cached.size(); ++i)
+    if (cached[i] != nullptr && cached[i]->dra) maybe[i]->view->dra = cached[i]->dra;
 }
 
 // Profile names parse_intent accepts for gpushare.io/mig-profile: the catalog's, those the
@@ -181,8 +197,8 @@ void attach_dra(Request& req, const NodeSource& source) {
 // parse_intent asks for the list only when the pod carries that annotation, and the nodes are
 // read only when the catalog does not know the name (each node costs a lookup and a catalog
 // scan per MIG resource).
-std::vector<std::string> known_profiles(const Request& req, const NodeSource& source,
-                                        const policy::Catalog& catalog, std::string_view prefix) {
+std::vector<std::string> known_profiles(const Request& req, const policy::Catalog& catalog,
+                                        std::string_view prefix) {
   auto annotation =
       req.pod.annotations.find(std::string(prefix) + std::string(policy::kMigProfileKey));
   if (annotation == req.pod.annotations.end()) return {};
@@ -198,7 +214,7 @@ std::vector<std::string> known_profiles(const Request& req, const NodeSource& so
   };
   for (const auto& [resource, n] : req.demand.resources) add_resource(resource);
   for (const auto& c : req.candidates) {
-    if (const policy::NodeView* v = view_of(c, source))
+    if (const policy::NodeView* v = view_of(c))
       for (const auto& [resource, n] : v->allocatable) add_resource(resource);
   }
   for (const auto& resource : resources) {
@@ -235,11 +251,12 @@ ExtenderResult counts_of(const Request& req) {
 
 // The pod's share intent; nullopt (with `error`) when its annotations do not parse, and
 // nullopt without error when the pod asks for nothing gpushare manages.
-std::optional<policy::Intent> intent_of(const Request& req, const NodeSource& nodes,
-                                        const ExtenderSettings& settings, std::string& error) {
+// Called after resolve_names: the profile list may read the request's nodes.
+std::optional<policy::Intent> intent_of(const Request& req, const ExtenderSettings& settings,
+                                        std::string& error) {
   if (!req.demand.managed()) return std::nullopt;
   auto parsed = policy::parse_intent(req.pod.annotations, settings.annotation_prefix, [&] {
-    return known_profiles(req, nodes, catalog_of(settings), settings.annotation_prefix);
+    return known_profiles(req, catalog_of(settings), settings.annotation_prefix);
   });
   if (parsed) return std::move(parsed).value();
   error = "invalid gpushare annotations: " + parsed.error();
@@ -254,10 +271,14 @@ NodeSource node_source_from(std::vector<policy::NodeView> nodes) {
     std::string name = n.name;
     index->emplace(std::move(name), std::move(n));
   }
-  return [index](std::string_view name) -> const policy::NodeView* {
-    auto it = index->find(std::string(name));
-    return it == index->end() ? nullptr : &it->second;
-  };
+  return
+      [index](std::span<const std::string_view> names, std::vector<const policy::NodeView*>& out) {
+        out.reserve(out.size() + names.size());
+        for (std::string_view name : names) {
+          auto it = index->find(std::string(name));
+          out.push_back(it == index->end() ? nullptr : &it->second);
+        }
+      };
 }
 
 ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
@@ -268,8 +289,9 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
   attach_dra(req, nodes);
   const policy::Catalog& catalog = catalog_of(settings);
   ExtenderResult result = counts_of(req);
+  if (result.managed) resolve_names(req, nodes);  // an unmanaged pod passes every node unread
   std::string intent_error;
-  const std::optional<policy::Intent> intent = intent_of(req, nodes, settings, intent_error);
+  const std::optional<policy::Intent> intent = intent_of(req, settings, intent_error);
 
   // The reply is written as it is decided, not through a JSON tree (one map node per failed
   // name was most of the cost of a reply for thousands of names), and the passing list straight
@@ -308,7 +330,7 @@ ExtenderResult handle_filter(std::string_view body, const NodeSource& nodes,
       pass(c);
     } else if (!intent) {
       fail(c, true, intent_error);
-    } else if ((view = view_of(c, nodes)) == nullptr) {
+    } else if ((view = view_of(c)) == nullptr) {
       fail(c, false, "not in gpushare's node cache yet");
     } else {
       const policy::NodeFit fit = policy::fit_node(req.demand, *intent, *view, catalog);
@@ -336,8 +358,9 @@ ExtenderResult handle_prioritize(std::string_view body, const NodeSource& nodes,
   attach_dra(req, nodes);
   const policy::Catalog& catalog = catalog_of(settings);
   ExtenderResult result = counts_of(req);
+  if (result.managed) resolve_names(req, nodes);  // an unmanaged pod scores 0 everywhere
   std::string intent_error;  // prioritize errors are ignored by the scheduler: score 0
-  const std::optional<policy::Intent> intent = intent_of(req, nodes, settings, intent_error);
+  const std::optional<policy::Intent> intent = intent_of(req, settings, intent_error);
   const policy::PlacementPolicy placement =
       intent && intent->placement ? *intent->placement : settings.default_placement;
 
@@ -348,7 +371,7 @@ ExtenderResult handle_prioritize(std::string_view body, const NodeSource& nodes,
   for (const Candidate& c : req.candidates) {
     int score = policy::kMinScore;
     if (intent) {
-      if (const policy::NodeView* view = view_of(c, nodes))
+      if (const policy::NodeView* view = view_of(c))
         score = policy::score_node(req.demand, *intent, *view, placement, catalog);
     }
     if (out.size() > 1) out += ',';

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,12 +39,13 @@
 
 namespace gpushare::extender {
 
-// Looks a node up by name in cache-capable mode; std::nullopt when unknown. An empty function
-// knows no node. Called from the request's thread, once per name as it is judged (twice when
-// the pod carries gpushare.io/mig-profile); keep what it returns small: policy::fit_reads_label
-// says which labels the decision needs.
-// A node by name, or nullptr; the pointer stays valid while the source does (a shared snapshot).
-using NodeSource = std::function<const policy::NodeView*(std::string_view name)>;
+// Looks nodes up by name in cache-capable mode: `out` gets one entry per name, in order, the
+// node or nullptr when unknown. Called once per request with every name that is judged (the
+// server's cache takes its lock once for all of them), and again for the few payload-mode nodes
+// that may be DRA nodes. The pointers stay valid while the source does (it holds what it hands
+// out). An empty function knows no node. policy::fit_reads_label says which labels decisions need.
+using NodeSource = std::function<void(std::span<const std::string_view> names,
+                                      std::vector<const policy::NodeView*>& out)>;
 
 // A NodeSource over a fixed list (offline `--nodes FILE`, tests). Later duplicates lose.
 NodeSource node_source_from(std::vector<policy::NodeView> nodes);

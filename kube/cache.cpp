@@ -344,6 +344,11 @@ std::shared_ptr<const policy::NodeView> ClusterCache::node(std::string_view name
   return index_.node(name);
 }
 
+void ClusterCache::nodes(std::span<const std::string_view> names,
+                         std::vector<std::shared_ptr<const policy::NodeView>>& out) const {
+  index_.nodes(names, out);
+}
+
 std::shared_ptr<const policy::ClusterFacts> ClusterCache::facts() const { return index_.facts(); }
 
 std::size_t ClusterCache::node_count() const { return index_.node_count(); }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +106,9 @@ class ClusterCache {
   policy::ClusterView snapshot() const;
   // One node as the index serves it, shared and immutable; nullptr when unknown.
   std::shared_ptr<const policy::NodeView> node(std::string_view name) const;
+  // ClusterIndex::nodes: many names under one lock.
+  void nodes(std::span<const std::string_view> names,
+             std::vector<std::shared_ptr<const policy::NodeView>>& out) const;
   // What admission reads of the whole cluster, kept current per node change.
   std::shared_ptr<const policy::ClusterFacts> facts() const;
   std::size_t node_count() const;

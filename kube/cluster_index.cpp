@@ -232,6 +232,16 @@ std::shared_ptr<const policy::NodeView> ClusterIndex::node(std::string_view name
   return it == nodes_.end() ? nullptr : it->second.view;
 }
 
+void ClusterIndex::nodes(std::span<const std::string_view> names,
+                         std::vector<std::shared_ptr<const policy::NodeView>>& out) const {
+  out.reserve(out.size() + names.size());
+  std::shared_lock lock(mu_);
+  for (std::string_view name : names) {
+    auto it = nodes_.find(name);
+    out.push_back(it == nodes_.end() ? nullptr : it->second.view);
+  }
+}
+
 std::shared_ptr<const policy::ClusterFacts> ClusterIndex::facts() const {
   std::shared_lock lock(mu_);
   return facts_;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +52,11 @@ class ClusterIndex {
 
   // Readers; all may run while the writers do.
   std::shared_ptr<const policy::NodeView> node(std::string_view name) const;  // nullptr: unknown
+  // node() for each name, appended to `out` in order, under one acquisition of the lock: the
+  // extender asks for hundreds to thousands at once, and a lock per name contended with the
+  // watch thread's writes.
+  void nodes(std::span<const std::string_view> names,
+             std::vector<std::shared_ptr<const policy::NodeView>>& out) const;
   std::shared_ptr<const policy::ClusterFacts> facts() const;
   std::size_t node_count() const;
   // Every node, sorted by name, copied (the planner's input; once per batch window).

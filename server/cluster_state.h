@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <memory>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "policy/cluster_facts.h"
 #include "policy/views.h"
@@ -20,6 +22,13 @@ class ClusterState {
   virtual std::shared_ptr<const policy::ClusterFacts> facts() const = 0;
   // The node of this name, shared and immutable (it stays valid while held); nullptr if unknown.
   virtual std::shared_ptr<const policy::NodeView> node(std::string_view name) const = 0;
+  // node() for each name, appended to `out` in order. A cache overrides it to look them all up
+  // under one lock; this default asks one at a time.
+  virtual void nodes(std::span<const std::string_view> names,
+                     std::vector<std::shared_ptr<const policy::NodeView>>& out) const {
+    out.reserve(out.size() + names.size());
+    for (std::string_view name : names) out.push_back(node(name));
+  }
   virtual std::size_t node_count() const = 0;
   // The view can be served from: for the watch cache, the first lists are in and no list or
   // watch has been failing for long (kube::ClusterCache::is_current); always for a fixed view.

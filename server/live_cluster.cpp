@@ -43,6 +43,10 @@ class CacheCluster : public LiveCluster {
   std::shared_ptr<const policy::NodeView> node(std::string_view name) const override {
     return cache_.node(name);
   }
+  void nodes(std::span<const std::string_view> names,
+             std::vector<std::shared_ptr<const policy::NodeView>>& out) const override {
+    cache_.nodes(names, out);
+  }
   std::size_t node_count() const override { return cache_.node_count(); }
   bool ready() const override { return cache_.is_current(); }
   void stop() override { cache_.stop(); }

@@ -9,17 +9,18 @@ namespace gpushare::server {
 
 namespace {
 
-// Looks nodes up one by one as the extender names them, keeping each alive for the call.
+// Looks the request's nodes up in one call, keeping each alive for the request.
 class RequestNodes {
  public:
   explicit RequestNodes(const ClusterState& cluster) : cluster_(cluster) {}
   extender::NodeSource source() {
-    return [this](std::string_view name) -> const policy::NodeView* {
-      auto node = cluster_.node(name);
-      if (!node) return nullptr;
-      held_.push_back(std::move(node));
-      return held_.back().get();
-    };
+    return
+        [this](std::span<const std::string_view> names, std::vector<const policy::NodeView*>& out) {
+          const std::size_t first = held_.size();
+          cluster_.nodes(names, held_);
+          out.reserve(out.size() + names.size());
+          for (std::size_t i = first; i < held_.size(); ++i) out.push_back(held_[i].get());
+        };
   }
 
  private:

@@ -153,6 +153,10 @@ class IndexState : public gs::ClusterState {
   std::shared_ptr<const gpushare::policy::NodeView> node(std::string_view name) const override {
     return index_.node(name);
   }
+  void nodes(std::span<const std::string_view> names,
+             std::vector<std::shared_ptr<const gpushare::policy::NodeView>>& out) const override {
+    index_.nodes(names, out);
+  }
   std::size_t node_count() const override { return index_.node_count(); }
   bool ready() const override { return true; }
 

@@ -87,9 +87,10 @@ TEST(Filter, PayloadModeEchoesPassingNodeObjectsUnchanged) {
 
 TEST(Filter, PayloadModeIgnoresTheCache) {
   // Nodes come from the payload; an empty NodeSource is never asked.
-  NodeSource never = [](std::string_view name) -> const policy::NodeView* {
-    ADD_FAILURE() << "asked the cache for " << name;
-    return nullptr;
+  NodeSource never = [](std::span<const std::string_view> names,
+                        std::vector<const policy::NodeView*>& out) {
+    ADD_FAILURE() << "asked the cache for " << names.size() << " nodes";
+    out.assign(names.size(), nullptr);
   };
   const json reply =
       filter(payload_args(pod_json("nvidia.com/mig-1g.12gb"), {node_json("h20-mig.json")}), never);

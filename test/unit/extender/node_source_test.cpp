@@ -1,6 +1,9 @@
 // extender::node_source_from: the extender's node lookup over a list of NodeViews.
 #include <gtest/gtest.h>
 
+#include <string_view>
+#include <vector>
+
 #include "extender/extender.h"
 #include "test/unit/extender/helpers.h"
 
@@ -11,9 +14,14 @@ using namespace gpushare::extender::testing;
 
 TEST(NodeSourceFrom, LooksUpByName) {
   NodeSource source = node_source_from(all_nodes());
-  ASSERT_TRUE(source("gpu-4090"));
-  EXPECT_EQ(source("gpu-4090")->allocatable.at("nvidia.com/gpu.shared"), 4);
-  EXPECT_FALSE(source("nope"));
+  const std::vector<std::string_view> names = {"gpu-4090", "nope", "gpu-4090"};
+  std::vector<const policy::NodeView*> found;
+  source(names, found);
+  ASSERT_EQ(found.size(), 3u);  // one answer per name, in order, repeats included
+  ASSERT_NE(found[0], nullptr);
+  EXPECT_EQ(found[0]->allocatable.at("nvidia.com/gpu.shared"), 4);
+  EXPECT_EQ(found[1], nullptr);
+  EXPECT_EQ(found[2], found[0]);
 }
 
 }  // namespace

@@ -26,6 +26,20 @@ PodRecord pod(const std::string& name, const std::string& node_name, std::int64_
   return p;
 }
 
+TEST(ClusterIndex, NodesAnswersEachNameInOrder) {
+  ClusterIndex index;
+  index.replace_nodes({node("n1"), node("n2")});
+  const std::vector<std::string_view> names = {"n2", "nope", "n1", "n2"};
+  std::vector<std::shared_ptr<const policy::NodeView>> out = {nullptr};  // appended to
+  index.nodes(names, out);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[0], nullptr);
+  EXPECT_EQ(out[1], index.node("n2"));  // the shared view itself, not a copy
+  EXPECT_EQ(out[2], nullptr);
+  EXPECT_EQ(out[3], index.node("n1"));
+  EXPECT_EQ(out[4], out[1]);
+}
+
 TEST(ClusterIndex, UsedFollowsPodsWhicheverComesFirst) {
   ClusterIndex index;
   index.upsert_pod(pod("early", "n1", 2));  // before its node is known
