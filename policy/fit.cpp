@@ -71,12 +71,7 @@ bool model_has_resource(const GpuModel& model, const std::string& resource) {
 NodeFit fit_mig(const std::string& resource, std::int64_t count, const NodeView& node,
                 const Catalog& catalog) {
   const auto total = allocatable(node, resource);
-  // NodeView::free without a second allocatable lookup: this runs for every node named.
-  std::int64_t free_now = 0;
-  if (total) {
-    auto held = node.used.find(resource);
-    free_now = std::max<std::int64_t>(0, *total - (held == node.used.end() ? 0 : held->second));
-  }
+  const std::int64_t free_now = node.free(resource);
   if (free_now >= count) return fits();
   if (total && *total > 0) return later(needs(resource, count, free_now, *total));
   // GFD labels the device but the device plugin has not advertised it (yet): it restarts after
