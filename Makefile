@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
-.PHONY: all deps build test unit bench-smoke e2e check-generated check-layering check-format test-sanitize fuzz fuzz-smoke demo lint format clean bench bench-scheduler simulate-bench
+.PHONY: all deps build test unit bench-smoke e2e check-generated check-layering check-format test-sanitize fuzz fuzz-smoke demo lint format clean bench bench-mutate bench-scheduler simulate-bench
 
 all: build
 
@@ -67,6 +67,11 @@ demo: build
 
 bench: build
 	scripts/bench.sh
+
+# POST /mutate beside nginx (the TLS floor) and a Go webhook on controller-runtime's admission
+# package (test/bench/webhook-peer), interleaved, pinned to separate cores (issue 13, item 1).
+bench-mutate: build
+	scripts/bench-mutate.py
 
 # The repartitioning matrix of BENCHMARKS.md (issue 9): 20 and 200 nodes, three loads, three
 # mixes, seeds 1-3 (about half an hour on 2 cores). make test runs a small piece of it as a

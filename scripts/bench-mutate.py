@@ -10,6 +10,9 @@ volumes):
   nginx   (Debian's nginx-light) answering every POST with a fixed body of the size of
           gpushare's answer: the floor for a TLS HTTP server on this machine;
   gpushare serve (no cluster);
+  go-peer  a webhook on controller-runtime's admission package doing the same mapping
+          (test/bench/webhook-peer, built into build/webhook-peer when Go is here; --no-peer
+          leaves it out);
   with --baseline B, also B (another gpushare build) as gpushare-base.
 Each server is pinned to CPU 0 and wrk (Debian's wrk, --connections keep-alive TLS
 connections, one thread) to CPU 1. Prints per round and as medians (with min-max spread):
@@ -170,7 +173,16 @@ def main():
                          "requests, so that the think time, not the response, sets the pace")
     ap.add_argument("--baseline", help="another gpushare binary (e.g. the previous commit's) to run "
                                        "interleaved with the others, as gpushare-base")
+    ap.add_argument("--peer", default="build/webhook-peer",
+                    help="the Go controller-runtime peer; built from test/bench/webhook-peer if missing")
+    ap.add_argument("--no-peer", action="store_true", help="leave the Go peer out")
     a = ap.parse_args()
+    if not a.no_peer and not os.path.exists(a.peer):
+        if not shutil.which("go"):
+            sys.exit(f"{a.peer} is missing and Go is not here to build it: pass --no-peer")
+        print(f"building {a.peer} (test/bench/webhook-peer) ...", flush=True)
+        subprocess.run(["go", "build", "-trimpath", "-o", os.path.abspath(a.peer), "."],
+                       cwd="test/bench/webhook-peer", check=True)
     for tool in ("nginx", "wrk", "taskset"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             sys.exit(f"{tool} not found: apt-get install nginx-light wrk")
@@ -185,7 +197,7 @@ def main():
     with open(os.path.join(d, "answer.json"), "w") as f:
         f.write(answer)
 
-    gp_port, ng_port = 18453, 18454
+    gp_port, ng_port, peer_port = 18453, 18454, 18455
     with open(os.path.join(d, "config.yaml"), "w") as f:
         f.write(f'listen: "127.0.0.1:{gp_port}"\n'
                 f"tls: {{certFile: {d}/tls.crt, keyFile: {d}/tls.key}}\nlog: {{level: warn}}\n")
@@ -225,6 +237,10 @@ http {{
         "gpushare": ["taskset", "-c", "0", a.binary, "serve", "--config", os.path.join(d, "config.yaml")],
     }
     ports = {"nginx": ng_port, "gpushare": gp_port}
+    if not a.no_peer:
+        servers["go-peer"] = ["taskset", "-c", "0", a.peer, "--listen", f"127.0.0.1:{peer_port}",
+                              "--cert", f"{d}/tls.crt", "--key", f"{d}/tls.key"]
+        ports["go-peer"] = peer_port
     if a.baseline:
         servers["gpushare-base"] = ["taskset", "-c", "0", a.baseline, "serve", "--config",
                                     os.path.join(d, "config.yaml")]
@@ -263,6 +279,9 @@ http {{
               f"p99 {med[n]['p99']:.2f} ms  server CPU {med[n]['cpu_us']:.1f} us/req")
     print(f"  gpushare / nginx: {med['gpushare']['rps'] / med['nginx']['rps']:.3f}x req/s, "
           f"{med['gpushare']['cpu_us'] / med['nginx']['cpu_us']:.1f}x CPU per request")
+    if not a.no_peer:
+        print(f"  gpushare / go-peer: {med['gpushare']['rps'] / med['go-peer']['rps']:.2f}x req/s, "
+              f"{med['gpushare']['cpu_us'] / med['go-peer']['cpu_us']:.3f}x CPU per request")
     if a.baseline:
         print(f"  gpushare / gpushare-base: {med['gpushare']['rps'] / med['gpushare-base']['rps']:.2f}x req/s, "
               f"{med['gpushare']['cpu_us'] / med['gpushare-base']['cpu_us']:.2f}x CPU per request")
