@@ -28,11 +28,17 @@ struct TlsConfig {
   std::string client_ca_file;
 };
 
+// A GFD-labelled Node object as kube-scheduler sends it in full-node mode, in bytes (measured on
+// bench_full_nodes' synthetic H20 nodes, not a real cluster's): where that mode stops for a given
+// limits.maxExtenderBodyBytes, which serve logs at startup.
+inline constexpr std::size_t kTypicalNodeObjectBytes = 5000;
+
 struct LimitsConfig {
   std::size_t max_body_bytes = 3 * 1024 * 1024;  // kube-apiserver's own request limit
   // POST /filter and /prioritize. Names-only (nodeCacheCapable: true, manifests/scheduler) needs
-  // ~20 bytes per node; full-node mode carries every feasible Node object, ~5 KB each with GFD's
-  // labels, so 3Mi holds ~600 nodes and 5,000 nodes need ~25Mi (README "Full-node mode").
+  // ~20 bytes per node; full-node mode carries every feasible Node object
+  // (kTypicalNodeObjectBytes each), so 3Mi holds ~600 nodes and 5,000 nodes need ~25Mi (README
+  // "Full-node mode").
   std::size_t max_extender_body_bytes = 3 * 1024 * 1024;
   // The TLS handshake and a request head, from the connection's accept (or the head's first
   // byte on a kept-alive connection): a client trickling bytes cannot extend it.

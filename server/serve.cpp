@@ -183,16 +183,18 @@ int run_serve(const ServeFlags& flags, std::ostream& err) {
     logging::error("startup failed", {{"error", port.error()}});
     return 1;
   }
-  logging::info("serving",
-                {{"listen", config->listen_host + ":" + std::to_string(*port)},
-                 {"cluster", config->cluster.enabled() ? "watching" : "none"},
-                 {"catalog", config->catalog_file.empty() ? "built-in" : config->catalog_file},
-                 // Where full-node mode (nodeCacheCapable: false) stops: ~5 KB per GFD-labelled
-                 // Node object; names-only mode (the shipped scheduler config) has no such bound.
-                 {"fullNodeExtenderUpTo",
-                  "about " + std::to_string(config->limits.max_extender_body_bytes / 5000) +
-                      " nodes (limits.maxExtenderBodyBytes at ~5 KB per Node; names-only mode: "
-                      "any size)"}});
+  logging::info(
+      "serving",
+      {{"listen", config->listen_host + ":" + std::to_string(*port)},
+       {"cluster", config->cluster.enabled() ? "watching" : "none"},
+       {"catalog", config->catalog_file.empty() ? "built-in" : config->catalog_file},
+       // Where full-node mode (nodeCacheCapable: false) stops; names-only mode (the
+       // shipped scheduler config) has no such bound.
+       {"fullNodeExtenderUpTo",
+        "about " +
+            std::to_string(config->limits.max_extender_body_bytes / kTypicalNodeObjectBytes) +
+            " nodes (limits.maxExtenderBodyBytes at ~5 KB per Node; names-only mode: "
+            "any size)"}});
 
   std::thread signal_waiter([&] {
     int sig = 0;

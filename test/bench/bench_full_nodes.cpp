@@ -11,31 +11,22 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "extender/extender.h"
 #include "logging/log.h"
+#include "server/config.h"
+#include "test/bench/proc_status.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-long status_kib(const char* key) {
-  std::ifstream status("/proc/self/status");
-  std::string k;
-  while (status >> k) {
-    long value = 0;
-    if (k == key && status >> value) return value;
-    status.ignore(1 << 20, '\n');
-  }
-  return -1;
-}
-
-// VmHWM is the peak RSS since the last reset (writing 5 to clear_refs resets it).
-void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+using gpushare::bench::peak_rss_kib;
+using gpushare::bench::reset_peak_rss;
+using gpushare::bench::rss_kib;
 
 std::string node_json(int i) {
   const std::string name = "gpu-" + std::to_string(i);
@@ -135,8 +126,8 @@ int main(int argc, char** argv) {
   for (const int n : sizes) {
     const std::string body = args(n);
     malloc_trim(0);
-    const long before = status_kib("VmRSS:");
-    reset_peak();
+    const long before = rss_kib();
+    reset_peak_rss();
     std::vector<double> filter_ms, prioritize_ms;
     std::size_t passed = 0;
     for (int c = 0; c < calls; ++c) {
@@ -153,15 +144,18 @@ int main(int argc, char** argv) {
       filter_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
       prioritize_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
     }
-    const long peak = status_kib("VmHWM:");
+    const long peak = peak_rss_kib();
     malloc_trim(0);
-    const long after = status_kib("VmRSS:");
+    const long after = rss_kib();
     char f[64], p[64], b[32];
     std::snprintf(b, sizeof b, "%.1f MB", static_cast<double>(body.size()) / 1e6);
     std::snprintf(f, sizeof f, "%.1f / %.1f ms", pct(filter_ms, 0.5), pct(filter_ms, 0.99));
     std::snprintf(p, sizeof p, "%.1f / %.1f ms", pct(prioritize_ms, 0.5), pct(prioritize_ms, 0.99));
-    std::printf("%-7d %-9s %-26s %-26s %-10ld %-10ld %-10ld (MB; %zu of %d pass)\n", n, b, f, p,
-                before / 1024, peak / 1024, after / 1024, passed, n);
+    std::printf("%-7d %-9s %-26s %-26s %-10ld %-10ld %-10ld (MB; %zu of %d pass; %zu B per Node)\n",
+                n, b, f, p, before / 1024, peak / 1024, after / 1024, passed, n, body.size() / n);
   }
+  // The figure the server's startup line (fullNodeExtenderUpTo) divides the body limit by.
+  std::printf("server/config.h assumes %zu B per Node (kTypicalNodeObjectBytes)\n",
+              gpushare::server::kTypicalNodeObjectBytes);
   return 0;
 }

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -25,6 +24,7 @@
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/tls_store.h"
+#include "test/bench/proc_status.h"
 
 namespace gs = gpushare::server;
 using Clock = std::chrono::steady_clock;
@@ -48,16 +48,7 @@ struct Samples {
   double p99() const { return percentile(us, 0.99); }
 };
 
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    long value = 0;
-    if (key == "VmRSS:" && status >> value) return value;
-    status.ignore(1 << 20, '\n');
-  }
-  return -1;
-}
+using gpushare::bench::rss_kib;
 
 const char* kReview = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
   "uid":"b1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},

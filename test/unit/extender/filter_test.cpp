@@ -226,6 +226,22 @@ TEST(Filter, LowerCaseKeysAreAcceptedLikeGoDoes) {
   EXPECT_EQ(filter(body.dump())["NodeNames"], (json{"gpu-h20"}));
 }
 
+// Keys in another casing miss the shaped parse; the body is parsed again whole and each passing
+// Node is echoed from that parse (the same object, re-serialised), not from the body's bytes.
+TEST(Filter, LowerCaseKeysInPayloadModeEchoEachPassingNodeObject) {
+  const json body = {
+      {"pod", pod_json("nvidia.com/mig-1g.12gb")},
+      {"nodes", {{"items", {node_json("h20-mig.json"), node_json("cpu-only.json")}}}},
+      {"nodenames", nullptr}};
+  const ExtenderResult r = handle_filter(body.dump(), NodeSource{}, kSettings);
+  ASSERT_EQ(r.http_status, 200) << r.body;
+  EXPECT_TRUE(r.payload_mode);
+  const json reply = json::parse(r.body);
+  ASSERT_EQ(reply["Nodes"]["items"].size(), 1u) << r.body;
+  EXPECT_EQ(reply["Nodes"]["items"][0], node_json("h20-mig.json"));
+  EXPECT_EQ(reply["FailedAndUnresolvableNodes"].size(), 1u) << r.body;
+}
+
 TEST(Filter, NodeNamesWinWhenBothAreSent) {
   const json body = {{"Pod", pod_json("nvidia.com/mig-1g.12gb")},
                      {"Nodes", {{"items", {node_json("cpu-only.json")}}}},
