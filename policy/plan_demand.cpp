@@ -182,28 +182,60 @@ std::optional<std::vector<ProfileCounts>> current_mig_layout(
   return std::vector<ProfileCounts>(static_cast<std::size_t>(gpus), per);
 }
 
+namespace {
+
+// The search behind fill_by_demand: every multiset of base profiles that extends the GPU's
+// `counts` and still places, each profile's instances worth their marginal gain in turn.
+struct FillSearch {
+  const GpuModel& model;
+  const std::vector<const MigProfile*>& base;
+  std::vector<std::string> resources;  // base[i]'s resource name
+  DemandSupply& ds;
+  ProfileCounts current;
+  ProfileCounts best;
+  double best_gain = 0;
+
+  // Adds instances of base[i..] to `current` (profiles in base order, so each multiset is
+  // visited once).
+  void run(std::size_t i, double gain) {
+    // Strictly better only (with a margin for rounding): among layouts worth the same, the
+    // first found, i.e. the one with more of the larger profiles, as before.
+    if (gain > best_gain + 1e-9) {
+      best_gain = gain;
+      best = current;
+    }
+    for (std::size_t j = i; j < base.size(); ++j) {
+      const MigProfile* p = base[j];
+      int& n = current[p->name];
+      ++n;
+      if (placeable(model, current)) {
+        const double g = ds.gain(resources[j]);
+        ds.add_supply(resources[j], 1);
+        run(j, gain + g);
+        ds.add_supply(resources[j], -1);
+      }
+      if (--n == 0) current.erase(p->name);
+    }
+  }
+};
+
+}  // namespace
+
 ProfileCounts fill_by_demand(const GpuModel& model, ProfileCounts counts, DemandSupply& ds) {
   const std::vector<const MigProfile*> base = base_profiles(model);
-  while (true) {
-    const MigProfile* best = nullptr;
-    double best_gain = 0;
-    for (const MigProfile* p : base) {
-      const double g = ds.gain(p->resource_name());
-      if (g <= best_gain) continue;
-      ProfileCounts next = counts;
-      ++next[p->name];
-      if (!placeable(model, next)) continue;
-      best = p;
-      best_gain = g;
-    }
-    if (best == nullptr) break;
-    ++counts[best->name];
-    ds.add_supply(best->resource_name(), 1);
-  }
-  ProfileCounts filled = fill_mig_leftover(model, counts);
-  for (const auto& [name, n] : filled) {
+  FillSearch search{model, base, {}, ds, counts, counts};
+  for (const MigProfile* p : base) search.resources.push_back(p->resource_name());
+  search.run(0, 0);
+  ProfileCounts chosen = std::move(search.best);
+  for (const auto& [name, n] : chosen) {
     auto it = counts.find(name);
     const int added = n - (it == counts.end() ? 0 : it->second);
+    if (added > 0) ds.add_supply(model.find_profile(name)->resource_name(), added);
+  }
+  ProfileCounts filled = fill_mig_leftover(model, chosen);
+  for (const auto& [name, n] : filled) {
+    auto it = chosen.find(name);
+    const int added = n - (it == chosen.end() ? 0 : it->second);
     if (added > 0) ds.add_supply(model.find_profile(name)->resource_name(), added);
   }
   return filled;

@@ -86,9 +86,13 @@ std::optional<std::vector<ProfileCounts>> current_mig_layout(
     const NodeView& node, const GpuModel& model, int gpus,
     const std::map<std::string, std::vector<MigConfigEntry>>& mig_configs);
 
-// `counts` plus instances chosen by demand, one at a time, each the base profile of the largest
-// gain that still places (supply updated as it goes); then, for space no wanted profile fits,
-// base profiles largest first (fill_mig_leftover), so no space is left out of the config.
+// `counts` plus the base-profile instances worth the most to demand in all (each instance worth
+// its marginal gain as it is added), found by trying every multiset of base profiles that
+// extends `counts` and still places on one GPU (at most 78 for the built-in catalog's models);
+// supply is updated with what was added. Then, for space no wanted profile fits, base profiles
+// largest first (fill_mig_leftover), so no space is left out of the config. (It added one instance
+// at a time, the profile of the largest gain first: one scarce 3g instance outweighed the 1g
+// instances in demand that the same space holds; BENCHMARKS.md, issue 9.)
 ProfileCounts fill_by_demand(const GpuModel& model, ProfileCounts counts, DemandSupply& ds);
 
 // In pods: what `gpu`'s instances are worth added one by one to `ds` (left unchanged), to

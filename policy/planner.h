@@ -25,8 +25,8 @@
 //     the instances and replicas the cluster offers) and each node's per-GPU layout (from the
 //     mig-parted config its mig.config names, or its GFD counts spread evenly):
 //     - MIG (plan_mig.h): the pods' instances go onto as few GPUs as hold them, the least
-//       valuable to demand first; those GPUs are filled from demand (the next instance to the
-//       profile with the most pods per instance), and every other GPU keeps its layout, listed
+//       valuable to demand first; those GPUs are filled from demand (the instances worth the
+//       most pods in all, plan_demand.h), and every other GPU keeps its layout, listed
 //       with its exact counts so mig-parted skips it. Since the node is paused for the change
 //       anyway, a GPU no pod needs is relaid out too when demand rests on 8+ pods of the model
 //       and values a fresh layout 25% more than what the GPU holds (rebalance_idle_gpus).

@@ -127,6 +127,24 @@ TEST(PlannerDemand, UnknownLayoutRelaysOutEveryGpu) {
 
 // ---- Filling and rebalancing from demand.
 
+// A GPU's space goes to the layout worth the most pods: seven 1g.10gb pods and two 3g.40gb pods
+// wait, nothing offers either; seven 1g instances serve seven pods, where two 3g ones serve two
+// and one 3g with four 1g five.
+TEST(PlannerDemand, FillServesTheMostPodsAGpuCanHold) {
+  const GpuModel& model = h100_model();
+  DemandSupply ds;
+  ds.add_demand("nvidia.com/mig-1g.10gb", 7);
+  ds.add_demand("nvidia.com/mig-3g.40gb", 2);
+  const ProfileCounts filled = fill_by_demand(model, {}, ds);
+  EXPECT_EQ(filled, (ProfileCounts{{"1g.10gb", 7}}));
+  // What the GPU must hold already stays, and the rest is sized around it.
+  DemandSupply again;
+  again.add_demand("nvidia.com/mig-1g.10gb", 7);
+  again.add_demand("nvidia.com/mig-3g.40gb", 2);
+  EXPECT_EQ(fill_by_demand(model, {{"3g.40gb", 1}}, again),
+            (ProfileCounts{{"3g.40gb", 1}, {"1g.10gb", 4}}));
+}
+
 TEST(PlannerDemand, FillFollowsDemandAgainstSupply) {
   const GpuModel& model = h100_model();
   DemandSupply ds;
@@ -135,8 +153,13 @@ TEST(PlannerDemand, FillFollowsDemandAgainstSupply) {
   ds.add_supply("nvidia.com/mig-1g.10gb", 14);
   ds.add_demand("nvidia.com/mig-3g.40gb", 3);
   const ProfileCounts filled = fill_by_demand(model, {}, ds);
-  EXPECT_EQ(filled.at("3g.40gb"), 2);
-  EXPECT_EQ(ds.supply("nvidia.com/mig-3g.40gb"), 2);
+  // The scarce profile first; then the space left goes where it is worth the most pods: a
+  // second 3g.40gb (the third pod's chance ~0.98) is worth less than four more 1g.10gb beyond
+  // the 14 (each the chance that demand of 10, plus its headroom, reaches it: ~0.47, 0.37, ...).
+  EXPECT_EQ(filled, (ProfileCounts{{"3g.40gb", 1}, {"1g.10gb", 4}}));
+  // Supply follows what was added.
+  EXPECT_EQ(ds.supply("nvidia.com/mig-3g.40gb"), 1);
+  EXPECT_EQ(ds.supply("nvidia.com/mig-1g.10gb"), 18);
   // Worth in pods: an instance nobody asks for is worth nothing; one of a scarce profile ~1.
   EXPECT_EQ(layout_gain(model, {{"7g.80gb", 1}}, ds), 0);
   DemandSupply empty;
