@@ -224,6 +224,7 @@ struct FillSearch {
 ProfileCounts fill_by_demand(const GpuModel& model, ProfileCounts counts, DemandSupply& ds) {
   const std::vector<const MigProfile*> base = base_profiles(model);
   FillSearch search{model, base, {}, ds, counts, counts};
+  search.resources.reserve(base.size());
   for (const MigProfile* p : base) search.resources.push_back(p->resource_name());
   search.run(0, 0);
   ProfileCounts chosen = std::move(search.best);
