@@ -79,7 +79,7 @@ bench-mutate: build
 # kube-scheduler's throughput with and without gpushare as its extender, through the e2e harness's real
 # control plane (test/e2e/bench_scheduler_test.go; 1,000 nodes, 2,000 pods a run, 3 interleaved rounds).
 bench-scheduler: build
-	E2E_BENCH_SCHEDULER=1 E2E_GO_TEST_FLAGS="-run TestSchedulerThroughput" test/e2e/run.sh
+	E2E_BENCH_SCHEDULER=1 E2E_GPUSHARE_LOG_LEVEL=info E2E_GO_TEST_FLAGS="-run TestSchedulerThroughput" test/e2e/run.sh
 
 simulate-bench: build
 	scripts/simulate-matrix.py --nodes 20,200 --jobs $(JOBS)

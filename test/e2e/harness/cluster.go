@@ -45,6 +45,9 @@ type Options struct {
 	Nodes       *nodeagent.Spec // simulated GPU nodes; nil: none
 	// Extender: "auto" (use it when gpushare answers POST /filter), "on", "off".
 	Extender string
+	// GpushareLogLevel is gpushare's log.level: "debug" unless set (some tests read its debug lines); the
+	// scheduler benchmark runs at "info", the level a cluster runs at, since debug logs every extender call.
+	GpushareLogLevel string
 }
 
 // Cluster is a running control plane.
@@ -96,10 +99,11 @@ type Cluster struct {
 
 // FromEnv fills Options from the environment: E2E_REPO_ROOT (default: two folders above this package's module),
 // E2E_BIN_DIR (default: run test/e2e/build.sh), GPUSHARE_BIN (default build/gpushare), E2E_LOG_DIR (default
-// build/e2e-logs/run-<time>), E2E_EXTENDER (auto|on|off).
+// build/e2e-logs/run-<time>), E2E_EXTENDER (auto|on|off), E2E_GPUSHARE_LOG_LEVEL (default debug).
 func FromEnv() (Options, error) {
 	o := Options{RepoRoot: os.Getenv("E2E_REPO_ROOT"), BinDir: os.Getenv("E2E_BIN_DIR"), GpushareBin: os.Getenv("GPUSHARE_BIN"),
-		LogDir: os.Getenv("E2E_LOG_DIR"), Extender: os.Getenv("E2E_EXTENDER")}
+		LogDir: os.Getenv("E2E_LOG_DIR"), Extender: os.Getenv("E2E_EXTENDER"),
+		GpushareLogLevel: os.Getenv("E2E_GPUSHARE_LOG_LEVEL")}
 	if o.RepoRoot == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -482,10 +486,14 @@ const (
 // but for the port), and a copy next to the logs. kubeconfig is the identity it runs as; dra turns on dra.enabled
 // (that identity must be allowed to list and watch resourceslices).
 func (c *Cluster) writeGpushareConfig(name string, port int, kubeconfig string, repartition, dra bool) (string, error) {
+	logLevel := c.Opts.GpushareLogLevel
+	if logLevel == "" {
+		logLevel = "debug"
+	}
 	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
 tls: {certFile: %s, keyFile: %s}
 probes: {listen: "127.0.0.1:0"}
-log: {level: debug, format: text}
+log: {level: %s, format: text}
 cluster: {kubeconfig: %s}
 gpuOperator: {namespace: gpu-operator, devicePluginConfigMap: device-plugin-config, migPartedConfigMap: custom-mig-parted-config}
 scheduling: {defaultPlacement: binpack}
@@ -501,7 +509,7 @@ repartition:
   leaseNamespace: %s
   leaseName: %s
   nodeSelector: {%q: "true"}
-%s`, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), kubeconfig,
+%s`, port, filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key"), logLevel, kubeconfig,
 		repartition, int(PropagationDelay.Seconds()), int(FailureBackoff.Seconds()), int(EntryGcInterval.Seconds()),
 		int(EntryGrace.Seconds()), LeaseNamespace, LeaseName, RepartitionNodeLabel, draConfig(dra))
 	path := filepath.Join(c.Dir, name+".yaml")
