@@ -227,16 +227,12 @@ ProfileCounts fill_by_demand(const GpuModel& model, ProfileCounts counts, Demand
   search.resources.reserve(base.size());
   for (const MigProfile* p : base) search.resources.push_back(p->resource_name());
   search.run(0, 0);
-  ProfileCounts chosen = std::move(search.best);
-  for (const auto& [name, n] : chosen) {
+  // The supply gains what the GPU holds beyond `counts`: the chosen instances, then the leftover
+  // fill's (the search left `ds` as it found it).
+  ProfileCounts filled = fill_mig_leftover(model, std::move(search.best));
+  for (const auto& [name, n] : filled) {
     auto it = counts.find(name);
     const int added = n - (it == counts.end() ? 0 : it->second);
-    if (added > 0) ds.add_supply(model.find_profile(name)->resource_name(), added);
-  }
-  ProfileCounts filled = fill_mig_leftover(model, chosen);
-  for (const auto& [name, n] : filled) {
-    auto it = chosen.find(name);
-    const int added = n - (it == chosen.end() ? 0 : it->second);
     if (added > 0) ds.add_supply(model.find_profile(name)->resource_name(), added);
   }
   return filled;
