@@ -25,8 +25,8 @@ using nlohmann::json;
 namespace {
 
 // One node of the request: its name as given and, in payload mode, its decoded view and the
-// Node object to echo back. Cache-mode views are looked up one at a time as they are judged
-// (view_of), and never copied: the cache hands out pointers into one shared snapshot.
+// Node object to echo back. Cache-mode views are looked up all at once (resolve_names) and
+// never copied: the cache hands out pointers to its shared, immutable nodes.
 struct Candidate {
   std::string_view name;  // into Request::doc, or into `view` in payload mode
   // Payload mode only. Out of line: a NodeView is ~400 bytes, and inline it made the candidates

@@ -20,15 +20,10 @@ class ClusterState {
  public:
   virtual ~ClusterState() = default;
   virtual std::shared_ptr<const policy::ClusterFacts> facts() const = 0;
-  // The node of this name, shared and immutable (it stays valid while held); nullptr if unknown.
-  virtual std::shared_ptr<const policy::NodeView> node(std::string_view name) const = 0;
-  // node() for each name, appended to `out` in order. A cache overrides it to look them all up
-  // under one lock; this default asks one at a time.
+  // The node of each name, appended to `out` in order: shared and immutable (each stays valid
+  // while held), nullptr when unknown. One call per request, so a cache takes its lock once.
   virtual void nodes(std::span<const std::string_view> names,
-                     std::vector<std::shared_ptr<const policy::NodeView>>& out) const {
-    out.reserve(out.size() + names.size());
-    for (std::string_view name : names) out.push_back(node(name));
-  }
+                     std::vector<std::shared_ptr<const policy::NodeView>>& out) const = 0;
   virtual std::size_t node_count() const = 0;
   // The view can be served from: for the watch cache, the first lists are in and no list or
   // watch has been failing for long (kube::ClusterCache::is_current); always for a fixed view.
@@ -45,10 +40,14 @@ class StaticClusterState : public ClusterState {
     view_ = std::make_shared<const policy::ClusterView>(std::move(view));
   }
   std::shared_ptr<const policy::ClusterFacts> facts() const override { return facts_; }
-  std::shared_ptr<const policy::NodeView> node(std::string_view name) const override {
-    const policy::NodeView* found = view_->find(name);
-    // Shares the view's ownership: no copy of the node.
-    return found ? std::shared_ptr<const policy::NodeView>(view_, found) : nullptr;
+  void nodes(std::span<const std::string_view> names,
+             std::vector<std::shared_ptr<const policy::NodeView>>& out) const override {
+    out.reserve(out.size() + names.size());
+    for (std::string_view name : names) {
+      const policy::NodeView* found = view_->find(name);
+      // Shares the view's ownership: no copy of the node.
+      out.push_back(found ? std::shared_ptr<const policy::NodeView>(view_, found) : nullptr);
+    }
   }
   std::size_t node_count() const override { return view_->nodes.size(); }
   bool ready() const override { return true; }

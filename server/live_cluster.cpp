@@ -40,9 +40,6 @@ class CacheCluster : public LiveCluster {
   }
 
   std::shared_ptr<const policy::ClusterFacts> facts() const override { return cache_.facts(); }
-  std::shared_ptr<const policy::NodeView> node(std::string_view name) const override {
-    return cache_.node(name);
-  }
   void nodes(std::span<const std::string_view> names,
              std::vector<std::shared_ptr<const policy::NodeView>>& out) const override {
     cache_.nodes(names, out);

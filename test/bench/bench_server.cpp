@@ -141,9 +141,6 @@ class IndexState : public gs::ClusterState {
   std::shared_ptr<const gpushare::policy::ClusterFacts> facts() const override {
     return index_.facts();
   }
-  std::shared_ptr<const gpushare::policy::NodeView> node(std::string_view name) const override {
-    return index_.node(name);
-  }
   void nodes(std::span<const std::string_view> names,
              std::vector<std::shared_ptr<const gpushare::policy::NodeView>>& out) const override {
     index_.nodes(names, out);

@@ -145,6 +145,31 @@ TEST(PlannerDemand, FillServesTheMostPodsAGpuCanHold) {
             (ProfileCounts{{"3g.40gb", 1}, {"1g.10gb", 4}}));
 }
 
+// fill_by_demand tries every multiset of base profiles one GPU can hold; plan_demand.h bounds
+// that at 78 for the built-in models (what one fill costs). A catalog entry that raises it
+// should revisit the search.
+TEST(PlannerDemand, FillSearchVisitsAtMost78LayoutsPerBuiltInModel) {
+  for (const GpuModel& model : catalog().models()) {
+    std::vector<const MigProfile*> base;
+    for (const MigProfile& p : model.profiles) {
+      if (!p.has_attribute()) base.push_back(&p);
+    }
+    int layouts = 0;
+    ProfileCounts current;
+    std::function<void(std::size_t)> visit = [&](std::size_t i) {
+      ++layouts;
+      for (std::size_t j = i; j < base.size(); ++j) {
+        ++current[base[j]->name];
+        if (placeable(model, current)) visit(j);
+        if (--current[base[j]->name] == 0) current.erase(base[j]->name);
+      }
+    };
+    visit(0);
+    EXPECT_GT(layouts, 1) << model.model;
+    EXPECT_LE(layouts, 78) << model.model;
+  }
+}
+
 TEST(PlannerDemand, FillFollowsDemandAgainstSupply) {
   const GpuModel& model = h100_model();
   DemandSupply ds;
