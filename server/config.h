@@ -46,8 +46,14 @@ struct LimitsConfig {
   Seconds read_timeout{10};   // a request's body, whole (a worker holds the request meanwhile)
   Seconds write_timeout{10};  // a response, whole
   // Idle kept-alive connections wait in the front door's event loop, not on a worker
-  // (server/front_door.h); this closes them after so long.
-  Seconds keep_alive_timeout{5};
+  // (server/front_door.h); this closes them after so long. Longer than the 90 s after which
+  // kube-apiserver's webhook client and kube-scheduler's extender client (Go's
+  // http.Transport.IdleConnTimeout, as client-go and the scheduler set it) drop an idle
+  // connection themselves: when the server closes first, a request the client sends on the
+  // connection at that moment fails ("write: broken pipe"; a POST is not retried), and an
+  // admission webhook that fails closed refuses the pod. Seen with the old 5 s in
+  // `make bench-scheduler` (one pod create of 2,000 refused; BENCHMARKS.md, 2026-12-07).
+  Seconds keep_alive_timeout{120};
   std::size_t keep_alive_max_count = 10000;  // default 5 would re-handshake every 5th request
   std::size_t worker_threads = 64;
 };

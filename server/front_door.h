@@ -35,10 +35,10 @@
 namespace gpushare::server {
 
 struct FrontDoorSettings {
-  std::chrono::milliseconds read_header_timeout{5000};  // handshake + request head
-  std::chrono::milliseconds read_timeout{10000};        // a request's body, whole
-  std::chrono::milliseconds write_timeout{10000};       // a response, whole
-  std::chrono::milliseconds keep_alive_timeout{5000};   // idle between requests
+  std::chrono::milliseconds read_header_timeout{5000};   // handshake + request head
+  std::chrono::milliseconds read_timeout{10000};         // a request's body, whole
+  std::chrono::milliseconds write_timeout{10000};        // a response, whole
+  std::chrono::milliseconds keep_alive_timeout{120000};  // idle between requests (config.h)
   std::size_t keep_alive_max_count = 10000;
   std::size_t workers = 64;
   // A head larger than this gets 431 and the connection is closed (kube-apiserver's and

@@ -17,6 +17,9 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_EQ(c->limits.max_body_bytes, 3u * 1024 * 1024);
   EXPECT_EQ(c->limits.max_extender_body_bytes, 3u * 1024 * 1024);
   EXPECT_GE(c->limits.keep_alive_max_count, 1000u);
+  // Past the 90 s idle timeout of the Go clients that call gpushare (config.h): they, not the
+  // server, close an idle connection, so none is closed under a request being sent.
+  EXPECT_GT(c->limits.keep_alive_timeout, Seconds(90));
   EXPECT_FALSE(c->repartition.enabled);
   EXPECT_FALSE(c->repartition.allow_disruption);
   EXPECT_FALSE(c->dra.enabled);
