@@ -340,6 +340,8 @@ int main(int argc, char** argv) {
         {"mutate, in process (decode+policy+patch)", {}, {}},
         {"filter " + some_label + ", in process", {}, {}},
         {"prioritize " + some_label + ", in process", {}, {}},
+        {"filter " + every_label + ", in process", {}, {}},
+        {"prioritize " + every_label + ", in process", {}, {}},
         {"POST /mutate over TLS keep-alive", {}, {}},
         {"POST /filter " + some_label, {}, {}},
         {"POST /prioritize " + some_label, {}, {}},
@@ -363,14 +365,21 @@ int main(int argc, char** argv) {
       both(rows[2], [&](Served& s, HttpsClient&) {
         return in_process(per_round_lists, [&] { s.service.prioritize(some); });
       });
-      both(rows[3], [&](Served&, HttpsClient& c) { return c.run("/mutate", kReview, per_round); });
-      both(rows[4],
-           [&](Served&, HttpsClient& c) { return c.run("/filter", some, per_round_lists); });
-      both(rows[5],
-           [&](Served&, HttpsClient& c) { return c.run("/prioritize", some, per_round_lists); });
+      // Every name in process: what the policy and the decode cost without TLS and the client.
+      both(rows[3], [&](Served& s, HttpsClient&) {
+        return in_process(per_round_lists, [&] { s.service.filter(every); });
+      });
+      both(rows[4], [&](Served& s, HttpsClient&) {
+        return in_process(per_round_lists, [&] { s.service.prioritize(every); });
+      });
+      both(rows[5], [&](Served&, HttpsClient& c) { return c.run("/mutate", kReview, per_round); });
       both(rows[6],
-           [&](Served&, HttpsClient& c) { return c.run("/filter", every, per_round_lists); });
+           [&](Served&, HttpsClient& c) { return c.run("/filter", some, per_round_lists); });
       both(rows[7],
+           [&](Served&, HttpsClient& c) { return c.run("/prioritize", some, per_round_lists); });
+      both(rows[8],
+           [&](Served&, HttpsClient& c) { return c.run("/filter", every, per_round_lists); });
+      both(rows[9],
            [&](Served&, HttpsClient& c) { return c.run("/prioritize", every, per_round_lists); });
     }
     if (under_events) stream.stop();

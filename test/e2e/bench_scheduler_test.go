@@ -87,6 +87,10 @@ func TestSchedulerThroughput(t *testing.T) {
 	})
 
 	rates := map[bool][]float64{}
+	// CPU per pod bound, by component, each run: where a run's two cores went (the whole control plane shares
+	// them, so this, not gpushare's answer time alone, says what limits the rate).
+	components := []string{"kube-apiserver", "etcd", "kube-scheduler", "gpushare", "e2e.test"}
+	var cpuLines []string
 	run := func(extender bool) float64 {
 		if err := cluster.RestartScheduler(ctx, extender, 5000); err != nil {
 			t.Fatal(err)
@@ -100,10 +104,30 @@ func TestSchedulerThroughput(t *testing.T) {
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
 		go countBindings(watchCtx, t, client, ns, pods, boundCh)
+		cpuStart := cluster.ComponentCPU(components...)
 		start := time.Now()
 		type creates struct {
 			failed int32
 			done   time.Time
+		}
+		// E2E_BENCH_PPROF=SECONDS: a CPU profile of kube-scheduler from E2E_BENCH_PPROF_AFTER seconds into the
+		// run (default 2), written beside the logs as scheduler-<with|without>-<run>.pprof (`go tool pprof -top`
+		// reads it). A run ends sooner than the profile does: it waits for the profile.
+		profiled := make(chan struct{})
+		if secs := envInt("E2E_BENCH_PPROF", 0); secs > 0 {
+			file := fmt.Sprintf("%s/scheduler-%s-%d.pprof", cluster.LogDir, map[bool]string{true: "with", false: "without"}[extender],
+				len(rates[extender]))
+			go func() {
+				defer close(profiled)
+				time.Sleep(time.Duration(envInt("E2E_BENCH_PPROF_AFTER", 2)) * time.Second)
+				if err := cluster.SchedulerProfile(ctx, time.Duration(secs)*time.Second, file); err != nil {
+					t.Logf("kube-scheduler profile: %v", err)
+				} else {
+					t.Logf("kube-scheduler profile: %s", file)
+				}
+			}()
+		} else {
+			close(profiled)
 		}
 		createsDone := make(chan creates, 1)
 		go func() {
@@ -119,8 +143,10 @@ func TestSchedulerThroughput(t *testing.T) {
 		case lastBound = <-boundCh:
 		case <-time.After(10 * time.Minute):
 		}
+		cpuEnd := cluster.ComponentCPU(components...)
 		stopWatch()
 		c := <-createsDone
+		<-profiled
 		if lastBound.IsZero() || c.failed > 0 {
 			t.Fatalf("extender %v: not every pod bound within 10 minutes, %d creates failed", extender, c.failed)
 		}
@@ -128,6 +154,18 @@ func TestSchedulerThroughput(t *testing.T) {
 		rate := float64(pods) / took.Seconds()
 		t.Logf("extender %-5v: %d pods bound in %s (creates took %s): %.0f pods/s", extender, pods,
 			took.Round(time.Millisecond), c.done.Sub(start).Round(time.Millisecond), rate)
+		line := fmt.Sprintf("  extender %-5v %3.0f pods/s, CPU ms per pod bound:", extender, rate)
+		total := 0.0
+		for _, name := range components {
+			if end, ok := cpuEnd[name]; ok {
+				ms := (end - cpuStart[name]) * 1000 / float64(pods)
+				total += ms
+				line += fmt.Sprintf(" %s %.1f,", name, ms)
+			}
+		}
+		line += fmt.Sprintf(" all %.1f (%.2f cores)", total, total*rate/1000)
+		t.Log(line)
+		cpuLines = append(cpuLines, line)
 		// Free the shares for the next run: force-delete (no kubelet grace in this harness).
 		zero := int64(0)
 		_ = client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
@@ -154,6 +192,7 @@ func TestSchedulerThroughput(t *testing.T) {
 	fmt.Fprintf(&sb, "  with gpushare's extender:    median %.0f pods/s, runs %v\n", with, roundAll(rates[true]))
 	fmt.Fprintf(&sb, "  without (same scheduler):    median %.0f pods/s, runs %v\n", without, roundAll(rates[false]))
 	fmt.Fprintf(&sb, "  with / without: %.2fx (target >= 0.8x)\n", with/without)
+	sb.WriteString(strings.Join(cpuLines, "\n") + "\n")
 	t.Log(sb.String())
 	_ = os.WriteFile(cluster.LogDir+"/bench-scheduler.txt", []byte(sb.String()), 0o644)
 }

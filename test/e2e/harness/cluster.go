@@ -48,6 +48,9 @@ type Options struct {
 	// GpushareLogLevel is gpushare's log.level: "debug" unless set (some tests read its debug lines); the
 	// scheduler benchmark runs at "info", the level a cluster runs at, since debug logs every extender call.
 	GpushareLogLevel string
+	// SchedulerPprof lets anonymous GETs read kube-scheduler's /debug/pprof (SchedulerProfile): the
+	// scheduler benchmark's E2E_BENCH_PPROF.
+	SchedulerPprof bool
 }
 
 // Cluster is a running control plane.
@@ -99,11 +102,12 @@ type Cluster struct {
 
 // FromEnv fills Options from the environment: E2E_REPO_ROOT (default: two folders above this package's module),
 // E2E_BIN_DIR (default: run test/e2e/build.sh), GPUSHARE_BIN (default build/gpushare), E2E_LOG_DIR (default
-// build/e2e-logs/run-<time>), E2E_EXTENDER (auto|on|off), E2E_GPUSHARE_LOG_LEVEL (default debug).
+// build/e2e-logs/run-<time>), E2E_EXTENDER (auto|on|off), E2E_GPUSHARE_LOG_LEVEL (default debug),
+// E2E_BENCH_PPROF (non-empty: SchedulerPprof).
 func FromEnv() (Options, error) {
 	o := Options{RepoRoot: os.Getenv("E2E_REPO_ROOT"), BinDir: os.Getenv("E2E_BIN_DIR"), GpushareBin: os.Getenv("GPUSHARE_BIN"),
 		LogDir: os.Getenv("E2E_LOG_DIR"), Extender: os.Getenv("E2E_EXTENDER"),
-		GpushareLogLevel: os.Getenv("E2E_GPUSHARE_LOG_LEVEL")}
+		GpushareLogLevel: os.Getenv("E2E_GPUSHARE_LOG_LEVEL"), SchedulerPprof: os.Getenv("E2E_BENCH_PPROF") != ""}
 	if o.RepoRoot == "" {
 		wd, err := os.Getwd()
 		if err != nil {

@@ -384,10 +384,15 @@ func (c *Cluster) startSchedulerWith(ctx context.Context, extender bool, qps int
 	c.logf("kube-scheduler config from %s (extender %v, scheduler name %s)", src, extender, c.SchedulerName)
 	c.schedulerCertDir = filepath.Join(c.Dir, "scheduler-certs")
 	port := c.ports["scheduler"]
-	p, err := c.start("kube-scheduler", filepath.Join(c.Opts.BinDir, "kube-scheduler"),
-		"--config="+c.schedulerConfig, "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
-		"--cert-dir="+c.schedulerCertDir,
-		"--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig, "--v=3")
+	args := []string{"--config=" + c.schedulerConfig, "--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + c.schedulerCertDir,
+		"--authentication-kubeconfig=" + c.Kubeconfig, "--authorization-kubeconfig=" + c.Kubeconfig, "--v=3"}
+	if c.Opts.SchedulerPprof {
+		// Go's profiler needs no symbols in the binary (the harness builds it stripped); anonymous
+		// GETs of these paths skip the authorization round trip.
+		args = append(args, "--authorization-always-allow-paths=/healthz,/readyz,/livez,/debug/pprof/*")
+	}
+	p, err := c.start("kube-scheduler", filepath.Join(c.Opts.BinDir, "kube-scheduler"), args...)
 	if err != nil {
 		return err
 	}
@@ -395,6 +400,31 @@ func (c *Cluster) startSchedulerWith(ctx context.Context, extender bool, qps int
 	return c.waitFor(ctx, "kube-scheduler /readyz", p, 60*time.Second, func() error {
 		return httpGetOK(hc, fmt.Sprintf("https://127.0.0.1:%d/readyz", port), "")
 	})
+}
+
+// SchedulerProfile writes a CPU profile of kube-scheduler over the next `d` to `file` (Options.SchedulerPprof
+// must be set when the scheduler started); read it with `go tool pprof -top FILE`.
+func (c *Cluster) SchedulerProfile(ctx context.Context, d time.Duration, file string) error {
+	hc := &http.Client{Timeout: d + 30*time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	u := fmt.Sprintf("https://127.0.0.1:%d/debug/pprof/profile?seconds=%d", c.ports["scheduler"], int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return os.WriteFile(file, body, 0o644)
 }
 
 // Kustomize renders a kustomization folder with the kustomize library the pinned Kubernetes release uses (as

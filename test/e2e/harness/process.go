@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -87,4 +89,55 @@ func (p *Process) Kill() {
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
+}
+
+// CPUSeconds is the user + system CPU time a process has used so far (/proc/<pid>/stat), for benchmarks that
+// split a run's CPU between the components.
+func CPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: fields count from the last ')'.
+	s := string(b)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[end+1:])
+	// After the name: state(3) ... utime(14) stime(15), so utime is f[11] and stime f[12].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	return (utime + stime) / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// ComponentCPU is CPUSeconds of each named component of the cluster (etcd, kube-apiserver, kube-scheduler,
+// gpushare, as started), and "e2e.test" for this process; a component that is not running is left out.
+func (c *Cluster) ComponentCPU(names ...string) map[string]float64 {
+	out := map[string]float64{}
+	for _, name := range names {
+		pid := os.Getpid()
+		if name != "e2e.test" {
+			c.mu.Lock()
+			p := c.procs[name]
+			c.mu.Unlock()
+			if p == nil {
+				continue
+			}
+			pid = p.Pid()
+		}
+		if s, err := CPUSeconds(pid); err == nil {
+			out[name] = s
+		}
+	}
+	return out
 }
