@@ -3,7 +3,8 @@ package e2e
 // Scheduling throughput with and without gpushare as kube-scheduler's extender (issue 13, item 4): the real
 // kube-scheduler of the harness, N simulated MPS GPU nodes created through the API, P pods asking
 // nvidia.com/gpu.shared: 1, kube-scheduler restarted before each run with client QPS/Burst 5000, runs interleaved
-// (with, without, without, with, ...). Pods/s counts from the first create to the last binding.
+// (gpushare, null extender, none; then in the reverse order; ...). The null extender (null_extender_test.go)
+// judges nothing: the floor any extender stands on. Pods/s counts from the first create to the last binding.
 //
 // Skipped unless E2E_BENCH_SCHEDULER is set: `make bench-scheduler` (E2E_BENCH_NODES, E2E_BENCH_PODS,
 // E2E_BENCH_ROUNDS change the defaults 1000, 2000, 3). It adds N nodes to the cluster, so run it alone.
@@ -86,13 +87,24 @@ func TestSchedulerThroughput(t *testing.T) {
 		}
 	})
 
-	rates := map[bool][]float64{}
+	// The three configurations, each run as kube-scheduler's extender (none: no extender).
+	const withGpushare, withNull, withNone = "gpushare", "null", "none"
+	certFile, keyFile := cluster.ServingCertFiles()
+	null := startNullExtender(t, certFile, keyFile)
+	defer null.stop()
+	rates := map[string][]float64{}
 	// CPU per pod bound, by component, each run: where a run's two cores went (the whole control plane shares
 	// them, so this, not gpushare's answer time alone, says what limits the rate).
 	components := []string{"kube-apiserver", "etcd", "kube-scheduler", "gpushare", "e2e.test"}
 	var cpuLines []string
-	run := func(extender bool) float64 {
-		if err := cluster.RestartScheduler(ctx, extender, 5000); err != nil {
+	run := func(extender string) float64 {
+		var err error
+		if extender == withNull {
+			err = cluster.RestartSchedulerWithExtenderAt(ctx, null.url, "", "", 5000)
+		} else {
+			err = cluster.RestartScheduler(ctx, extender == withGpushare, 5000)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		ns := newNamespace(t)
@@ -115,8 +127,7 @@ func TestSchedulerThroughput(t *testing.T) {
 		// reads it). A run ends sooner than the profile does: it waits for the profile.
 		profiled := make(chan struct{})
 		if secs := envInt("E2E_BENCH_PPROF", 0); secs > 0 {
-			file := fmt.Sprintf("%s/scheduler-%s-%d.pprof", cluster.LogDir, map[bool]string{true: "with", false: "without"}[extender],
-				len(rates[extender]))
+			file := fmt.Sprintf("%s/scheduler-%s-%d.pprof", cluster.LogDir, extender, len(rates[extender]))
 			go func() {
 				defer close(profiled)
 				time.Sleep(time.Duration(envInt("E2E_BENCH_PPROF_AFTER", 2)) * time.Second)
@@ -148,13 +159,13 @@ func TestSchedulerThroughput(t *testing.T) {
 		c := <-createsDone
 		<-profiled
 		if lastBound.IsZero() || c.failed > 0 {
-			t.Fatalf("extender %v: not every pod bound within 10 minutes, %d creates failed", extender, c.failed)
+			t.Fatalf("extender %s: not every pod bound within 10 minutes, %d creates failed", extender, c.failed)
 		}
 		took := lastBound.Sub(start)
 		rate := float64(pods) / took.Seconds()
-		t.Logf("extender %-5v: %d pods bound in %s (creates took %s): %.0f pods/s", extender, pods,
+		t.Logf("extender %-8s: %d pods bound in %s (creates took %s): %.0f pods/s", extender, pods,
 			took.Round(time.Millisecond), c.done.Sub(start).Round(time.Millisecond), rate)
-		line := fmt.Sprintf("  extender %-5v %3.0f pods/s, CPU ms per pod bound:", extender, rate)
+		line := fmt.Sprintf("  extender %-8s %3.0f pods/s, CPU ms per pod bound:", extender, rate)
 		total := 0.0
 		for _, name := range components {
 			if end, ok := cpuEnd[name]; ok {
@@ -172,9 +183,9 @@ func TestSchedulerThroughput(t *testing.T) {
 		return rate
 	}
 	for r := 0; r < rounds; r++ {
-		order := []bool{true, false}
+		order := []string{withGpushare, withNull, withNone}
 		if r%2 == 1 {
-			order = []bool{false, true}
+			order = []string{withNone, withNull, withGpushare}
 		}
 		for _, ext := range order {
 			rates[ext] = append(rates[ext], run(ext))
@@ -185,13 +196,15 @@ func TestSchedulerThroughput(t *testing.T) {
 		sort.Float64s(s)
 		return s[len(s)/2]
 	}
-	with, without := median(rates[true]), median(rates[false])
+	with, floor, without := median(rates[withGpushare]), median(rates[withNull]), median(rates[withNone])
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "scheduler throughput, %d MPS nodes, %d pods a run, %d interleaved rounds, kube-scheduler QPS/Burst 5000:\n",
 		nodes, pods, rounds)
-	fmt.Fprintf(&sb, "  with gpushare's extender:    median %.0f pods/s, runs %v\n", with, roundAll(rates[true]))
-	fmt.Fprintf(&sb, "  without (same scheduler):    median %.0f pods/s, runs %v\n", without, roundAll(rates[false]))
-	fmt.Fprintf(&sb, "  with / without: %.2fx (target >= 0.8x)\n", with/without)
+	fmt.Fprintf(&sb, "  with gpushare's extender:    median %.0f pods/s, runs %v\n", with, roundAll(rates[withGpushare]))
+	fmt.Fprintf(&sb, "  with the null extender:      median %.0f pods/s, runs %v\n", floor, roundAll(rates[withNull]))
+	fmt.Fprintf(&sb, "  without (same scheduler):    median %.0f pods/s, runs %v\n", without, roundAll(rates[withNone]))
+	fmt.Fprintf(&sb, "  with / without: %.2fx (target >= 0.8x); null / without: %.2fx (any extender's floor); with / null: %.2fx\n",
+		with/without, floor/without, with/floor)
 	sb.WriteString(strings.Join(cpuLines, "\n") + "\n")
 	t.Log(sb.String())
 	_ = os.WriteFile(cluster.LogDir+"/bench-scheduler.txt", []byte(sb.String()), 0o644)

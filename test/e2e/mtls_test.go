@@ -84,7 +84,7 @@ func TestMutualTLS(t *testing.T) {
 	}
 
 	// kube-scheduler: the mTLS gpushare as its extender, with the scheduler's client certificate.
-	if err := cluster.RestartSchedulerWithExtenderAt(ctx, url, cluster.MTLS.SchedulerCert, cluster.MTLS.SchedulerKey); err != nil {
+	if err := cluster.RestartSchedulerWithExtenderAt(ctx, url, cluster.MTLS.SchedulerCert, cluster.MTLS.SchedulerKey, 0); err != nil {
 		t.Fatalf("restart kube-scheduler with the mTLS extender: %v", err)
 	}
 	t.Cleanup(func() {

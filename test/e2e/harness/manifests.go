@@ -302,11 +302,19 @@ func (c *Cluster) RestartScheduler(ctx context.Context, extender bool, qps int) 
 // certificate kube-scheduler presents to it (tlsConfig certFile/keyFile).
 type extenderTarget struct{ baseURL, certFile, keyFile string }
 
-// RestartSchedulerWithExtenderAt restarts kube-scheduler with the gpushare at baseURL as its extender, presenting
-// the client certificate in certFile/keyFile (empty: none). RestartScheduler puts back the first gpushare.
-func (c *Cluster) RestartSchedulerWithExtenderAt(ctx context.Context, baseURL, certFile, keyFile string) error {
+// RestartSchedulerWithExtenderAt restarts kube-scheduler with the gpushare at baseURL as its extender (or another
+// server with gpushare's serving certificate, ServingCertFiles), presenting the client certificate in
+// certFile/keyFile (empty: none), with client QPS/Burst qps (0: the default). RestartScheduler puts back the first
+// gpushare.
+func (c *Cluster) RestartSchedulerWithExtenderAt(ctx context.Context, baseURL, certFile, keyFile string, qps int) error {
 	c.extenderTarget = &extenderTarget{baseURL, certFile, keyFile}
-	return c.restartScheduler(ctx, true, 0)
+	return c.restartScheduler(ctx, true, qps)
+}
+
+// ServingCertFiles are gpushare's serving certificate and key (signed by GpushareCA, for 127.0.0.1): a stand-in
+// extender that presents them is trusted by the scheduler config RestartSchedulerWithExtenderAt writes.
+func (c *Cluster) ServingCertFiles() (certFile, keyFile string) {
+	return filepath.Join(c.gpushareCertDir, "tls.crt"), filepath.Join(c.gpushareCertDir, "tls.key")
 }
 
 func (c *Cluster) restartScheduler(ctx context.Context, extender bool, qps int) error {
