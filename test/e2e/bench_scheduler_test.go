@@ -123,7 +123,7 @@ func TestSchedulerThroughput(t *testing.T) {
 			done   time.Time
 		}
 		// E2E_BENCH_PPROF=SECONDS: a CPU profile of kube-scheduler from E2E_BENCH_PPROF_AFTER seconds into the
-		// run (default 2), written beside the logs as scheduler-<with|without>-<run>.pprof (`go tool pprof -top`
+		// run (default 2), written beside the logs as scheduler-<gpushare|null|none>-<run>.pprof (`go tool pprof -top`
 		// reads it). A run ends sooner than the profile does: it waits for the profile.
 		profiled := make(chan struct{})
 		if secs := envInt("E2E_BENCH_PPROF", 0); secs > 0 {
