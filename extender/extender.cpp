@@ -5,7 +5,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <unordered_map>
 #include <utility>
 
 #include "codec/json.h"
@@ -269,18 +268,17 @@ std::optional<policy::Intent> intent_of(const Request& req, const ExtenderSettin
 }  // namespace
 
 NodeSource node_source_from(std::vector<policy::NodeView> nodes) {
-  auto index = std::make_shared<std::unordered_map<std::string, policy::NodeView>>();
-  for (auto& n : nodes) {
-    std::string name = n.name;
-    index->emplace(std::move(name), std::move(n));
-  }
+  // Sorted by name, as ClusterView::find needs; stable, so that of two nodes of one name the
+  // first given is the one found.
+  auto view = std::make_shared<policy::ClusterView>();
+  view->nodes = std::move(nodes);
+  std::stable_sort(
+      view->nodes.begin(), view->nodes.end(),
+      [](const policy::NodeView& a, const policy::NodeView& b) { return a.name < b.name; });
   return
-      [index](std::span<const std::string_view> names, std::vector<const policy::NodeView*>& out) {
+      [view](std::span<const std::string_view> names, std::vector<const policy::NodeView*>& out) {
         out.reserve(out.size() + names.size());
-        for (std::string_view name : names) {
-          auto it = index->find(std::string(name));
-          out.push_back(it == index->end() ? nullptr : &it->second);
-        }
+        for (std::string_view name : names) out.push_back(view->find(name));
       };
 }
 

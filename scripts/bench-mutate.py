@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """POST /mutate side by side with the TLS floor (issue 13, item 1).
 
-  scripts/bench-mutate.py [--binary build/gpushare] [--rounds 5] [--seconds 8]
+  scripts/bench-mutate.py [--binary build/gpushare] [--server-config YAML] [--rounds 5] [--seconds 8]
                           [--connections 8] [--rate 0]
 
 Runs, back to back and interleaved for --rounds rounds, with the same certificate and the same
@@ -164,6 +164,9 @@ def run_wrk(port, lua, conns, seconds):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default="build/gpushare")
+    ap.add_argument("--server-config", action="append", default=[], metavar="YAML",
+                    help="a line added to gpushare's config, e.g. 'limits: {workerThreads: 2}' "
+                         "(repeatable)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--connections", type=int, default=8)
@@ -200,7 +203,8 @@ def main():
     gp_port, ng_port, peer_port = 18453, 18454, 18455
     with open(os.path.join(d, "config.yaml"), "w") as f:
         f.write(f'listen: "127.0.0.1:{gp_port}"\n'
-                f"tls: {{certFile: {d}/tls.crt, keyFile: {d}/tls.key}}\nlog: {{level: warn}}\n")
+                f"tls: {{certFile: {d}/tls.crt, keyFile: {d}/tls.key}}\nlog: {{level: warn}}\n"
+                + "".join(line + "\n" for line in a.server_config))
     answer_conf = answer.replace("\\", "\\\\").replace("'", "\\'")
     if "$" in answer_conf:
         sys.exit("the answer holds '$', which nginx would read as a variable")

@@ -30,17 +30,20 @@
 #include <utility>
 #include <vector>
 
+#include "server/config.h"
 #include "server/connection.h"
 
 namespace gpushare::server {
 
+// The first six are limits.* of the server config, and default to them: server/config.h says
+// why each is what it is (HttpServer copies the configured values).
 struct FrontDoorSettings {
-  std::chrono::milliseconds read_header_timeout{5000};   // handshake + request head
-  std::chrono::milliseconds read_timeout{10000};         // a request's body, whole
-  std::chrono::milliseconds write_timeout{10000};        // a response, whole
-  std::chrono::milliseconds keep_alive_timeout{120000};  // idle between requests (config.h)
-  std::size_t keep_alive_max_count = 10000;
-  std::size_t workers = 64;
+  std::chrono::milliseconds read_header_timeout{LimitsConfig{}.read_header_timeout};
+  std::chrono::milliseconds read_timeout{LimitsConfig{}.read_timeout};
+  std::chrono::milliseconds write_timeout{LimitsConfig{}.write_timeout};
+  std::chrono::milliseconds keep_alive_timeout{LimitsConfig{}.keep_alive_timeout};
+  std::size_t keep_alive_max_count = LimitsConfig{}.keep_alive_max_count;
+  std::size_t workers = LimitsConfig{}.worker_threads;
   // A head larger than this gets 431 and the connection is closed (kube-apiserver's and
   // kube-scheduler's heads are a few hundred bytes).
   std::size_t max_head_bytes = 64 * 1024;

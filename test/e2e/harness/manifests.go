@@ -404,17 +404,21 @@ func (c *Cluster) startSchedulerWith(ctx context.Context, extender bool, qps int
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	hc := schedulerClient(5 * time.Second)
 	return c.waitFor(ctx, "kube-scheduler /readyz", p, 60*time.Second, func() error {
 		return httpGetOK(hc, fmt.Sprintf("https://127.0.0.1:%d/readyz", port), "")
 	})
 }
 
+// schedulerClient reaches kube-scheduler's secure port, whose certificate it makes itself (--cert-dir).
+func schedulerClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+}
+
 // SchedulerProfile writes a CPU profile of kube-scheduler over the next `d` to `file` (Options.SchedulerPprof
 // must be set when the scheduler started); read it with `go tool pprof -top FILE`.
 func (c *Cluster) SchedulerProfile(ctx context.Context, d time.Duration, file string) error {
-	hc := &http.Client{Timeout: d + 30*time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	hc := schedulerClient(d + 30*time.Second)
 	u := fmt.Sprintf("https://127.0.0.1:%d/debug/pprof/profile?seconds=%d", c.ports["scheduler"], int(d.Seconds()))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
