@@ -47,7 +47,8 @@ namespace gpushare::extender {
 using NodeSource = std::function<void(std::span<const std::string_view> names,
                                       std::vector<const policy::NodeView*>& out)>;
 
-// A NodeSource over a fixed list (offline `--nodes FILE`, tests). Later duplicates lose.
+// A NodeSource over a fixed list (the unit tests and the extender fuzzer; the offline commands
+// use server::StaticClusterState). Later duplicates lose.
 NodeSource node_source_from(std::vector<policy::NodeView> nodes);
 
 struct ExtenderSettings {
