@@ -54,7 +54,9 @@ std::string object_key(ObjectKind kind, const nlohmann::json& object) {
 }  // namespace
 
 ClusterCache::ClusterCache(std::shared_ptr<Client> client, CacheOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {}
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      mps_arrivals_(static_cast<double>(options_.mps_arrival_window.count())) {}
 
 ClusterCache::~ClusterCache() { stop(); }
 
@@ -202,6 +204,8 @@ void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& ite
       continue;
     }
     if (pod->terminated || !keep(*pod)) continue;
+    // A pod that appeared while the watch was down arrived then, as far as anyone can tell.
+    if (!index_.pod_node(pod->key())) count_arrival(*pod);
     pods.push_back(std::move(*pod));
   }
   index_.replace_pods(std::move(pods));
@@ -253,6 +257,7 @@ std::optional<CacheChange> ClusterCache::apply_pod(const std::string& type,
     if (!index_.remove_pod(key)) return std::nullopt;
     return CacheChange{ObjectKind::kPod, ChangeType::kDeleted, key};
   }
+  if (!index_.pod_node(key)) count_arrival(*pod);
   const bool existed = index_.upsert_pod(std::move(*pod));
   return CacheChange{ObjectKind::kPod, existed ? ChangeType::kModified : ChangeType::kAdded, key};
 }
@@ -354,6 +359,25 @@ std::shared_ptr<const policy::ClusterFacts> ClusterCache::facts() const { return
 std::size_t ClusterCache::node_count() const { return index_.node_count(); }
 
 std::vector<PodRecord> ClusterCache::pending_pods() const { return index_.pending_pods(); }
+
+namespace {
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+void ClusterCache::count_arrival(const PodRecord& pod) {
+  if (options_.mps_arrival_window.count() <= 0 || pod.gpu_requests.empty()) return;
+  policy::PlanSettings settings;
+  settings.annotation_prefix = options_.annotation_prefix;
+  std::lock_guard lock(arrivals_mu_);
+  mps_arrivals_.add(steady_seconds(), pod.view, settings);
+}
+
+std::map<std::int64_t, std::int64_t> ClusterCache::recent_mps_arrivals() const {
+  std::lock_guard lock(arrivals_mu_);
+  return mps_arrivals_.within(steady_seconds());
+}
 
 std::vector<PodRecord> ClusterCache::unschedulable_pods() const {
   return index_.unschedulable_pods();

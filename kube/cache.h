@@ -22,6 +22,7 @@
 #include "kube/cluster_index.h"
 #include "kube/decode.h"
 #include "kube/paths.h"
+#include "policy/plan_demand.h"
 #include "policy/views.h"
 
 namespace gpushare::kube {
@@ -45,6 +46,11 @@ struct CacheOptions {
   // watch that recovers is seen as healthy at its first event or BOOKMARK (kube-apiserver sends
   // one about every minute on a quiet watch), so this stays above a minute.
   std::chrono::milliseconds stale_after{120'000};
+  // Above zero: MPS pods are counted as they first appear, for this long (the repartition
+  // planner's PlanInput::recent_mps_arrivals): on their ADDED event, or at a relist when the
+  // cache did not hold them. Their gpu-memory is read under this annotation prefix.
+  std::chrono::seconds mps_arrival_window{0};
+  std::string annotation_prefix = "gpushare.io/";
 };
 
 // For metrics. All are totals since start().
@@ -121,6 +127,9 @@ class ClusterCache {
   std::vector<PodRecord> bound_pods() const;
   std::optional<std::string> pod_node(const std::string& key) const;
   std::vector<policy::NodeView> nodes_annotated(const std::vector<std::string>& keys) const;
+  // MPS pods (one per shared GPU) by stated gpu-memory in bytes that first appeared within
+  // options.mps_arrival_window; empty when the window is zero.
+  std::map<std::int64_t, std::int64_t> recent_mps_arrivals() const;
 
   CacheCounters counters() const;
 
@@ -142,12 +151,15 @@ class ClusterCache {
   bool sleep_unless_stopped(std::chrono::milliseconds delay);
   void mark_synced(ObjectKind kind);
   void notify(const CacheChange& change);
+  void count_arrival(const PodRecord& pod);
 
   const std::shared_ptr<Client> client_;
   const CacheOptions options_;
   ChangeHandler on_change_;
 
   ClusterIndex index_;
+  mutable std::mutex arrivals_mu_;
+  mutable policy::RecentMpsArrivals mps_arrivals_;
 
   std::atomic<bool> stop_{false};
   std::mutex wait_mu_;

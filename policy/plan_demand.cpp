@@ -5,6 +5,8 @@
 
 #include "policy/fit.h"
 #include "policy/plan_mig.h"
+#include "policy/pod_demand.h"
+#include "policy/quantity.h"
 
 namespace gpushare::policy {
 namespace {
@@ -77,7 +79,63 @@ std::vector<const MigProfile*> base_profiles(const GpuModel& model) {
   return out;
 }
 
+bool terminated(const PodView& pod) { return pod.phase == "Succeeded" || pod.phase == "Failed"; }
+
+// The pod's gpu-memory annotation in bytes, 0 when unstated or unreadable (the admission webhook
+// rejected unreadable ones; a pod created before gpushare may carry anything).
+std::int64_t stated_memory(const PodView& pod, const PlanSettings& settings) {
+  auto it = pod.annotations.find(settings.annotation_prefix + "gpu-memory");
+  if (it == pod.annotations.end()) return 0;
+  auto q = parse_quantity(it->second);
+  return q ? q->ceil_units() : 0;
+}
+
+void count_pod(const PodView& pod, const PlanSettings& settings, DemandCount& out) {
+  if (terminated(pod)) return;
+  auto demand = pod_demand(pod);
+  if (!demand) return;
+  for (const auto& [resource, n] : demand->resources) {
+    if (n > 0 && std::string_view(resource).starts_with(kMigResourcePrefix)) out.mig[resource] += n;
+  }
+  if (const std::int64_t shared = demand->count(std::string(kSharedGpuResource)); shared > 0)
+    out.mps[stated_memory(pod, settings)] += shared;
+}
+
 }  // namespace
+
+DemandCount count_demand(const std::vector<PodView>& running, const std::vector<PodView>& pending,
+                         const PlanSettings& settings) {
+  DemandCount out;
+  for (const auto& pod : running) {
+    if (!pod.node_name.empty()) count_pod(pod, settings, out);
+  }
+  for (const auto& pod : pending) count_pod(pod, settings, out);
+  return out;
+}
+
+void RecentMpsArrivals::add(double now_s, const PodView& pod, const PlanSettings& settings) {
+  forget_before(now_s - window_s_);
+  DemandCount demand;
+  count_pod(pod, settings, demand);
+  for (const auto& [memory, shares] : demand.mps) {
+    arrivals_.push_back({now_s, memory, shares});
+    counts_[memory] += shares;
+  }
+}
+
+const std::map<std::int64_t, std::int64_t>& RecentMpsArrivals::within(double now_s) {
+  forget_before(now_s - window_s_);
+  return counts_;
+}
+
+void RecentMpsArrivals::forget_before(double t_s) {
+  while (!arrivals_.empty() && arrivals_.front().at_s < t_s) {
+    const Arrival& a = arrivals_.front();
+    auto it = counts_.find(a.memory_bytes);
+    if ((it->second -= a.shares) <= 0) counts_.erase(it);
+    arrivals_.pop_front();
+  }
+}
 
 double DemandSupply::demand(const std::string& resource) const { return at(demand_, resource); }
 void DemandSupply::add_demand(const std::string& resource, double pods) {

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -79,6 +80,43 @@ class MpsDemand {
   mutable std::vector<std::int64_t> needs_;
   mutable bool sorted_ = true;
   double supply_ = 0;
+};
+
+// Demand counted at one moment from running and pending pods: pods per MIG resource, and MPS
+// pods (one per shared GPU asked for) per stated gpu-memory in bytes (0: unstated).
+struct DemandCount {
+  std::map<std::string, std::int64_t> mig;
+  std::map<std::int64_t, std::int64_t> mps;
+  bool empty() const { return mig.empty() && mps.empty(); }
+  friend bool operator==(const DemandCount&, const DemandCount&) = default;
+};
+
+// The demand of running (bound, not terminated) and pending pods, as the planner counts it.
+DemandCount count_demand(const std::vector<PodView>& running, const std::vector<PodView>& pending,
+                         const PlanSettings& settings);
+// MPS pods as they arrive, kept for a window: PlanInput::recent_mps_arrivals. The caller says
+// when a pod is new (the watch cache when a key first appears, the simulator at an arrival), so
+// a pod is counted once however long it runs, and memory holds only the window's arrivals.
+class RecentMpsArrivals {
+ public:
+  explicit RecentMpsArrivals(double window_s) : window_s_(window_s) {}
+  // Times in seconds on a clock that does not go back. Pods that ask for no MPS share, and
+  // terminated ones, are ignored.
+  void add(double now_s, const PodView& pod, const PlanSettings& settings);
+  // MPS pods (one per shared GPU) per stated gpu-memory that arrived within the window before
+  // now_s.
+  const std::map<std::int64_t, std::int64_t>& within(double now_s);
+
+ private:
+  void forget_before(double t_s);
+  struct Arrival {
+    double at_s = 0;
+    std::int64_t memory_bytes = 0;
+    std::int64_t shares = 0;
+  };
+  double window_s_;
+  std::deque<Arrival> arrivals_;
+  std::map<std::int64_t, std::int64_t> counts_;
 };
 
 // A node's MIG layout per GPU, when it can be known (see above). `mig_configs` as in PlanInput.

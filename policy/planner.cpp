@@ -359,14 +359,6 @@ MpsBatch with_pod(MpsBatch batch, const Pending& p) {
   return batch;
 }
 
-// The gpu-memory a running pod states (0 when none or unreadable): MPS demand.
-std::int64_t stated_memory(const PodView& pod, const PlanSettings& settings) {
-  auto it = pod.annotations.find(settings.annotation_prefix + "gpu-memory");
-  if (it == pod.annotations.end()) return 0;
-  auto q = parse_quantity(it->second);
-  return q ? q->ceil_units() : 0;
-}
-
 // A text that is equal for two pods exactly when kube-scheduler's node constraints treat them
 // alike: nodeSelector, required node affinity, tolerations.
 std::string constraint_key(const PodView& pod) {
@@ -1094,21 +1086,10 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
     nodes.push_back(read_node(*n, in, catalog));
   }
 
-  // Running GPU pods per node, and the MIG resources running pods hold (demand, plan_demand.h).
-  std::map<std::string, std::int64_t> running_demand;
-  std::vector<std::int64_t> running_mps_needs;
+  // Running GPU pods per node.
   for (const auto& pod : in.running) {
     if (pod.node_name.empty() || terminated(pod)) continue;
     auto demand = pod_demand(pod);
-    if (demand) {
-      for (const auto& [resource, n] : demand->resources) {
-        if (starts_with(resource, kMigResourcePrefix)) running_demand[resource] += n;
-      }
-      if (const std::int64_t shared = demand->count(std::string(kSharedGpuResource)); shared > 0) {
-        const std::int64_t need = stated_memory(pod, settings);
-        for (std::int64_t k = 0; k < shared; ++k) running_mps_needs.push_back(need);
-      }
-    }
     auto it = node_index.find(pod.node_name);
     if (it == node_index.end()) continue;
     const bool uses_gpu =
@@ -1155,25 +1136,24 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
 
   // Demand and supply of every MIG resource and of MPS replicas (plan_demand.h), and each MIG
   // node's layout.
+  // MIG demand is what runs and waits now; a waiting pod counts once, like a running one.
+  // (Counting waiting pods twice followed a shifting mix better with the linear worth of earlier
+  // versions; with the Poisson worth, which already sizes past the count, once left fewer pods
+  // waiting at each load: BENCHMARKS.md, issue 9, 2026-12-06.)
+  // MPS demand is the larger of that and the MPS pods that arrived within the window
+  // (PlanInput::recent_mps_arrivals), per gpu-memory need. An MPS node whose pods just ended looks
+  // like surplus the minute it idles, and when a cluster fills, the pods running are fewer than
+  // the arrival rate will keep running; sized from the snapshot, too few nodes went MPS early and
+  // idle ones went back to MIG for one pod, while MPS pods queued. Arrivals for MIG too
+  // over-sized rare profiles and lost rows on 20 nodes (BENCHMARKS.md, issue 9, 2026-12-07c).
   Market market;
   DemandSupply& ds = market.mig;
-  for (const auto need : running_mps_needs) market.mps.add_need(need);
-  for (const Pending& p : pending) {
-    if (p.kind == PodKind::kMps) {
-      for (std::int64_t k = 0; k < p.shared; ++k)
-        market.mps.add_need(p.intent.gpu_memory_bytes.value_or(0));
-    }
-  }
-  for (const auto& [resource, n] : running_demand) ds.add_demand(resource, static_cast<double>(n));
-  for (const Pending& p : pending) {
-    if (p.kind != PodKind::kMig) continue;
-    for (const auto& [resource, n] : p.mig) {
-      // A waiting pod counts once, like a running one. With the linear worth of earlier
-      // versions twice followed a shifting mix better; with the Poisson worth (plan_demand.h),
-      // which already sizes past the count, once left fewer pods waiting on the simulated
-      // clusters at each load (BENCHMARKS.md, issue 9, 2026-12-06).
-      ds.add_demand(resource, static_cast<double>(n));
-    }
+  DemandCount demand = count_demand(in.running, in.pending, settings);
+  for (const auto& [need, n] : in.recent_mps_arrivals)
+    demand.mps[need] = std::max(demand.mps[need], n);
+  for (const auto& [resource, n] : demand.mig) ds.add_demand(resource, static_cast<double>(n));
+  for (const auto& [need, n] : demand.mps) {
+    for (std::int64_t k = 0; k < n; ++k) market.mps.add_need(need);
   }
   for (const auto& s : nodes) {
     for (const auto& [resource, n] : s.view->allocatable) {

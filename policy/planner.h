@@ -116,6 +116,10 @@ struct PlanInput {
   // Operator's ConfigMap): a node's per-GPU layout is that of the config its
   // nvidia.com/mig.config names. An entry with no `devices` applies to every GPU.
   std::map<std::string, std::vector<MigConfigEntry>> mig_configs;
+  // MPS pods that arrived within a recent window, gone since or not (one per shared GPU), by
+  // stated gpu-memory in bytes (0: unstated): plan_demand.h, RecentMpsArrivals. Empty when not
+  // known. MPS replicas are sized for the larger of it and the MPS pods running and waiting now.
+  std::map<std::int64_t, std::int64_t> recent_mps_arrivals;
   PlanSettings settings;
 };
 

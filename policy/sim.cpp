@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "policy/fit.h"
+#include "policy/plan_demand.h"
 #include "policy/plan_mps.h"
 
 namespace gpushare::policy {
@@ -141,7 +142,10 @@ class Simulation {
  public:
   Simulation(const std::vector<SimNode>& cluster, const std::vector<SimPod>& pods, SimPolicy policy,
              const SimSettings& settings, const Catalog& catalog)
-      : policy_(policy), settings_(settings), catalog_(catalog) {
+      : policy_(policy),
+        settings_(settings),
+        catalog_(catalog),
+        mps_arrivals_(settings.arrival_window_s) {
     for (const auto& n : cluster) {
       NodeRun run;
       run.node = n;
@@ -281,6 +285,7 @@ class Simulation {
     PodRun& p = pods_[id];
     p.state = PodState::kWaiting;
     ++arrived_;
+    if (policy_ == SimPolicy::kOnDemand) mps_arrivals_.add(now_, p.view, settings_.plan);
     auto& queue = queues_[key_of(p)];
     // Behind others of its kind it cannot start before them.
     if (queue.empty()) {
@@ -420,6 +425,7 @@ class Simulation {
     in.mig_config_names = mig_config_names_;
     in.device_plugin_config_names = device_plugin_configs_;
     in.mig_configs = mig_configs_;
+    in.recent_mps_arrivals = mps_arrivals_.within(now_);
     const double t0 = settings_.clock_ms ? settings_.clock_ms() : 0;
     const Plan plan = policy::plan(in, catalog_);
     if (settings_.clock_ms) planner_ms_.push_back(settings_.clock_ms() - t0);
@@ -644,6 +650,7 @@ class Simulation {
   std::set<std::string> mig_config_names_;
   std::set<std::string> device_plugin_configs_;
   std::map<std::string, std::vector<MigConfigEntry>> mig_configs_;
+  RecentMpsArrivals mps_arrivals_;  // what the controller's watch cache keeps
   std::size_t seq_ = 0;
   double now_ = 0;
   double batch_started_ = -1;

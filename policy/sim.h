@@ -49,7 +49,10 @@ struct SimSettings {
   int max_repartitions_per_pod = 2;
   double failure_backoff_s = 300;
   double long_wait_s = 300;  // "waited > 5 min"
-  PlanSettings plan;         // the planner's settings
+  // PlanInput::recent_mps_arrivals counts the MPS pods that arrived within this window (the
+  // controller's repartition.arrivalWindow).
+  double arrival_window_s = 2400;
+  PlanSettings plan;  // the planner's settings
   // Milliseconds from some fixed point; only the planner's own time is measured with it.
   std::function<double()> clock_ms;
 };

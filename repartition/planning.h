@@ -2,7 +2,9 @@
 // the controller does not depend on the planner's types and tests can script plans.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,6 +24,7 @@ struct PlanInput {
   std::vector<kube::PodRecord>
       pending;               // unschedulable, asking for managed resources, not yet served
   ConfigNames config_names;  // entries already in the operator's ConfigMaps
+  std::map<std::int64_t, std::int64_t> recent_mps_arrivals;  // ClusterReader's
 };
 
 using PlanFn = std::function<std::vector<Action>(const PlanInput&)>;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -86,6 +87,9 @@ class ClusterReader {
   // restarting, a network cut) the view may be minutes old, and a timeout judged on it would fail
   // a change that has in fact taken.
   virtual bool following() const = 0;
+  // MPS pods that arrived within the arrival window, by stated gpu-memory in bytes
+  // (policy::PlanInput::recent_mps_arrivals).
+  virtual std::map<std::int64_t, std::int64_t> recent_mps_arrivals() const = 0;
 };
 
 class MetricsSink {

@@ -68,7 +68,8 @@ const std::vector<CommandSpec>& command_specs() {
          {value("catalog"), value("nodes"), value("cluster"), value("rtx-replicas"), value("trace"),
           value("seed"), value("load"), value("hours"), value("mix"), value("runtime-median"),
           value("runtime-sigma"), value("burst"), value("batch-window"), value("reconfigure-delay"),
-          value("policy"), value("write-trace"), toggle("json"), toggle("changes")}},
+          value("arrival-window"), value("policy"), value("write-trace"), toggle("json"),
+          toggle("changes")}},
     };
   }();
   return kSpecs;

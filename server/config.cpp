@@ -323,6 +323,8 @@ std::string parse_into(const YAML::Node& root, ServerConfig& c) {
                     [&](N v, P q) { return boolean(v, q, r.rebalance_idle_gpus); })
                 .on("batchWindow",
                     [&](N v, P q) { return duration(v, q, r.batch_window, Seconds(0)); })
+                .on("arrivalWindow",
+                    [&](N v, P q) { return duration(v, q, r.arrival_window, Seconds(0)); })
                 .on("propagationDelay",
                     [&](N v, P q) { return duration(v, q, r.propagation_delay, Seconds(0)); })
                 .on("applyTimeout",

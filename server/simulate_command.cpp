@@ -270,10 +270,13 @@ int run_simulate(const SimulateFlags& flags, std::istream& in, std::ostream& out
   policy::SimSettings settings;
   auto batch = number_flag(flags, "batch-window", 10, 0.5, 3600);
   auto delay = number_flag(flags, "reconfigure-delay", 60, 0, 36000);
+  auto arrivals = number_flag(flags, "arrival-window", 2400, 0, 86400);
   if (!batch) return fail(err, batch.error());
   if (!delay) return fail(err, delay.error());
+  if (!arrivals) return fail(err, arrivals.error());
   settings.batch_window_s = *batch;
   settings.reconfigure_s = *delay;
+  settings.arrival_window_s = *arrivals;
   // A generated trace ends at --hours; a trace file, at --hours when given, else when its last
   // pod would end had it started on arrival.
   double end_s = 0;

@@ -332,6 +332,49 @@ TEST_F(CacheTest, Gone410Relists) {
   EXPECT_EQ(cluster_.watch_requests(ObjectKind::kPod)[1].param("resourceVersion"), "90");
 }
 
+json mps_pod(const std::string& name, const std::string& memory, const std::string& rv) {
+  json p = pod(name, "", "Pending", {{"nvidia.com/gpu.shared", "1"}}, nullptr, rv);
+  p["metadata"]["annotations"] = {{"gpushare.io/mode", "mps"}};
+  if (!memory.empty()) p["metadata"]["annotations"]["gpushare.io/gpu-memory"] = memory;
+  return p;
+}
+
+TEST_F(CacheTest, MpsPodsCountAsArrivalsOnceWhenFirstSeen) {
+  constexpr std::int64_t kGi = std::int64_t{1} << 30;
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", {mps_pod("a", "2Gi", "20")}));
+  // After the 410, the relist holds a and b as before, and c, which came during the gap.
+  cluster_.list(ObjectKind::kPod, 200,
+                list_of("90", {mps_pod("a", "2Gi", "20"), mps_pod("b", "4Gi", "22"),
+                               mps_pod("c", "", "80")}));
+  cluster_.watch(ObjectKind::kPod, [](const HttpRequest& req, Responder& r) {
+    r.begin_stream();
+    if (req.param("resourceVersion") == "20") {
+      r.chunk(event_line("ADDED", mps_pod("b", "4Gi", "21").dump()));
+      r.chunk(event_line("MODIFIED", mps_pod("b", "4Gi", "22").dump()));
+      r.chunk(event_line("ADDED", pod("m", "", "Pending", {{k1g, "1"}}, nullptr, "23").dump()));
+      r.chunk(event_line("ERROR",
+                         R"({"kind":"Status","code":410,"reason":"Expired","message":"old"})"));
+      r.end_stream();
+      return;
+    }
+    r.hold(std::chrono::seconds(30));
+  });
+  options_.mps_arrival_window = std::chrono::seconds(3600);
+  start();
+  ASSERT_TRUE(eventually([&] { return cache_->counters().relists == 1; }));
+  ASSERT_TRUE(eventually([&] { return cache_->pending_pods().size() == 3; }));
+  EXPECT_EQ(cache_->recent_mps_arrivals(),
+            (std::map<std::int64_t, std::int64_t>{{0, 1}, {2 * kGi, 1}, {4 * kGi, 1}}));
+}
+
+TEST_F(CacheTest, NoArrivalsAreKeptWithoutAWindow) {
+  cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
+  cluster_.list(ObjectKind::kPod, 200, list_of("20", {mps_pod("a", "2Gi", "20")}));
+  start();
+  EXPECT_TRUE(cache_->recent_mps_arrivals().empty());
+}
+
 TEST_F(CacheTest, DroppedConnectionReconnectsFromTheLastVersionWithoutRelisting) {
   cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
   cluster_.list(ObjectKind::kPod, 200, list_of("20", {}));

@@ -278,6 +278,79 @@ TEST(PlannerDemand, NodeWhoseCapacityIsUsedLessIsChangedFirst) {
   EXPECT_EQ(plan.actions[0].node, "b-unused");
 }
 
+TEST(PlannerDemand, CountDemandCountsBoundAndWaitingPodsOnce) {
+  PodView done = running(mps_pod("done", "2Gi"), "n");
+  done.phase = "Succeeded";
+  PodView unbound_running = mps_pod("lost", "2Gi");  // running without a node: not counted
+  unbound_running.phase = "Running";
+  const DemandCount count = count_demand(
+      {running(mig_pod("a", "1g.12gb", 2), "n"), running(mps_pod("b", "2Gi"), "n"), done},
+      {mig_pod("c", "1g.12gb"), mps_pod("d"), mps_pod("e", "2Gi"), unbound_running},
+      PlanSettings{});
+  EXPECT_EQ(count.mig, (std::map<std::string, std::int64_t>{{"nvidia.com/mig-1g.12gb", 3}}));
+  // Pods that state no gpu-memory count under 0; "lost" is pending here, so it is counted.
+  EXPECT_EQ(count.mps, (std::map<std::int64_t, std::int64_t>{{0, 1}, {2048 * kMiB, 3}}));
+}
+
+TEST(PlannerDemand, RecentMpsArrivalsKeepTheWindowOnly) {
+  struct Step {
+    double at_s;
+    const char* pod;  // "" : only read the window
+    std::map<std::int64_t, std::int64_t> expected;
+  };
+  // A 100 s window.
+  const std::vector<Step> steps = {
+      {0, "mps 2Gi", {{2048 * kMiB, 1}}},
+      {10, "mig", {{2048 * kMiB, 1}}},  // a MIG pod is no MPS arrival
+      {50, "mps 4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 1}}},
+      {60, "mps", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}},
+      {100, "", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}},  // t - 100 <= 0: still in
+      {101, "", {{0, 1}, {4096 * kMiB, 1}}},
+      {160, "", {{0, 1}}},
+      {161, "", {}},
+      {500, "mps 2Gi", {{2048 * kMiB, 1}}},
+  };
+  RecentMpsArrivals arrivals(100);
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step.at_s);
+    const std::string what = step.pod;
+    if (what == "mig") {
+      arrivals.add(step.at_s, mig_pod("m", "1g.12gb"), PlanSettings{});
+    } else if (what.starts_with("mps")) {
+      arrivals.add(step.at_s, mps_pod("p", what.size() > 4 ? what.substr(4) : ""), PlanSettings{});
+    }
+    EXPECT_EQ(arrivals.within(step.at_s), step.expected);
+  }
+}
+
+TEST(PlannerDemand, RecentMpsArrivalsSizeTheMpsNode) {
+  // Two idle all-balanced 8-GPU nodes, an H100 and an H20, whose profiles the pods filling
+  // c-busy (an H20) use; two 4 GiB MPS pods wait. Either node serves both, and the H100's change
+  // costs no capacity anyone uses. When 200 such pods arrived within the window (most ended
+  // since), the H20's 8 x 23 replicas of 4 GiB are worth more than the H100's 8 x 19, by more
+  // than the H20's MIG instances are.
+  const NodeView small = balanced(h100("a-h100", 8), h100_model(), 8);
+  const NodeView large = balanced(h20("b-h20", 8), h20_model(), 8);
+  const NodeView busy = balanced(h20("c-busy", 8), h20_model(), 8);
+  std::vector<PodView> bound;
+  for (const auto& [profile, per_gpu] : h20_model().balanced) {
+    for (int i = 0; i < 8 * per_gpu; ++i)
+      bound.push_back(running(mig_pod(profile + "-" + std::to_string(i), profile), "c-busy"));
+  }
+  PlanInput in = input({small, large, busy}, {mps_pod("p1", "4Gi"), mps_pod("p2", "4Gi")}, bound);
+  const Plan snapshot_only = policy::plan(in, catalog());
+  ASSERT_EQ(snapshot_only.actions.size(), 1U);
+  EXPECT_EQ(snapshot_only.actions[0].node, "a-h100");
+  EXPECT_EQ(snapshot_only.actions[0].device_plugin_config.resources.at(0).replicas, 19);
+
+  in.recent_mps_arrivals = {{4 * 1024 * kMiB, 200}};
+  const Plan with_arrivals = policy::plan(in, catalog());
+  ASSERT_EQ(with_arrivals.actions.size(), 1U);
+  EXPECT_EQ(with_arrivals.actions[0].node, "b-h20");
+  EXPECT_EQ(with_arrivals.actions[0].device_plugin_config.resources.at(0).replicas, 23);
+  EXPECT_THAT(with_arrivals.actions[0].serves, ElementsAre("ml/p1", "ml/p2"));
+}
+
 TEST(PlannerDemand, MpsReplicaSizeServesTheMostWaitingPods) {
   // One RTX (1 GPU): three 2 GiB pods and one 10 GiB pod wait. Sizing for the 10 GiB pod (2
   // replicas) would serve 2 pods; 11 replicas serve the three small ones.

@@ -101,6 +101,8 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   // ClusterReader
   bool following_now = true;
   bool following() const override { return following_now; }
+  std::map<std::int64_t, std::int64_t> mps_arrivals;
+  std::map<std::int64_t, std::int64_t> recent_mps_arrivals() const override { return mps_arrivals; }
   policy::ClusterView snapshot() const override {
     policy::ClusterView v;
     for (const auto& [name, n] : nodes) {
@@ -220,6 +222,7 @@ struct Harness {
   int leader_checks_left = -1;  // >= 0: leadership lapses after this many more checks
   ControllerSettings settings;
   std::unique_ptr<Controller> controller;
+  std::map<std::int64_t, std::int64_t> planned_mps_arrivals;  // of the last plan's input
 
   Harness() {
     settings.batch_window = seconds(1);
@@ -234,6 +237,7 @@ struct Harness {
         world, world, world,
         [this](const PlanInput& in) {
           ++plans;
+          planned_mps_arrivals = in.recent_mps_arrivals;
           std::vector<Action> out;
           for (const auto& a : next_plan) {
             if (in.cluster.find(a.node) != nullptr) out.push_back(a);
@@ -311,6 +315,19 @@ TEST(Controller, RepartitionsAnIdleNodeForMigStepByStep) {
   h.at(70);
   ASSERT_EQ(h.world.observed.size(), 1u);
   EXPECT_DOUBLE_EQ(h.world.observed[0], 70.0);
+}
+
+TEST(Controller, ThePlanSeesTheMpsPodsThatArrivedRecently) {
+  // The planner sizes MPS nodes for them too (policy/planner.h, recent_mps_arrivals): pods that
+  // came and went since the last plan are gone from the view but not from demand.
+  Harness h;
+  h.world.nodes["gpu-1"] = {};
+  h.world.pods.push_back(pod("p", "nvidia.com/gpu.shared"));
+  h.world.mps_arrivals = {{std::int64_t{2} << 30, 5}, {0, 1}};
+  h.at(0);
+  h.at(1);
+  ASSERT_EQ(h.plans, 1);
+  EXPECT_EQ(h.planned_mps_arrivals, h.world.mps_arrivals);
 }
 
 TEST(Controller, APodTheSchedulerStillRefusesIsServedTwiceThenLeftAlone) {

@@ -44,6 +44,7 @@ TEST(Planning, InputCarriesViewsAndConfigNames) {
   p.view.name = "p";
   in.pending.push_back(p);
   in.config_names.mig_parted = std::set<std::string>{"all-disabled"};
+  in.recent_mps_arrivals = {{std::int64_t{4} << 30, 7}};
   policy::PlanSettings settings;
   settings.allow_disruption = true;
   auto out = to_policy_input(in, settings);
@@ -52,6 +53,7 @@ TEST(Planning, InputCarriesViewsAndConfigNames) {
   EXPECT_EQ(out.pending[0].name, "p");
   EXPECT_EQ(out.mig_config_names, in.config_names.mig_parted);
   EXPECT_FALSE(out.device_plugin_config_names);
+  EXPECT_EQ(out.recent_mps_arrivals, in.recent_mps_arrivals);
   EXPECT_TRUE(out.settings.allow_disruption);
 }
 

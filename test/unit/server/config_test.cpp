@@ -47,7 +47,7 @@ catalog: /etc/gpushare/catalog.yaml
 cluster: {kubeconfig: /kube/config}
 gpuOperator: {namespace: nvidia, devicePluginConfigMap: dp, migPartedConfigMap: mp}
 scheduling: {defaultPlacement: spread}
-repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, batchWindow: 5s, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, entryGcInterval: 2m, entryGrace: 30m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
+repartition: {enabled: true, allowDisruption: false, rebalanceIdleGpus: false, batchWindow: 5s, arrivalWindow: 30m, propagationDelay: 1m, applyTimeout: 10m, failureBackoff: 5m, entryGcInterval: 2m, entryGrace: 30m, leaseName: l, leaseNamespace: ns, nodeSelector: {pool: gpu-shared, "example.com/zone": a}}
 dra: {enabled: true}
 )");
   ASSERT_TRUE(c.ok()) << c.error();
@@ -71,6 +71,7 @@ dra: {enabled: true}
   EXPECT_TRUE(c->repartition.enabled);
   EXPECT_TRUE(c->dra.enabled);
   EXPECT_FALSE(c->repartition.rebalance_idle_gpus);
+  EXPECT_EQ(c->repartition.arrival_window, Seconds(1800));
   EXPECT_EQ(c->repartition.propagation_delay, Seconds(60));
   EXPECT_EQ(c->repartition.apply_timeout, Seconds(600));
   EXPECT_EQ(c->repartition.entry_gc_interval, Seconds(120));
