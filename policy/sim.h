@@ -16,7 +16,8 @@
 //    `max_repartitions_per_pod` changes for it is left out for `failure_backoff_s`.
 //  - `on-demand` calls the real planner (planner.h) with the PlanInput the controller builds:
 //    node labels and allocatable as GFD and the device plugin publish them, running and pending
-//    pods as admitted, the GPU Operator's config names and the mig-parted configs' content.
+//    pods as admitted, the GPU Operator's config names and the mig-parted configs' content, and
+//    the MPS pods that arrived within `arrival_window_s` (what the watch cache counts).
 //  - `static` never changes a node; `greedy` gives the first idle node (by name) that can serve
 //    the first waiting pod as many instances of that pod's profile as fit on every GPU (MPS: as
 //    many replicas as still hold its gpu-memory), and repeats for the next pod not yet covered.

@@ -8,6 +8,7 @@
 // one (names: its data keys). Without ConfigMaps of a kind, its names are taken as unknown.
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -23,6 +24,7 @@
 #include "policy/catalog.h"
 #include "policy/planner.h"
 #include "policy/pod_demand.h"
+#include "policy/quantity.h"
 #include "server/command_input.h"
 #include "server/serve.h"
 
@@ -115,6 +117,30 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
   return out;
 }
 
+// Optional "recentMpsArrivals": {"<gpu-memory>": pods, ...}, what the controller's watch cache
+// counted (policy::PlanInput::recent_mps_arrivals); "0" for pods that state no gpu-memory.
+Result<std::map<std::int64_t, std::int64_t>> read_mps_arrivals(const json& doc) {
+  std::map<std::int64_t, std::int64_t> out;
+  auto it = doc.find("recentMpsArrivals");
+  if (it == doc.end() || it->is_null()) return out;
+  if (!it->is_object()) {
+    return Error{"recentMpsArrivals: expected an object {\"<gpu-memory>\": pods}, got " +
+                 std::string(it->type_name())};
+  }
+  for (const auto& [key, value] : it->items()) {
+    auto memory = policy::parse_quantity(key);
+    if (!memory || memory->milli < 0) {
+      return Error{"recentMpsArrivals: \"" + key + "\" is no gpu-memory quantity (e.g. \"4Gi\")"};
+    }
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
+      return Error{"recentMpsArrivals[\"" + key + "\"]: expected a pod count >= 0, got " +
+                   value.dump()};
+    }
+    out[memory->ceil_units()] += value.get<std::int64_t>();
+  }
+  return out;
+}
+
 Result<policy::PlanInput> read_plan_input(const json& doc) {
   if (!doc.is_object()) {
     return Error{
@@ -164,6 +190,9 @@ Result<policy::PlanInput> read_plan_input(const json& doc) {
   input.mig_config_names = std::move(names->mig_parted);
   input.device_plugin_config_names = std::move(names->device_plugin);
   input.mig_configs = std::move(names->mig_configs);
+  auto arrivals = read_mps_arrivals(doc);
+  if (!arrivals) return Error{arrivals.error()};
+  input.recent_mps_arrivals = std::move(arrivals).value();
   return input;
 }
 

@@ -118,6 +118,25 @@ TEST(Cli, MisplacedFlagExitsTwoWithTheUsageLine) {
   EXPECT_THAT(plan.err, HasSubstr("takes no flag --nodes"));
 }
 
+TEST(Cli, PlanRejectsUnreadableRecentMpsArrivals) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"recentMpsArrivals": [1]})", "recentMpsArrivals: expected an object"},
+      {R"({"recentMpsArrivals": {"lots": 3}})", "\"lots\" is no gpu-memory quantity"},
+      {R"({"recentMpsArrivals": {"-4Gi": 3}})", "\"-4Gi\" is no gpu-memory quantity"},
+      {R"({"recentMpsArrivals": {"4Gi": -1}})", "expected a pod count >= 0, got -1"},
+      {R"({"recentMpsArrivals": {"4Gi": "2"}})", "expected a pod count >= 0, got \"2\""},
+  };
+  for (const auto& [input, message] : cases) {
+    SCOPED_TRACE(input);
+    const CliRun r = cli({"plan", "-"}, input);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_THAT(r.err, HasSubstr(message));
+    EXPECT_EQ(r.out, "");
+  }
+  const CliRun ok = cli({"plan", "-"}, R"({"recentMpsArrivals": {"4Gi": 2, "0": 1}})");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
 TEST(Cli, HelpVersionAndNothing) {
   EXPECT_EQ(cli({"--help"}).code, 0);
   EXPECT_THAT(cli({"help"}).out, HasSubstr("Usage:"));
