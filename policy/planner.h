@@ -29,7 +29,7 @@
 //       most pods in all, plan_demand.h), and every other GPU keeps its layout, listed
 //       with its exact counts so mig-parted skips it. Since the node is paused for the change
 //       anyway, a GPU no pod needs is relaid out too when demand rests on 8+ pods of the model
-//       and values a fresh layout 25% more than what the GPU holds (rebalance_idle_gpus).
+//       and values a fresh layout 10% more than what the GPU holds (rebalance_idle_gpus).
 //     - MPS (plan_mps.h): each replica size the waiting pods' needs call for is tried; the one
 //       serving the most waiting pods wins, then the one worth most to MPS demand.
 //     The (node, kind) that wins: it serves the highest priority; fewer disrupted pods; more

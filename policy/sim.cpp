@@ -608,19 +608,23 @@ class Simulation {
     for (const auto& p : pods_) {
       if (p.state == PodState::kFuture) continue;
       ++r.pods;
+      const std::string request =
+          p.spec->profile.empty() ? "mps " + std::to_string(p.spec->mps_memory_bytes / kMiB) + "Mi"
+                                  : "mig " + p.spec->profile;
       double wait = 0;
       if (p.state == PodState::kWaiting) {
         ++r.waiting;
-        ++r.waiting_by_request[p.spec->profile.empty()
-                                   ? "mps " + std::to_string(p.spec->mps_memory_bytes / kMiB) + "Mi"
-                                   : "mig " + p.spec->profile];
+        ++r.waiting_by_request[request];
         wait = settings_.end_s - p.spec->arrival_s;
       } else {
         ++r.served;
         wait = p.start - p.spec->arrival_s;
       }
       waits.push_back(wait);
-      if (wait > settings_.long_wait_s) r.long_wait_share += 1;
+      if (wait > settings_.long_wait_s) {
+        r.long_wait_share += 1;
+        ++r.long_wait_by_request[request];
+      }
     }
     if (!waits.empty()) {
       double sum = 0;

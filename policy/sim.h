@@ -74,6 +74,8 @@ struct SimReport {
   std::vector<double> planner_ms;    // each planner call (empty without clock_ms)
   // What still waits at end_s, by request ("mig 1g.24gb", "mps 8192Mi"): what to look at first.
   std::map<std::string, std::size_t> waiting_by_request;
+  // Pods whose wait is over long_wait_s (started or not), by request: where the long waits are.
+  std::map<std::string, std::size_t> long_wait_by_request;
   // Every node change, when planned: "1h02m gpu-003 mig 1g.24gb x4 | 1g.12gb x2, ... (serves 3)".
   std::vector<std::string> changes;
 };

@@ -122,7 +122,8 @@ ordered_json summary_json(const Summary& s) {
                     {"gpuAllocated", r.gpu_allocated},
                     {"reconfigurations", r.reconfigurations},
                     {"plans", r.plans},
-                    {"waitingByRequest", r.waiting_by_request}});
+                    {"waitingByRequest", r.waiting_by_request},
+                    {"waitedOver5MinByRequest", r.long_wait_by_request}});
   }
   const auto ms = s.planner_ms();
   return {{"policy", s.policy},

@@ -189,6 +189,10 @@ TEST(Sim, StaticServesWhatTheLayoutOffersAndNothingElse) {
   EXPECT_EQ(r.reconfigurations, 0U);
   EXPECT_EQ(r.waiting_by_request.at("mig 1g.24gb"), 1U);
   EXPECT_EQ(r.waiting_by_request.at("mps 8192Mi"), 1U);
+  // Both waited until the end (an hour): over 5 minutes; the two served ones waited 0 s.
+  EXPECT_EQ(r.long_wait_by_request,
+            (std::map<std::string, std::size_t>{{"mig 1g.24gb", 1}, {"mps 8192Mi", 1}}));
+  EXPECT_DOUBLE_EQ(r.long_wait_share, 0.5);
   EXPECT_DOUBLE_EQ(r.wait_p50_s, 0);
 }
 
@@ -242,6 +246,10 @@ TEST(Sim, BooksBalance) {
     std::size_t by_request = 0;
     for (const auto& [k, n] : r.waiting_by_request) by_request += n;
     EXPECT_EQ(by_request, r.waiting);
+    std::size_t long_waits = 0;
+    for (const auto& [k, n] : r.long_wait_by_request) long_waits += n;
+    EXPECT_DOUBLE_EQ(static_cast<double>(long_waits) / static_cast<double>(r.pods),
+                     r.long_wait_share);
     EXPECT_GE(r.gpu_allocated, 0);
     EXPECT_LE(r.gpu_allocated, 1);
     EXPECT_LE(r.wait_p50_s, r.wait_p95_s);

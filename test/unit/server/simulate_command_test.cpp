@@ -72,6 +72,8 @@ TEST(SimulateCommand, TraceFileAndNodeList) {
   const auto doc = nlohmann::json::parse(r.out);
   EXPECT_EQ(doc["nodes"], 2);
   EXPECT_EQ(doc["policies"][0]["runs"][0]["served"], 1);  // static: no 7g in all-balanced
+  EXPECT_EQ(doc["policies"][0]["runs"][0]["waitedOver5MinByRequest"],
+            nlohmann::json({{"mig 7g.80gb", 1}}));
   // On demand: the 1g.10gb pod runs on the H100 until it ends, then the H100 is idle and is
   // relaid out for the 7g.
   EXPECT_EQ(doc["policies"][1]["runs"][0]["served"], 2);
