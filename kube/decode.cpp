@@ -35,7 +35,7 @@ Result<PodRecord> decode_pod(const nlohmann::json& pod) {
   if (out.view.name.empty()) return Error{"pod: metadata.name missing"};
   out.uid = string_member(metadata, "uid");
   out.resource_version = string_member(metadata, "resourceVersion");
-  out.terminated = out.view.phase == "Succeeded" || out.view.phase == "Failed";
+  out.terminated = out.view.terminated();
   // What the pod holds on its node: policy's rule, the one the extender and the planner read.
   auto demand = policy::pod_demand(out.view);
   if (!demand) return Error{"pod " + out.key() + ": " + demand.error()};

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "policy/fit.h"
+#include "policy/intent.h"
 #include "policy/plan_mig.h"
 #include "policy/pod_demand.h"
 #include "policy/quantity.h"
@@ -79,19 +80,17 @@ std::vector<const MigProfile*> base_profiles(const GpuModel& model) {
   return out;
 }
 
-bool terminated(const PodView& pod) { return pod.phase == "Succeeded" || pod.phase == "Failed"; }
-
 // The pod's gpu-memory annotation in bytes, 0 when unstated or unreadable (the admission webhook
 // rejected unreadable ones; a pod created before gpushare may carry anything).
 std::int64_t stated_memory(const PodView& pod, const PlanSettings& settings) {
-  auto it = pod.annotations.find(settings.annotation_prefix + "gpu-memory");
+  auto it = pod.annotations.find(settings.annotation_prefix + std::string(kGpuMemoryKey));
   if (it == pod.annotations.end()) return 0;
   auto q = parse_quantity(it->second);
   return q ? q->ceil_units() : 0;
 }
 
 void count_pod(const PodView& pod, const PlanSettings& settings, DemandCount& out) {
-  if (terminated(pod)) return;
+  if (pod.terminated()) return;
   auto demand = pod_demand(pod);
   if (!demand) return;
   for (const auto& [resource, n] : demand->resources) {

@@ -87,7 +87,6 @@ class MpsDemand {
 struct DemandCount {
   std::map<std::string, std::int64_t> mig;
   std::map<std::int64_t, std::int64_t> mps;
-  bool empty() const { return mig.empty() && mps.empty(); }
   friend bool operator==(const DemandCount&, const DemandCount&) = default;
 };
 

@@ -69,8 +69,6 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-bool terminated(const PodView& pod) { return pod.phase == "Succeeded" || pod.phase == "Failed"; }
-
 // ---------------------------------------------------------------------------------------------
 // Pending pods.
 
@@ -1088,7 +1086,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
 
   // Running GPU pods per node.
   for (const auto& pod : in.running) {
-    if (pod.node_name.empty() || terminated(pod)) continue;
+    if (pod.node_name.empty() || pod.terminated()) continue;
     auto demand = pod_demand(pod);
     auto it = node_index.find(pod.node_name);
     if (it == node_index.end()) continue;
@@ -1111,7 +1109,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   // Pending pods, in demand order.
   std::vector<Pending> pending;
   for (const auto& pod : in.pending) {
-    if (terminated(pod)) continue;
+    if (pod.terminated()) continue;
     if (auto p = read_pending(pod, settings, catalog)) pending.push_back(std::move(*p));
   }
   std::stable_sort(pending.begin(), pending.end(), demand_order);

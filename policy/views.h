@@ -68,6 +68,8 @@ struct PodView {
 
   // "ns/name" (or "ns/<generateName>*" before a name exists), for messages and logs.
   std::string display_name() const;
+  // Succeeded or Failed: its containers have stopped and hold no GPU.
+  bool terminated() const { return phase == "Succeeded" || phase == "Failed"; }
 };
 
 // A node's GPUs as Dynamic Resource Allocation publishes them: the ResourceSlices of NVIDIA's

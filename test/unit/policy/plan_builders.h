@@ -115,7 +115,7 @@ inline PlanInput input(std::vector<NodeView> nodes, std::vector<PodView> pending
   PlanInput in;
   // `used` as the node cache sums it from the bound pods.
   for (const auto& p : bound) {
-    if (p.phase == "Succeeded" || p.phase == "Failed") continue;
+    if (p.terminated()) continue;
     for (auto& n : nodes) {
       if (n.name != p.node_name) continue;
       for (const auto& c : p.containers)
