@@ -56,7 +56,7 @@ std::string object_key(ObjectKind kind, const nlohmann::json& object) {
 ClusterCache::ClusterCache(std::shared_ptr<Client> client, CacheOptions options)
     : client_(std::move(client)),
       options_(std::move(options)),
-      mps_arrivals_(static_cast<double>(options_.mps_arrival_window.count())) {}
+      arrivals_(static_cast<double>(options_.arrival_window.count())) {}
 
 ClusterCache::~ClusterCache() { stop(); }
 
@@ -209,6 +209,7 @@ void ClusterCache::replace_all(ObjectKind kind, std::vector<nlohmann::json>& ite
     pods.push_back(std::move(*pod));
   }
   index_.replace_pods(std::move(pods));
+  start_arrivals();
 }
 
 std::optional<CacheChange> ClusterCache::apply_node(const std::string& type,
@@ -367,16 +368,23 @@ double steady_seconds() {
 }  // namespace
 
 void ClusterCache::count_arrival(const PodRecord& pod) {
-  if (options_.mps_arrival_window.count() <= 0 || pod.gpu_requests.empty()) return;
+  if (options_.arrival_window.count() <= 0 || pod.gpu_requests.empty()) return;
   policy::PlanSettings settings;
   settings.annotation_prefix = options_.annotation_prefix;
   std::lock_guard lock(arrivals_mu_);
-  mps_arrivals_.add(steady_seconds(), pod.view, settings);
+  arrivals_.add(steady_seconds(), pod.view, settings);
 }
 
-std::map<std::int64_t, std::int64_t> ClusterCache::recent_mps_arrivals() const {
+void ClusterCache::start_arrivals() {
   std::lock_guard lock(arrivals_mu_);
-  return mps_arrivals_.within(steady_seconds());
+  if (arrivals_started_) return;
+  arrivals_started_ = true;
+  arrivals_.start(steady_seconds());
+}
+
+policy::Arrivals ClusterCache::recent_arrivals() const {
+  std::lock_guard lock(arrivals_mu_);
+  return arrivals_.read(steady_seconds());
 }
 
 std::vector<PodRecord> ClusterCache::unschedulable_pods() const {

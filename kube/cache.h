@@ -46,10 +46,11 @@ struct CacheOptions {
   // watch that recovers is seen as healthy at its first event or BOOKMARK (kube-apiserver sends
   // one about every minute on a quiet watch), so this stays above a minute.
   std::chrono::milliseconds stale_after{120'000};
-  // Above zero: MPS pods are counted as they first appear, for this long (the repartition
-  // planner's PlanInput::recent_mps_arrivals): on their ADDED event, or at a relist when the
-  // cache did not hold them. Their gpu-memory is read under this annotation prefix.
-  std::chrono::seconds mps_arrival_window{0};
+  // Above zero: MIG and MPS pods are counted as they first appear, for this long (the
+  // repartition planner's arrivals, policy::RecentArrivals): on their ADDED event, or at a
+  // relist when the cache did not hold them. Their gpu-memory is read under this annotation
+  // prefix.
+  std::chrono::seconds arrival_window{0};
   std::string annotation_prefix = "gpushare.io/";
 };
 
@@ -127,9 +128,10 @@ class ClusterCache {
   std::vector<PodRecord> bound_pods() const;
   std::optional<std::string> pod_node(const std::string& key) const;
   std::vector<policy::NodeView> nodes_annotated(const std::vector<std::string>& keys) const;
-  // MPS pods (one per shared GPU) by stated gpu-memory in bytes that first appeared within
-  // options.mps_arrival_window; empty when the window is zero.
-  std::map<std::int64_t, std::int64_t> recent_mps_arrivals() const;
+  // MIG and MPS pods that first appeared within options.arrival_window, as counted and as
+  // projected at the rate seen since the first pod list (policy::RecentArrivals); empty when
+  // the window is zero.
+  policy::Arrivals recent_arrivals() const;
 
   CacheCounters counters() const;
 
@@ -152,6 +154,9 @@ class ClusterCache {
   void mark_synced(ObjectKind kind);
   void notify(const CacheChange& change);
   void count_arrival(const PodRecord& pod);
+  // After the first pod list: the pods it held were running or waiting already; what comes
+  // later arrives at the rate RecentArrivals reads until a window has passed.
+  void start_arrivals();
 
   const std::shared_ptr<Client> client_;
   const CacheOptions options_;
@@ -159,7 +164,8 @@ class ClusterCache {
 
   ClusterIndex index_;
   mutable std::mutex arrivals_mu_;
-  mutable policy::RecentMpsArrivals mps_arrivals_;
+  mutable policy::RecentArrivals arrivals_;
+  bool arrivals_started_ = false;  // arrivals_mu_ held
 
   std::atomic<bool> stop_{false};
   std::mutex wait_mu_;

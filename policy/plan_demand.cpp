@@ -112,33 +112,97 @@ DemandCount count_demand(const std::vector<PodView>& running, const std::vector<
   return out;
 }
 
-void RecentMpsArrivals::add(double now_s, const PodView& pod, const PlanSettings& settings) {
+template <class Key>
+void RecentArrivals::Tally<Key>::add(double at_s, const Key& key, std::int64_t pods,
+                                     bool standing) {
+  arrivals_.push_back({at_s, key, pods, standing});
+  counts_[key] += pods;
+  if (standing) standing_[key] += pods;
+}
+
+template <class Key>
+void RecentArrivals::Tally<Key>::forget_before(double t_s) {
+  while (!arrivals_.empty() && arrivals_.front().at_s < t_s) {
+    const Arrival& a = arrivals_.front();
+    auto it = counts_.find(a.key);
+    if ((it->second -= a.pods) <= 0) counts_.erase(it);
+    if (a.standing) {
+      auto st = standing_.find(a.key);
+      if (st != standing_.end() && (st->second -= a.pods) <= 0) standing_.erase(st);
+    }
+    arrivals_.pop_front();
+  }
+}
+
+template <class Key>
+std::map<Key, std::int64_t> RecentArrivals::Tally<Key>::scaled(double scale) const {
+  std::map<Key, std::int64_t> out = counts_;
+  for (auto& [key, n] : out) {
+    auto it = standing_.find(key);
+    const std::int64_t since_start = n - (it == standing_.end() ? 0 : it->second);
+    n = std::max(n, static_cast<std::int64_t>(std::ceil(static_cast<double>(since_start) * scale)));
+  }
+  return out;
+}
+
+void RecentArrivals::add(double now_s, const PodView& pod, const PlanSettings& settings) {
   forget_before(now_s - window_s_);
   DemandCount demand;
   count_pod(pod, settings, demand);
-  for (const auto& [memory, shares] : demand.mps) {
-    arrivals_.push_back({now_s, memory, shares});
-    counts_[memory] += shares;
-  }
+  // Without a start() nothing is scaled, so every arrival may count as standing.
+  const bool standing = !start_s_ || now_s <= *start_s_;
+  for (const auto& [memory, shares] : demand.mps) mps_.add(now_s, memory, shares, standing);
+  for (const auto& [resource, pods] : demand.mig) mig_.add(now_s, resource, pods, standing);
 }
 
-const std::map<std::int64_t, std::int64_t>& RecentMpsArrivals::within(double now_s) {
+Arrivals RecentArrivals::read(double now_s) {
   forget_before(now_s - window_s_);
-  return counts_;
+  Arrivals out;
+  out.mps_recent = mps_.counts();
+  if (!start_s_ || now_s - *start_s_ >= window_s_) {
+    out.mps_projected = mps_.counts();
+    out.mig_projected = mig_.counts();
+    return out;
+  }
+  const double scale = window_s_ / std::max(kMinRateSpan_s, now_s - *start_s_);
+  out.mps_projected = mps_.scaled(scale);
+  out.mig_projected = mig_.scaled(scale);
+  return out;
 }
 
-void RecentMpsArrivals::forget_before(double t_s) {
-  while (!arrivals_.empty() && arrivals_.front().at_s < t_s) {
-    const Arrival& a = arrivals_.front();
-    auto it = counts_.find(a.memory_bytes);
-    if ((it->second -= a.shares) <= 0) counts_.erase(it);
-    arrivals_.pop_front();
-  }
+void RecentArrivals::forget_before(double t_s) {
+  mps_.forget_before(t_s);
+  mig_.forget_before(t_s);
 }
 
 double DemandSupply::demand(const std::string& resource) const { return at(demand_, resource); }
 void DemandSupply::add_demand(const std::string& resource, double pods) {
   demand_[resource] += pods;
+}
+
+void DemandSupply::raise_demand(const std::map<std::string, std::int64_t>& pods) {
+  for (const auto& [resource, n] : pods) {
+    double& d = demand_[resource];
+    d = std::max(d, static_cast<double>(n));
+  }
+}
+
+double DemandSupply::wanted_slices(const GpuModel& model,
+                                   const std::map<std::string, std::int64_t>& ahead) const {
+  double out = 0;
+  for (const auto& p : model.profiles) {
+    const std::string resource = p.resource_name();
+    auto it = ahead.find(resource);
+    const double projected = it == ahead.end() ? 0 : static_cast<double>(it->second);
+    out += std::max(at(demand_, resource), projected) * p.compute_slices;
+  }
+  return out;
+}
+
+double DemandSupply::offered_slices(const GpuModel& model) const {
+  double out = 0;
+  for (const auto& p : model.profiles) out += at(supply_, p.resource_name()) * p.compute_slices;
+  return out;
 }
 
 double DemandSupply::observed_pods(const GpuModel& model) const {

@@ -47,6 +47,12 @@ class DemandSupply {
   // figures rest on.
   double observed_pods(const GpuModel& model) const;
   double demand(const std::string& resource) const;
+  // Demand of each resource raised to at least `pods` of it.
+  void raise_demand(const std::map<std::string, std::int64_t>& pods);
+  // Compute slices of the model's profiles: asked for (demand raised to `ahead`), and offered.
+  double wanted_slices(const GpuModel& model,
+                       const std::map<std::string, std::int64_t>& ahead) const;
+  double offered_slices(const GpuModel& model) const;
   double supply(const std::string& resource) const;
   // Worth of one more instance (see above).
   double gain(const std::string& resource) const;
@@ -93,29 +99,76 @@ struct DemandCount {
 // The demand of running (bound, not terminated) and pending pods, as the planner counts it.
 DemandCount count_demand(const std::vector<PodView>& running, const std::vector<PodView>& pending,
                          const PlanSettings& settings);
-// MPS pods as they arrive, kept for a window: PlanInput::recent_mps_arrivals. The caller says
-// when a pod is new (the watch cache when a key first appears, the simulator at an arrival), so
-// a pod is counted once however long it runs, and memory holds only the window's arrivals.
-class RecentMpsArrivals {
+// Pods as they arrive, kept for a window: PlanInput's recent_mps_arrivals,
+// projected_mps_arrivals and projected_mig_arrivals. The caller says when a pod is new (the watch
+// cache when a key first appears, the simulator at an arrival), so a pod is counted once however
+// long it runs, and memory holds only the window's arrivals.
+//
+// Projected: until a whole window has passed since counting began, the arrivals seen cover a
+// shorter span, and a cluster that is filling up looks nearly empty: at the first plans of a
+// simulated 8-hour day, the 2 and 4 GiB MPS pods that went on to fill every replica were a
+// handful, and an MPS node was halved to 2 larger replicas per GPU for one 8 GiB pod, costing
+// the small pods hours of waiting (BENCHMARKS.md, issue 9, 2026-12-07, night); MIG GPUs no pod
+// needed were relaid out as 7g for the few large pods waiting, while the 1g pods that would
+// have used them had only begun to come. So from start() on, the arrivals after it are also
+// read as a rate over a whole window; the pods there when counting began (the cache's first
+// list) count as they are, since they tell how many run, not how fast they come. The planner
+// values the capacity a node holds with the projection, not the new capacity it sizes.
+struct Arrivals {
+  // MPS pods (one per shared GPU) per stated gpu-memory in bytes (0: unstated).
+  std::map<std::int64_t, std::int64_t> mps_recent;     // arrived within the window
+  std::map<std::int64_t, std::int64_t> mps_projected;  // at the rate seen (above)
+  // MIG pods per resource ("nvidia.com/mig-1g.10gb"), at the rate seen.
+  std::map<std::string, std::int64_t> mig_projected;
+  friend bool operator==(const Arrivals&, const Arrivals&) = default;
+};
+
+class RecentArrivals {
  public:
-  explicit RecentMpsArrivals(double window_s) : window_s_(window_s) {}
-  // Times in seconds on a clock that does not go back. Pods that ask for no MPS share, and
-  // terminated ones, are ignored.
+  // The shortest span a rate is taken over: one pod in the first seconds is not a rate.
+  static constexpr double kMinRateSpan_s = 60;
+
+  explicit RecentArrivals(double window_s) : window_s_(window_s) {}
+  // Counting began at now_s: pods added at or before it were there already. Without a start()
+  // the arrivals are counted as they are, never scaled.
+  void start(double now_s) { start_s_ = now_s; }
+  // Times in seconds on a clock that does not go back. Pods that ask for no MIG instance or MPS
+  // share, and terminated ones, are ignored.
   void add(double now_s, const PodView& pod, const PlanSettings& settings);
-  // MPS pods (one per shared GPU) per stated gpu-memory that arrived within the window before
-  // now_s.
-  const std::map<std::int64_t, std::int64_t>& within(double now_s);
+  // What arrived within the window before now_s, counted and projected: within a window of
+  // start(), the larger of the count and the arrivals since start() times
+  // window / (now_s - start), the span at least kMinRateSpan_s.
+  Arrivals read(double now_s);
 
  private:
-  void forget_before(double t_s);
-  struct Arrival {
-    double at_s = 0;
-    std::int64_t memory_bytes = 0;
-    std::int64_t shares = 0;
+  // Pods per key (gpu-memory or MIG resource) that arrived within the window.
+  template <class Key>
+  class Tally {
+   public:
+    void add(double at_s, const Key& key, std::int64_t pods, bool standing);
+    void forget_before(double t_s);
+    const std::map<Key, std::int64_t>& counts() const { return counts_; }
+    // counts() with the arrivals that were not standing scaled by `scale`, each at least as
+    // counted.
+    std::map<Key, std::int64_t> scaled(double scale) const;
+
+   private:
+    struct Arrival {
+      double at_s = 0;
+      Key key{};
+      std::int64_t pods = 0;
+      bool standing = false;
+    };
+    std::deque<Arrival> arrivals_;
+    std::map<Key, std::int64_t> counts_;    // every arrival in the window
+    std::map<Key, std::int64_t> standing_;  // of those, the ones there when counting began
   };
+  void forget_before(double t_s);
+
   double window_s_;
-  std::deque<Arrival> arrivals_;
-  std::map<std::int64_t, std::int64_t> counts_;
+  std::optional<double> start_s_;
+  Tally<std::int64_t> mps_;
+  Tally<std::string> mig_;
 };
 
 // A node's MIG layout per GPU, when it can be known (see above). `mig_configs` as in PlanInput.

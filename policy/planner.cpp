@@ -33,6 +33,18 @@ constexpr double kRebalanceEvidence = 8;
 // mix had moved away from, while 1.0-1.1 served more pods; 1.1 keeps a margin against relaying
 // a GPU out for a gain within the demand figures' noise.
 constexpr double kRebalanceMargin = 1.1;
+// The layout a GPU no pod needs holds is valued against the MIG pods projected to arrive, not
+// only those counted now, when those would ask for this many times the compute slices the
+// model's instances offer. A 40-minute window holds about 1.2 mean run times on the simulated
+// clusters (lognormal run times, 20-minute median, sigma 1: a 33-minute mean), so at this ratio
+// the pods arriving would ask for about 1.25 times what the instances hold at once: more than
+// there is. Below it, capacity is not scarce, and relaying out for the larger pods waiting
+// costs the small ones little: on the 20-node simulations, 1.0 kept the shifting mix at load
+// 0.8 from its large instances (459 pods waiting against greedy's 371), 2.0 let the default mix
+// at load 1.0 trade small instances for large ones (43.0% of pods waited over 5 minutes against
+// static's 41.3%); 1.5 met both (BENCHMARKS.md, issue 9, 2026-12-07, late). Tuned on those
+// figures: a cluster whose pods run much longer than the window is read as less loaded.
+constexpr double kScarceArrivals = 1.5;
 // Nodes named in one unplaced reason; the rest are counted.
 constexpr std::size_t kNodesInReason = 6;
 constexpr std::string_view kNvidiaPrefix = "nvidia.com/";
@@ -450,6 +462,11 @@ std::string sizing_key(const NodeState& s, bool allow_disruption) {
 struct Market {
   DemandSupply mig;
   MpsDemand mps;
+  // MPS demand with the arrivals projected over a window (PlanInput::projected_mps_arrivals);
+  // its needs only: the supply is mps's.
+  MpsDemand mps_ahead;
+  // MIG pods projected to arrive, per resource (PlanInput::projected_mig_arrivals).
+  std::map<std::string, std::int64_t> mig_ahead;
   std::size_t version = 0;  // bumped by every chosen action
 };
 
@@ -497,7 +514,8 @@ struct MigSizing {
 
 MigSizing size_mig(const NodeState& s, const std::vector<int>& changed,
                    const std::vector<ProfileCounts>& assigned, DemandSupply& ds,
-                   const PlanSettings& settings) {
+                   const PlanSettings& settings,
+                   const std::map<std::string, std::int64_t>& mig_ahead) {
   const GpuModel& model = *s.model;
   MigSizing out;
   out.per_gpu = s.layout ? *s.layout : std::vector<ProfileCounts>(static_cast<std::size_t>(s.gpus));
@@ -524,6 +542,10 @@ MigSizing size_mig(const NodeState& s, const std::vector<int>& changed,
   }
   if (settings.fill_mig_leftover && settings.rebalance_idle_gpus && s.layout &&
       ds.observed_pods(model) >= kRebalanceEvidence) {
+    // A fresh layout is sized from the demand counted now; what it replaces is kept for the
+    // pods coming when they would fill the model's instances (kScarceArrivals).
+    const bool scarce = !mig_ahead.empty() && ds.wanted_slices(model, mig_ahead) >=
+                                                  kScarceArrivals * ds.offered_slices(model);
     for (int g : s.change_order) {
       if (std::find(out.relaid.begin(), out.relaid.end(), g) != out.relaid.end()) continue;
       const ProfileCounts& old = out.per_gpu[static_cast<std::size_t>(g)];
@@ -531,8 +553,14 @@ MigSizing size_mig(const NodeState& s, const std::vector<int>& changed,
       without.add_layout(model, old, -1);
       DemandSupply trial = without;
       ProfileCounts fresh = fill_by_demand(model, {}, trial);
-      const double kept = layout_gain(model, old, without);
-      const double gained = layout_gain(model, fresh, without);
+      DemandSupply raised;
+      if (scarce) {
+        raised = without;
+        raised.raise_demand(mig_ahead);
+      }
+      const DemandSupply& valued = scarce ? raised : without;
+      const double kept = layout_gain(model, old, valued);
+      const double gained = layout_gain(model, fresh, valued);
       if (fresh == old || gained <= kept * kRebalanceMargin + 1e-9) continue;
       ds = std::move(trial);
       out.per_gpu[static_cast<std::size_t>(g)] = std::move(fresh);
@@ -555,7 +583,7 @@ MigSizing size_mig(const NodeState& s, const std::vector<int>& changed,
 void value_mig(Proposal& p, const NodeState& s, const Market& market,
                const PlanSettings& settings) {
   DemandSupply trial = market.mig;
-  const MigSizing sized = size_mig(s, p.changed, p.assigned, trial, settings);
+  const MigSizing sized = size_mig(s, p.changed, p.assigned, trial, settings, market.mig_ahead);
   p.gain = sized.gain;
   p.cost = sized.cost;
   p.version = market.version;
@@ -669,6 +697,19 @@ Proposal propose_mps(std::size_t n, const NodeState& s, const std::vector<Pendin
     if (replicas > 0)
       best.cost +=
           market.mps.gain(mps_share_bytes(s.gpu_mib, replicas), static_cast<int>(own), others);
+    // Fewer, larger replicas serve the waiting pods the node's replicas are too small for, and
+    // take the node from the smaller pods those replicas serve for as long as any pod runs there.
+    // Only when the new replicas are worth at least what the node offers now to the MPS pods
+    // projected to arrive (plan_demand.h, RecentArrivals). Halving an MPS node for one 8 GiB
+    // pod as a cluster filled left 2 and 4 GiB pods waiting for hours (BENCHMARKS.md, issue 9,
+    // 2026-12-07, night).
+    if (replicas > best.replicas) {
+      const double kept = market.mps_ahead.gain(mps_share_bytes(s.gpu_mib, replicas),
+                                                static_cast<int>(own), others);
+      const double made = market.mps_ahead.gain(mps_share_bytes(s.gpu_mib, best.replicas),
+                                                best.replicas * s.gpus, others);
+      if (made < kept) best.served.clear();
+    }
   }
   return best;
 }
@@ -796,7 +837,8 @@ PlanAction make_action(const Proposal& prop, const NodeState& s,
   std::vector<int> relaid;
   int rebalanced = 0;
   if (prop.kind == ActionKind::kMig) {
-    MigSizing sized = size_mig(s, prop.changed, prop.assigned, market.mig, settings);
+    MigSizing sized =
+        size_mig(s, prop.changed, prop.assigned, market.mig, settings, market.mig_ahead);
     relaid = sized.relaid;
     rebalanced = sized.rebalanced;
     a.mig_config = group_mig_devices(sized.per_gpu);
@@ -871,13 +913,20 @@ std::string node_reason(const NodeState& s, const Pending& p) {
     }
   } else {
     MpsBatch alone = with_pod(MpsBatch{}, p);
-    if (!mps_replicas_for(s.gpu_mib, s.gpus, s.max_replicas, alone)) {
+    const auto replicas = mps_replicas_for(s.gpu_mib, s.gpus, s.max_replicas, alone);
+    if (!replicas) {
       std::string why = std::to_string(s.gpu_mib) + " MiB GPU: at most " +
                         std::to_string(s.gpu_mib / 2) + " MiB and 50% of the SMs per replica";
       if (p.intent.gpu_memory_bytes) why += ", needs " + memory_text(p);
       if (p.intent.gpu_compute_percent)
         why += ", needs " + std::to_string(*p.intent.gpu_compute_percent) + "%";
       return why;
+    }
+    const std::int64_t now = s.gpus > 0 ? current_replicas(s) / s.gpus : 0;
+    if (now > *replicas) {
+      return "keeps its " + std::to_string(now) +
+             " MPS replicas per GPU: " + std::to_string(*replicas) +
+             " larger ones for it would be worth less to the MPS pods that run and arrive";
     }
   }
   return "could not be sized for it";
@@ -1153,6 +1202,11 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
   for (const auto& [need, n] : demand.mps) {
     for (std::int64_t k = 0; k < n; ++k) market.mps.add_need(need);
   }
+  std::map<std::int64_t, std::int64_t> ahead = demand.mps;
+  for (const auto& [need, n] : in.projected_mps_arrivals) ahead[need] = std::max(ahead[need], n);
+  for (const auto& [need, n] : ahead) {
+    for (std::int64_t k = 0; k < n; ++k) market.mps_ahead.add_need(need);
+  }
   for (const auto& s : nodes) {
     for (const auto& [resource, n] : s.view->allocatable) {
       if (n > 0 && starts_with(resource, kMigResourcePrefix))
@@ -1160,6 +1214,7 @@ Plan plan(const PlanInput& in, const Catalog& catalog) {
       if (n > 0 && resource == kSharedGpuResource) market.mps.add_supply(static_cast<double>(n));
     }
   }
+  market.mig_ahead = in.projected_mig_arrivals;
   for (auto& s : nodes) read_layout(s, in, ds);
 
   // Step 2: capacity that exists. Nodes that cannot be repartitioned are used first.

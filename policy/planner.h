@@ -29,9 +29,16 @@
 //       most pods in all, plan_demand.h), and every other GPU keeps its layout, listed
 //       with its exact counts so mig-parted skips it. Since the node is paused for the change
 //       anyway, a GPU no pod needs is relaid out too when demand rests on 8+ pods of the model
-//       and values a fresh layout 10% more than what the GPU holds (rebalance_idle_gpus).
+//       and values a fresh layout 10% more than what the GPU holds (rebalance_idle_gpus). When
+//       the MIG pods projected to arrive (projected_mig_arrivals) would fill the model's
+//       instances 1.5 times over, both layouts are valued against that larger demand: the
+//       capacity a GPU holds is kept for what is coming.
 //     - MPS (plan_mps.h): each replica size the waiting pods' needs call for is tried; the one
-//       serving the most waiting pods wins, then the one worth most to MPS demand.
+//       serving the most waiting pods wins, then the one worth most to MPS demand. A node that
+//       offers replicas is re-sized to fewer, larger ones only when they are worth at least
+//       what its replicas are worth to MPS demand projected at the arrival rate
+//       (projected_mps_arrivals): new capacity is sized from what was seen, capacity that
+//       exists is kept for what is coming.
 //     The (node, kind) that wins: it serves the highest priority; fewer disrupted pods; more
 //     pods served, by priority; it strands no waiting pod that only this node could serve;
 //     the node set up for the kind (MPS on a GPU without MIG, MIG on a node in MIG mode, a
@@ -117,9 +124,17 @@ struct PlanInput {
   // nvidia.com/mig.config names. An entry with no `devices` applies to every GPU.
   std::map<std::string, std::vector<MigConfigEntry>> mig_configs;
   // MPS pods that arrived within a recent window, gone since or not (one per shared GPU), by
-  // stated gpu-memory in bytes (0: unstated): plan_demand.h, RecentMpsArrivals. Empty when not
+  // stated gpu-memory in bytes (0: unstated): plan_demand.h, RecentArrivals. Empty when not
   // known. MPS replicas are sized for the larger of it and the MPS pods running and waiting now.
   std::map<std::int64_t, std::int64_t> recent_mps_arrivals;
+  // The same, projected over a whole window at the rate seen since counting began
+  // (RecentArrivals::read). What an MPS node's current replicas are valued at when a plan would
+  // make them fewer and larger (step 4); empty: recent_mps_arrivals is used.
+  std::map<std::int64_t, std::int64_t> projected_mps_arrivals;
+  // MIG pods per resource ("nvidia.com/mig-1g.10gb") projected the same way: what the layout
+  // of a GPU no pod needs is valued at when the cluster is short of the model's capacity
+  // (step 4). Empty when not known.
+  std::map<std::string, std::int64_t> projected_mig_arrivals;
   PlanSettings settings;
 };
 

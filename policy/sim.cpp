@@ -145,7 +145,7 @@ class Simulation {
       : policy_(policy),
         settings_(settings),
         catalog_(catalog),
-        mps_arrivals_(settings.arrival_window_s) {
+        arrivals_(settings.arrival_window_s) {
     for (const auto& n : cluster) {
       NodeRun run;
       run.node = n;
@@ -172,6 +172,8 @@ class Simulation {
       if (pods[i].arrival_s < settings_.end_s) push(pods[i].arrival_s, EventKind::kArrival, i);
     }
     if (policy_ != SimPolicy::kStatic) push(tick_period(), EventKind::kTick, 0);
+    // The cluster starts empty: every pod is an arrival, counted from time 0.
+    arrivals_.start(0);
   }
 
   SimReport run() {
@@ -285,7 +287,7 @@ class Simulation {
     PodRun& p = pods_[id];
     p.state = PodState::kWaiting;
     ++arrived_;
-    if (policy_ == SimPolicy::kOnDemand) mps_arrivals_.add(now_, p.view, settings_.plan);
+    if (policy_ == SimPolicy::kOnDemand) arrivals_.add(now_, p.view, settings_.plan);
     auto& queue = queues_[key_of(p)];
     // Behind others of its kind it cannot start before them.
     if (queue.empty()) {
@@ -425,7 +427,10 @@ class Simulation {
     in.mig_config_names = mig_config_names_;
     in.device_plugin_config_names = device_plugin_configs_;
     in.mig_configs = mig_configs_;
-    in.recent_mps_arrivals = mps_arrivals_.within(now_);
+    Arrivals arrivals = arrivals_.read(now_);
+    in.recent_mps_arrivals = std::move(arrivals.mps_recent);
+    in.projected_mps_arrivals = std::move(arrivals.mps_projected);
+    in.projected_mig_arrivals = std::move(arrivals.mig_projected);
     const double t0 = settings_.clock_ms ? settings_.clock_ms() : 0;
     const Plan plan = policy::plan(in, catalog_);
     if (settings_.clock_ms) planner_ms_.push_back(settings_.clock_ms() - t0);
@@ -654,7 +659,7 @@ class Simulation {
   std::set<std::string> mig_config_names_;
   std::set<std::string> device_plugin_configs_;
   std::map<std::string, std::vector<MigConfigEntry>> mig_configs_;
-  RecentMpsArrivals mps_arrivals_;  // what the controller's watch cache keeps
+  RecentArrivals arrivals_;  // what the controller's watch cache keeps
   std::size_t seq_ = 0;
   double now_ = 0;
   double batch_started_ = -1;

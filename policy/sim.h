@@ -17,7 +17,7 @@
 //  - `on-demand` calls the real planner (planner.h) with the PlanInput the controller builds:
 //    node labels and allocatable as GFD and the device plugin publish them, running and pending
 //    pods as admitted, the GPU Operator's config names and the mig-parted configs' content, and
-//    the MPS pods that arrived within `arrival_window_s` (what the watch cache counts).
+//    the MIG and MPS pods that arrived within `arrival_window_s` (what the watch cache counts).
 //  - `static` never changes a node; `greedy` gives the first idle node (by name) that can serve
 //    the first waiting pod as many instances of that pod's profile as fit on every GPU (MPS: as
 //    many replicas as still hold its gpu-memory), and repeats for the next pod not yet covered.
@@ -50,8 +50,8 @@ struct SimSettings {
   int max_repartitions_per_pod = 2;
   double failure_backoff_s = 300;
   double long_wait_s = 300;  // "waited > 5 min"
-  // PlanInput::recent_mps_arrivals counts the MPS pods that arrived within this window (the
-  // controller's repartition.arrivalWindow).
+  // PlanInput's arrivals count the pods that arrived within this window (the controller's
+  // repartition.arrivalWindow).
   double arrival_window_s = 2400;
   PlanSettings plan;  // the planner's settings
   // Milliseconds from some fixed point; only the planner's own time is measured with it.

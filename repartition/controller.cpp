@@ -223,7 +223,7 @@ void Controller::reconcile(Clock::time_point now) {
   }
   input.pending = std::move(pending);
   input.config_names = api_.config_names();
-  input.recent_mps_arrivals = cluster_.recent_mps_arrivals();
+  input.arrivals = cluster_.recent_arrivals();
   std::vector<Action> actions = plan_(input);
   metrics_.inc("gpushare_repartition_plans_total", {});
   // Pods no layout can serve wait on every pass: "nothing to do" goes to debug, not every 10 s

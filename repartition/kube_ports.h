@@ -64,9 +64,7 @@ class CacheReader : public ClusterReader {
     return cache_.pod_node(key);
   }
   bool following() const override { return cache_.is_following(); }
-  std::map<std::int64_t, std::int64_t> recent_mps_arrivals() const override {
-    return cache_.recent_mps_arrivals();
-  }
+  policy::Arrivals recent_arrivals() const override { return cache_.recent_arrivals(); }
 
  private:
   const kube::ClusterCache& cache_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kube/decode.h"
+#include "policy/plan_demand.h"
 #include "policy/planner.h"
 #include "policy/views.h"
 #include "repartition/action.h"
@@ -22,9 +23,9 @@ struct PlanInput {
   policy::ClusterView cluster;
   std::vector<kube::PodRecord> running;  // pods bound to those nodes
   std::vector<kube::PodRecord>
-      pending;               // unschedulable, asking for managed resources, not yet served
-  ConfigNames config_names;  // entries already in the operator's ConfigMaps
-  std::map<std::int64_t, std::int64_t> recent_mps_arrivals;  // ClusterReader's
+      pending;                // unschedulable, asking for managed resources, not yet served
+  ConfigNames config_names;   // entries already in the operator's ConfigMaps
+  policy::Arrivals arrivals;  // ClusterReader's
 };
 
 using PlanFn = std::function<std::vector<Action>(const PlanInput&)>;

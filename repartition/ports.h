@@ -16,6 +16,7 @@
 #include "kube/configmap_entry.h"
 #include "kube/decode.h"
 #include "kube/events.h"
+#include "policy/plan_demand.h"
 #include "policy/planner.h"
 #include "policy/views.h"
 #include "repartition/action.h"
@@ -87,9 +88,9 @@ class ClusterReader {
   // restarting, a network cut) the view may be minutes old, and a timeout judged on it would fail
   // a change that has in fact taken.
   virtual bool following() const = 0;
-  // MPS pods that arrived within the arrival window, by stated gpu-memory in bytes
-  // (policy::PlanInput::recent_mps_arrivals).
-  virtual std::map<std::int64_t, std::int64_t> recent_mps_arrivals() const = 0;
+  // MIG and MPS pods that arrived within the arrival window, counted and projected
+  // (policy::RecentArrivals; the planner's PlanInput arrivals).
+  virtual policy::Arrivals recent_arrivals() const = 0;
 };
 
 class MetricsSink {

@@ -54,7 +54,7 @@ Simulate flags (defaults in brackets):
   --load L [0.8]  --hours H [8]  --mix NAME [default]  --runtime-median MIN [20]
   --runtime-sigma S [1.0]  --burst F (the first 10 min of each hour F times busier) [1]
   --batch-window S [10]  --reconfigure-delay S [60]  --write-trace FILE  --json
-  --arrival-window S   on-demand sizes MPS for the MPS pods that arrived this recently [2400]
+  --arrival-window S   on-demand counts the pods that arrived this recently [2400]
   --changes            list every node change each policy made (first trace)
 
 Common flags:

@@ -72,7 +72,7 @@ Result<std::unique_ptr<LiveCluster>> start_live_cluster(const ServerConfig& conf
   kube::CacheOptions options;
   options.stale_after = config.cluster.stale_after;
   // Only the repartition controller reads the arrivals.
-  if (config.repartition.enabled) options.mps_arrival_window = config.repartition.arrival_window;
+  if (config.repartition.enabled) options.arrival_window = config.repartition.arrival_window;
   options.annotation_prefix = config.annotation_prefix;
   if (config.dra.enabled) options.resource_slices_path = kube::paths::resource_slices();
   auto cluster = std::make_unique<CacheCluster>(client, std::move(options));

@@ -117,26 +117,52 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
   return out;
 }
 
-// Optional "recentMpsArrivals": {"<gpu-memory>": pods, ...}, what the controller's watch cache
-// counted (policy::PlanInput::recent_mps_arrivals); "0" for pods that state no gpu-memory.
-Result<std::map<std::int64_t, std::int64_t>> read_mps_arrivals(const json& doc) {
+// Optional "recentMpsArrivals" and "projectedMpsArrivals": {"<gpu-memory>": pods, ...}, what the
+// controller's watch cache counted and projected (policy::PlanInput::recent_mps_arrivals and
+// projected_mps_arrivals); "0" for pods that state no gpu-memory.
+Result<std::map<std::int64_t, std::int64_t>> read_mps_arrivals(const json& doc,
+                                                               const std::string& field) {
   std::map<std::int64_t, std::int64_t> out;
-  auto it = doc.find("recentMpsArrivals");
+  auto it = doc.find(field);
   if (it == doc.end() || it->is_null()) return out;
   if (!it->is_object()) {
-    return Error{"recentMpsArrivals: expected an object {\"<gpu-memory>\": pods}, got " +
+    return Error{field + ": expected an object {\"<gpu-memory>\": pods}, got " +
                  std::string(it->type_name())};
   }
   for (const auto& [key, value] : it->items()) {
     auto memory = policy::parse_quantity(key);
     if (!memory || memory->milli < 0) {
-      return Error{"recentMpsArrivals: \"" + key + "\" is no gpu-memory quantity (e.g. \"4Gi\")"};
+      return Error{field + ": \"" + key + "\" is no gpu-memory quantity (e.g. \"4Gi\")"};
     }
     if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
-      return Error{"recentMpsArrivals[\"" + key + "\"]: expected a pod count >= 0, got " +
-                   value.dump()};
+      return Error{field + "[\"" + key + "\"]: expected a pod count >= 0, got " + value.dump()};
     }
     out[memory->ceil_units()] += value.get<std::int64_t>();
+  }
+  return out;
+}
+
+// Optional "projectedMigArrivals": {"nvidia.com/mig-<profile>": pods, ...}, the MIG pods the
+// controller's watch cache projected to arrive (policy::PlanInput::projected_mig_arrivals).
+Result<std::map<std::string, std::int64_t>> read_mig_arrivals(const json& doc) {
+  static const std::string field = "projectedMigArrivals";
+  std::map<std::string, std::int64_t> out;
+  auto it = doc.find(field);
+  if (it == doc.end() || it->is_null()) return out;
+  if (!it->is_object()) {
+    return Error{field + ": expected an object {\"nvidia.com/mig-<profile>\": pods}, got " +
+                 std::string(it->type_name())};
+  }
+  for (const auto& [key, value] : it->items()) {
+    if (!key.starts_with(policy::kMigResourcePrefix) ||
+        key.size() == policy::kMigResourcePrefix.size()) {
+      return Error{field + ": \"" + key +
+                   "\" is no MIG resource (e.g. \"nvidia.com/mig-1g.10gb\")"};
+    }
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
+      return Error{field + "[\"" + key + "\"]: expected a pod count >= 0, got " + value.dump()};
+    }
+    out[key] = value.get<std::int64_t>();
   }
   return out;
 }
@@ -190,9 +216,15 @@ Result<policy::PlanInput> read_plan_input(const json& doc) {
   input.mig_config_names = std::move(names->mig_parted);
   input.device_plugin_config_names = std::move(names->device_plugin);
   input.mig_configs = std::move(names->mig_configs);
-  auto arrivals = read_mps_arrivals(doc);
+  auto arrivals = read_mps_arrivals(doc, "recentMpsArrivals");
   if (!arrivals) return Error{arrivals.error()};
   input.recent_mps_arrivals = std::move(arrivals).value();
+  auto projected = read_mps_arrivals(doc, "projectedMpsArrivals");
+  if (!projected) return Error{projected.error()};
+  input.projected_mps_arrivals = std::move(projected).value();
+  auto mig = read_mig_arrivals(doc);
+  if (!mig) return Error{mig.error()};
+  input.projected_mig_arrivals = std::move(mig).value();
   return input;
 }
 

@@ -339,7 +339,7 @@ json mps_pod(const std::string& name, const std::string& memory, const std::stri
   return p;
 }
 
-TEST_F(CacheTest, MpsPodsCountAsArrivalsOnceWhenFirstSeen) {
+TEST_F(CacheTest, GpuPodsCountAsArrivalsOnceWhenFirstSeen) {
   constexpr std::int64_t kGi = std::int64_t{1} << 30;
   cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
   cluster_.list(ObjectKind::kPod, 200, list_of("20", {mps_pod("a", "2Gi", "20")}));
@@ -360,19 +360,27 @@ TEST_F(CacheTest, MpsPodsCountAsArrivalsOnceWhenFirstSeen) {
     }
     r.hold(std::chrono::seconds(30));
   });
-  options_.mps_arrival_window = std::chrono::seconds(3600);
+  options_.arrival_window = std::chrono::seconds(3600);
   start();
   ASSERT_TRUE(eventually([&] { return cache_->counters().relists == 1; }));
   ASSERT_TRUE(eventually([&] { return cache_->pending_pods().size() == 3; }));
-  EXPECT_EQ(cache_->recent_mps_arrivals(),
+  const policy::Arrivals arrivals = cache_->recent_arrivals();
+  EXPECT_EQ(arrivals.mps_recent,
             (std::map<std::int64_t, std::int64_t>{{0, 1}, {2 * kGi, 1}, {4 * kGi, 1}}));
+  // Projected: a was in the first list, so it counts as it is. b and c came after it, within the
+  // first minute of an hour's window: read as a rate, each stands for 3600 / 60 arrivals
+  // (policy::RecentArrivals). Counted once each all the same, or they would be 120.
+  EXPECT_EQ(arrivals.mps_projected,
+            (std::map<std::int64_t, std::int64_t>{{0, 60}, {2 * kGi, 1}, {4 * kGi, 60}}));
+  // The MIG pod m came and went between the lists: an arrival all the same, read the same way.
+  EXPECT_EQ(arrivals.mig_projected, (std::map<std::string, std::int64_t>{{k1g, 60}}));
 }
 
 TEST_F(CacheTest, NoArrivalsAreKeptWithoutAWindow) {
   cluster_.list(ObjectKind::kNode, 200, list_of("10", {gpu_node("n1")}));
   cluster_.list(ObjectKind::kPod, 200, list_of("20", {mps_pod("a", "2Gi", "20")}));
   start();
-  EXPECT_TRUE(cache_->recent_mps_arrivals().empty());
+  EXPECT_EQ(cache_->recent_arrivals(), policy::Arrivals{});
 }
 
 TEST_F(CacheTest, DroppedConnectionReconnectsFromTheLastVersionWithoutRelisting) {

@@ -259,6 +259,47 @@ TEST(PlannerDemand, IdleGpusFollowDemandOnlyWithEnoughEvidence) {
   EXPECT_THAT(plan.actions[0].why, HasSubstr("relays out GPU 0 of 8"));
 }
 
+TEST(PlannerDemand, IdleGpusKeepTheirLayoutForTheMigPodsComingWhenTheyWouldFillTheModel) {
+  // As above: 12 pods of 1g.24gb run on a busy H20, a 4g.48gb pod waits, and the idle node's
+  // other GPUs would be relaid out for 1g.24gb. The H20s offer 88 compute slices (32 x 1g.24gb
+  // and 8 balanced GPUs of 7).
+  const NodeView idle = balanced(h20("h20-idle", 8), h20_model(), 8);
+  NodeView busy = h20("h20-busy", 8);
+  busy.labels["nvidia.com/mig.config"] = "custom";
+  busy.allocatable = {{"nvidia.com/mig-1g.24gb", 32}};
+  std::vector<PodView> bound;
+  for (int i = 0; i < 12; ++i)
+    bound.push_back(running(mig_pod("r" + std::to_string(i), "1g.24gb"), "h20-busy"));
+  struct Case {
+    const char* name;
+    std::int64_t scale;  // projected arrivals: 1g.12gb, 2g.24gb and 3g.48gb, times this
+    const char* why;
+  };
+  // Projected, the balanced profiles' pods ask for 56 slices per step of scale (16 x 1g.12gb,
+  // 8 x 2g.24gb, 8 x 3g.48gb), the pods counted now for 16 (12 x 1g.24gb, 1 x 4g.48gb): 132
+  // (1.5 x 88) or more is scarce. Then the balanced GPUs are worth more to what is coming than
+  // a layout sized for the 1g.24gb pods counted now, and they stay.
+  const std::vector<Case> cases = {
+      {"none", 0, "no waiting pod needs, relaid out to follow demand"},
+      {"plenty", 1, "no waiting pod needs, relaid out to follow demand"},      // 72 slices
+      {"just short", 2, "no waiting pod needs, relaid out to follow demand"},  // 128
+      {"scarce", 3, "relays out GPU 0 of 8"},                                  // 184
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    PlanInput in = input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound);
+    if (c.scale > 0) {
+      in.projected_mig_arrivals = {{"nvidia.com/mig-1g.12gb", 16 * c.scale},
+                                   {"nvidia.com/mig-2g.24gb", 8 * c.scale},
+                                   {"nvidia.com/mig-3g.48gb", 8 * c.scale}};
+    }
+    const Plan plan = policy::plan(in, catalog());
+    ASSERT_EQ(plan.actions.size(), 1U);
+    EXPECT_EQ(plan.actions[0].node, "h20-idle");
+    EXPECT_THAT(plan.actions[0].why, HasSubstr(c.why));
+  }
+}
+
 TEST(PlannerDemand, NodeWhoseCapacityIsUsedLessIsChangedFirst) {
   // Two idle H100s: one all-balanced (whose profiles 20 running pods use), one all-1g.20gb that
   // nobody uses. A 7g pod goes to the second: its change costs no capacity anyone uses.
@@ -292,25 +333,30 @@ TEST(PlannerDemand, CountDemandCountsBoundAndWaitingPodsOnce) {
   EXPECT_EQ(count.mps, (std::map<std::int64_t, std::int64_t>{{0, 1}, {2048 * kMiB, 3}}));
 }
 
-TEST(PlannerDemand, RecentMpsArrivalsKeepTheWindowOnly) {
+TEST(PlannerDemand, RecentArrivalsKeepTheWindowOnly) {
+  using Mps = std::map<std::int64_t, std::int64_t>;
+  using Mig = std::map<std::string, std::int64_t>;
   struct Step {
     double at_s;
     const char* pod;  // "" : only read the window
-    std::map<std::int64_t, std::int64_t> expected;
+    Mps mps;
+    Mig mig;
   };
-  // A 100 s window.
+  const std::string k12 = "nvidia.com/mig-1g.12gb";
+  // A 100 s window, never started: every figure is as counted.
   const std::vector<Step> steps = {
-      {0, "mps 2Gi", {{2048 * kMiB, 1}}},
-      {10, "mig", {{2048 * kMiB, 1}}},  // a MIG pod is no MPS arrival
-      {50, "mps 4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 1}}},
-      {60, "mps", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}},
-      {100, "", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}},  // t - 100 <= 0: still in
-      {101, "", {{0, 1}, {4096 * kMiB, 1}}},
-      {160, "", {{0, 1}}},
-      {161, "", {}},
-      {500, "mps 2Gi", {{2048 * kMiB, 1}}},
+      {0, "mps 2Gi", {{2048 * kMiB, 1}}, {}},
+      {10, "mig", {{2048 * kMiB, 1}}, {{k12, 1}}},  // a MIG pod is no MPS arrival
+      {50, "mps 4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},
+      {60, "mps", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},
+      {100, "", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},  // t - 100 <= 0: in
+      {101, "", {{0, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},
+      {111, "", {{0, 1}, {4096 * kMiB, 1}}, {}},
+      {160, "", {{0, 1}}, {}},
+      {161, "", {}, {}},
+      {500, "mps 2Gi", {{2048 * kMiB, 1}}, {}},
   };
-  RecentMpsArrivals arrivals(100);
+  RecentArrivals arrivals(100);
   for (const auto& step : steps) {
     SCOPED_TRACE(step.at_s);
     const std::string what = step.pod;
@@ -319,7 +365,74 @@ TEST(PlannerDemand, RecentMpsArrivalsKeepTheWindowOnly) {
     } else if (what.starts_with("mps")) {
       arrivals.add(step.at_s, mps_pod("p", what.size() > 4 ? what.substr(4) : ""), PlanSettings{});
     }
-    EXPECT_EQ(arrivals.within(step.at_s), step.expected);
+    const Arrivals read = arrivals.read(step.at_s);
+    EXPECT_EQ(read.mps_recent, step.mps);
+    EXPECT_EQ(read.mps_projected, step.mps);
+    EXPECT_EQ(read.mig_projected, step.mig);
+  }
+}
+
+TEST(PlannerDemand, RecentArrivalsAreReadAsARateUntilAWindowHasPassed) {
+  using Mps = std::map<std::int64_t, std::int64_t>;
+  using Mig = std::map<std::string, std::int64_t>;
+  struct Step {
+    double at_s;
+    const char* pod;  // "" : only read the window
+    Mps mps;
+    Mig mig;
+  };
+  const std::string k12 = "nvidia.com/mig-1g.12gb";
+  // A 600 s window; one 2 GiB pod was there when counting began at 0 (the cache's first list).
+  // One 1g.12gb pod arrives at 30 s, as the first 4 GiB pod does: MIG is read the same way.
+  const std::vector<Step> steps = {
+      {30, "", {{2048 * kMiB, 1}, {4096 * kMiB, 10}}, {{k12, 10}}},    // 1 in 60 s (the shortest)
+      {120, "", {{2048 * kMiB, 1}, {4096 * kMiB, 5}}, {{k12, 5}}},     // 1 in 120 s
+      {300, "4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 4}}, {{k12, 2}}},  // 2 in 300 s
+      {450,
+       "2Gi",
+       {{2048 * kMiB, 2}, {4096 * kMiB, 3}},  // 2 GiB: 1 + 1; 1 x 600 / 450 rounds up to 2
+       {{k12, 2}}},
+      {600, "", {{2048 * kMiB, 2}, {4096 * kMiB, 2}}, {{k12, 1}}},  // a window has passed
+      {601, "", {{2048 * kMiB, 1}, {4096 * kMiB, 2}}, {{k12, 1}}},  // the first-list pod leaves
+  };
+  RecentArrivals arrivals(600);
+  arrivals.add(0, mps_pod("there", "2Gi"), PlanSettings{});
+  arrivals.start(0);
+  arrivals.add(30, mps_pod("first", "4Gi"), PlanSettings{});
+  arrivals.add(30, mig_pod("mig", "1g.12gb"), PlanSettings{});
+  // mps_recent counts what arrived, never projected.
+  EXPECT_EQ(arrivals.read(30).mps_recent, (Mps{{2048 * kMiB, 1}, {4096 * kMiB, 1}}));
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step.at_s);
+    const std::string what = step.pod;
+    if (!what.empty()) arrivals.add(step.at_s, mps_pod("p", what), PlanSettings{});
+    const Arrivals read = arrivals.read(step.at_s);
+    EXPECT_EQ(read.mps_projected, step.mps);
+    EXPECT_EQ(read.mig_projected, step.mig);
+  }
+}
+
+TEST(PlannerDemand, AnMpsNodeKeepsItsReplicasForTheSmallerPodsThatArrive) {
+  // An idle RTX 4090 offers 4 replicas of 6 GiB; an 8 GiB pod waits. With no other MPS demand,
+  // the node is re-sized to 2 replicas for it. When 40 pods of 2 GiB arrived within the window,
+  // its 4 replicas are worth more than 2 larger ones: it keeps them and the pod is told why.
+  PlanInput in = input({rtx4090("rtx")}, {mps_pod("big", "8Gi")});
+  const Plan alone = policy::plan(in, catalog());
+  ASSERT_EQ(alone.actions.size(), 1U);
+  EXPECT_EQ(alone.actions[0].device_plugin_config.resources.at(0).replicas, 2);
+  EXPECT_THAT(alone.actions[0].serves, ElementsAre("ml/big"));
+
+  // Counted (recent) or only projected at the rate seen, the node keeps its replicas.
+  for (bool projected : {false, true}) {
+    SCOPED_TRACE(projected);
+    PlanInput with = in;
+    (projected ? with.projected_mps_arrivals : with.recent_mps_arrivals) = {{2048 * kMiB, 40}};
+    const Plan busy = policy::plan(with, catalog());
+    EXPECT_TRUE(busy.actions.empty());
+    ASSERT_EQ(busy.unplaced.size(), 1U);
+    EXPECT_THAT(busy.unplaced[0].reason,
+                HasSubstr("rtx: keeps its 4 MPS replicas per GPU: 2 larger ones for it would be "
+                          "worth less"));
   }
 }
 

@@ -101,8 +101,8 @@ class FakeWorld : public ApiOps, public ClusterReader, public MetricsSink {
   // ClusterReader
   bool following_now = true;
   bool following() const override { return following_now; }
-  std::map<std::int64_t, std::int64_t> mps_arrivals;
-  std::map<std::int64_t, std::int64_t> recent_mps_arrivals() const override { return mps_arrivals; }
+  policy::Arrivals arrivals;
+  policy::Arrivals recent_arrivals() const override { return arrivals; }
   policy::ClusterView snapshot() const override {
     policy::ClusterView v;
     for (const auto& [name, n] : nodes) {
@@ -222,7 +222,7 @@ struct Harness {
   int leader_checks_left = -1;  // >= 0: leadership lapses after this many more checks
   ControllerSettings settings;
   std::unique_ptr<Controller> controller;
-  std::map<std::int64_t, std::int64_t> planned_mps_arrivals;  // of the last plan's input
+  policy::Arrivals planned_arrivals;  // of the last plan's input
 
   Harness() {
     settings.batch_window = seconds(1);
@@ -237,7 +237,7 @@ struct Harness {
         world, world, world,
         [this](const PlanInput& in) {
           ++plans;
-          planned_mps_arrivals = in.recent_mps_arrivals;
+          planned_arrivals = in.arrivals;
           std::vector<Action> out;
           for (const auto& a : next_plan) {
             if (in.cluster.find(a.node) != nullptr) out.push_back(a);
@@ -317,17 +317,20 @@ TEST(Controller, RepartitionsAnIdleNodeForMigStepByStep) {
   EXPECT_DOUBLE_EQ(h.world.observed[0], 70.0);
 }
 
-TEST(Controller, ThePlanSeesTheMpsPodsThatArrivedRecently) {
-  // The planner sizes MPS nodes for them too (policy/planner.h, recent_mps_arrivals): pods that
-  // came and went since the last plan are gone from the view but not from demand.
+TEST(Controller, ThePlanSeesThePodsThatArrivedRecently) {
+  // The planner sizes MPS nodes for them too and values MIG layouts with them (policy/planner.h,
+  // PlanInput's arrivals): pods that came and went since the last plan are gone from the view
+  // but not from demand.
   Harness h;
   h.world.nodes["gpu-1"] = {};
   h.world.pods.push_back(pod("p", "nvidia.com/gpu.shared"));
-  h.world.mps_arrivals = {{std::int64_t{2} << 30, 5}, {0, 1}};
+  h.world.arrivals = {{{std::int64_t{2} << 30, 5}, {0, 1}},
+                      {{std::int64_t{2} << 30, 9}},
+                      {{"nvidia.com/mig-1g.10gb", 12}}};
   h.at(0);
   h.at(1);
   ASSERT_EQ(h.plans, 1);
-  EXPECT_EQ(h.planned_mps_arrivals, h.world.mps_arrivals);
+  EXPECT_EQ(h.planned_arrivals, h.world.arrivals);
 }
 
 TEST(Controller, APodTheSchedulerStillRefusesIsServedTwiceThenLeftAlone) {

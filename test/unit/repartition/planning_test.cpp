@@ -44,7 +44,9 @@ TEST(Planning, InputCarriesViewsAndConfigNames) {
   p.view.name = "p";
   in.pending.push_back(p);
   in.config_names.mig_parted = std::set<std::string>{"all-disabled"};
-  in.recent_mps_arrivals = {{std::int64_t{4} << 30, 7}};
+  in.arrivals.mps_recent = {{std::int64_t{4} << 30, 7}};
+  in.arrivals.mps_projected = {{std::int64_t{4} << 30, 21}};
+  in.arrivals.mig_projected = {{"nvidia.com/mig-3g.40gb", 2}};
   policy::PlanSettings settings;
   settings.allow_disruption = true;
   auto out = to_policy_input(in, settings);
@@ -53,7 +55,9 @@ TEST(Planning, InputCarriesViewsAndConfigNames) {
   EXPECT_EQ(out.pending[0].name, "p");
   EXPECT_EQ(out.mig_config_names, in.config_names.mig_parted);
   EXPECT_FALSE(out.device_plugin_config_names);
-  EXPECT_EQ(out.recent_mps_arrivals, in.recent_mps_arrivals);
+  EXPECT_EQ(out.recent_mps_arrivals, in.arrivals.mps_recent);
+  EXPECT_EQ(out.projected_mps_arrivals, in.arrivals.mps_projected);
+  EXPECT_EQ(out.projected_mig_arrivals, in.arrivals.mig_projected);
   EXPECT_TRUE(out.settings.allow_disruption);
 }
 

@@ -118,8 +118,14 @@ TEST(Cli, MisplacedFlagExitsTwoWithTheUsageLine) {
   EXPECT_THAT(plan.err, HasSubstr("takes no flag --nodes"));
 }
 
-TEST(Cli, PlanRejectsUnreadableRecentMpsArrivals) {
+TEST(Cli, PlanRejectsUnreadableArrivals) {
   const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"projectedMpsArrivals": {"lots": 3}})", "projectedMpsArrivals: \"lots\" is no gpu"},
+      {R"({"projectedMigArrivals": [1]})", "projectedMigArrivals: expected an object"},
+      {R"({"projectedMigArrivals": {"1g.10gb": 3}})", "\"1g.10gb\" is no MIG resource"},
+      {R"({"projectedMigArrivals": {"nvidia.com/mig-": 3}})", "is no MIG resource"},
+      {R"({"projectedMigArrivals": {"nvidia.com/mig-1g.10gb": -1}})",
+       "projectedMigArrivals[\"nvidia.com/mig-1g.10gb\"]: expected a pod count >= 0, got -1"},
       {R"({"recentMpsArrivals": [1]})", "recentMpsArrivals: expected an object"},
       {R"({"recentMpsArrivals": {"lots": 3}})", "\"lots\" is no gpu-memory quantity"},
       {R"({"recentMpsArrivals": {"-4Gi": 3}})", "\"-4Gi\" is no gpu-memory quantity"},
@@ -133,7 +139,8 @@ TEST(Cli, PlanRejectsUnreadableRecentMpsArrivals) {
     EXPECT_THAT(r.err, HasSubstr(message));
     EXPECT_EQ(r.out, "");
   }
-  const CliRun ok = cli({"plan", "-"}, R"({"recentMpsArrivals": {"4Gi": 2, "0": 1}})");
+  const CliRun ok = cli({"plan", "-"}, R"({"recentMpsArrivals": {"4Gi": 2, "0": 1},
+      "projectedMigArrivals": {"nvidia.com/mig-1g.10gb": 40}})");
   EXPECT_EQ(ok.code, 0) << ok.err;
 }
 
