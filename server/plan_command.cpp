@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "codec/json.h"
 #include "codec/mig_parted.h"
@@ -117,54 +118,57 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
   return out;
 }
 
+// An optional field of pod counts, {"<key>": pods, ...}; `read_key` turns a key into the map's
+// key or says why it cannot (the message follows "<field>: \"<key>\" ").
+template <class Key, class ReadKey>
+Result<std::map<Key, std::int64_t>> read_pod_counts(const json& doc, const std::string& field,
+                                                    std::string_view shape, ReadKey read_key) {
+  std::map<Key, std::int64_t> out;
+  auto it = doc.find(field);
+  if (it == doc.end() || it->is_null()) return out;
+  if (!it->is_object()) {
+    return Error{field + ": expected an object {\"" + std::string(shape) + "\": pods}, got " +
+                 std::string(it->type_name())};
+  }
+  for (auto item = it->begin(); item != it->end(); ++item) {
+    const std::string& key = item.key();
+    const json& value = item.value();
+    Result<Key> read = read_key(key);
+    if (!read) return Error{field + ": \"" + key + "\" " + read.error()};
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
+      return Error{field + "[\"" + key + "\"]: expected a pod count >= 0, got " + value.dump()};
+    }
+    out[*read] += value.get<std::int64_t>();
+  }
+  return out;
+}
+
 // Optional "recentMpsArrivals" and "projectedMpsArrivals": {"<gpu-memory>": pods, ...}, what the
 // controller's watch cache counted and projected (policy::PlanInput::recent_mps_arrivals and
 // projected_mps_arrivals); "0" for pods that state no gpu-memory.
 Result<std::map<std::int64_t, std::int64_t>> read_mps_arrivals(const json& doc,
                                                                const std::string& field) {
-  std::map<std::int64_t, std::int64_t> out;
-  auto it = doc.find(field);
-  if (it == doc.end() || it->is_null()) return out;
-  if (!it->is_object()) {
-    return Error{field + ": expected an object {\"<gpu-memory>\": pods}, got " +
-                 std::string(it->type_name())};
-  }
-  for (const auto& [key, value] : it->items()) {
-    auto memory = policy::parse_quantity(key);
-    if (!memory || memory->milli < 0) {
-      return Error{field + ": \"" + key + "\" is no gpu-memory quantity (e.g. \"4Gi\")"};
-    }
-    if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
-      return Error{field + "[\"" + key + "\"]: expected a pod count >= 0, got " + value.dump()};
-    }
-    out[memory->ceil_units()] += value.get<std::int64_t>();
-  }
-  return out;
+  return read_pod_counts<std::int64_t>(doc, field, "<gpu-memory>",
+                                       [](const std::string& key) -> Result<std::int64_t> {
+                                         auto memory = policy::parse_quantity(key);
+                                         if (!memory || memory->milli < 0)
+                                           return Error{"is no gpu-memory quantity (e.g. \"4Gi\")"};
+                                         return memory->ceil_units();
+                                       });
 }
 
 // Optional "projectedMigArrivals": {"nvidia.com/mig-<profile>": pods, ...}, the MIG pods the
 // controller's watch cache projected to arrive (policy::PlanInput::projected_mig_arrivals).
 Result<std::map<std::string, std::int64_t>> read_mig_arrivals(const json& doc) {
-  static const std::string field = "projectedMigArrivals";
-  std::map<std::string, std::int64_t> out;
-  auto it = doc.find(field);
-  if (it == doc.end() || it->is_null()) return out;
-  if (!it->is_object()) {
-    return Error{field + ": expected an object {\"nvidia.com/mig-<profile>\": pods}, got " +
-                 std::string(it->type_name())};
-  }
-  for (const auto& [key, value] : it->items()) {
-    if (!key.starts_with(policy::kMigResourcePrefix) ||
-        key.size() == policy::kMigResourcePrefix.size()) {
-      return Error{field + ": \"" + key +
-                   "\" is no MIG resource (e.g. \"nvidia.com/mig-1g.10gb\")"};
-    }
-    if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
-      return Error{field + "[\"" + key + "\"]: expected a pod count >= 0, got " + value.dump()};
-    }
-    out[key] = value.get<std::int64_t>();
-  }
-  return out;
+  return read_pod_counts<std::string>(
+      doc, "projectedMigArrivals", "nvidia.com/mig-<profile>",
+      [](const std::string& key) -> Result<std::string> {
+        if (!key.starts_with(policy::kMigResourcePrefix) ||
+            key.size() == policy::kMigResourcePrefix.size()) {
+          return Error{"is no MIG resource (e.g. \"nvidia.com/mig-1g.10gb\")"};
+        }
+        return key;
+      });
 }
 
 Result<policy::PlanInput> read_plan_input(const json& doc) {

@@ -333,24 +333,35 @@ TEST(PlannerDemand, CountDemandCountsBoundAndWaitingPodsOnce) {
   EXPECT_EQ(count.mps, (std::map<std::int64_t, std::int64_t>{{0, 1}, {2048 * kMiB, 3}}));
 }
 
+// One step of a RecentArrivals test: a pod arrives (or none), then the window is read.
+struct ArrivalStep {
+  double at_s;
+  const char* pod;  // "mig": a 1g.12gb pod; "mps" or "mps <gpu-memory>": an MPS pod; "": none
+  std::map<std::int64_t, std::int64_t> mps;
+  std::map<std::string, std::int64_t> mig;
+};
+
+const std::string kMig12 = "nvidia.com/mig-1g.12gb";
+
+Arrivals arrive_and_read(RecentArrivals& arrivals, const ArrivalStep& step) {
+  const std::string what = step.pod;
+  if (what == "mig") {
+    arrivals.add(step.at_s, mig_pod("m", "1g.12gb"), PlanSettings{});
+  } else if (what.starts_with("mps")) {
+    arrivals.add(step.at_s, mps_pod("p", what.size() > 4 ? what.substr(4) : ""), PlanSettings{});
+  }
+  return arrivals.read(step.at_s);
+}
+
 TEST(PlannerDemand, RecentArrivalsKeepTheWindowOnly) {
-  using Mps = std::map<std::int64_t, std::int64_t>;
-  using Mig = std::map<std::string, std::int64_t>;
-  struct Step {
-    double at_s;
-    const char* pod;  // "" : only read the window
-    Mps mps;
-    Mig mig;
-  };
-  const std::string k12 = "nvidia.com/mig-1g.12gb";
   // A 100 s window, never started: every figure is as counted.
-  const std::vector<Step> steps = {
+  const std::vector<ArrivalStep> steps = {
       {0, "mps 2Gi", {{2048 * kMiB, 1}}, {}},
-      {10, "mig", {{2048 * kMiB, 1}}, {{k12, 1}}},  // a MIG pod is no MPS arrival
-      {50, "mps 4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},
-      {60, "mps", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},
-      {100, "", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},  // t - 100 <= 0: in
-      {101, "", {{0, 1}, {4096 * kMiB, 1}}, {{k12, 1}}},
+      {10, "mig", {{2048 * kMiB, 1}}, {{kMig12, 1}}},  // a MIG pod is no MPS arrival
+      {50, "mps 4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{kMig12, 1}}},
+      {60, "mps", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{kMig12, 1}}},
+      {100, "", {{0, 1}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}, {{kMig12, 1}}},  // t - 100 <= 0: in
+      {101, "", {{0, 1}, {4096 * kMiB, 1}}, {{kMig12, 1}}},
       {111, "", {{0, 1}, {4096 * kMiB, 1}}, {}},
       {160, "", {{0, 1}}, {}},
       {161, "", {}, {}},
@@ -359,13 +370,7 @@ TEST(PlannerDemand, RecentArrivalsKeepTheWindowOnly) {
   RecentArrivals arrivals(100);
   for (const auto& step : steps) {
     SCOPED_TRACE(step.at_s);
-    const std::string what = step.pod;
-    if (what == "mig") {
-      arrivals.add(step.at_s, mig_pod("m", "1g.12gb"), PlanSettings{});
-    } else if (what.starts_with("mps")) {
-      arrivals.add(step.at_s, mps_pod("p", what.size() > 4 ? what.substr(4) : ""), PlanSettings{});
-    }
-    const Arrivals read = arrivals.read(step.at_s);
+    const Arrivals read = arrive_and_read(arrivals, step);
     EXPECT_EQ(read.mps_recent, step.mps);
     EXPECT_EQ(read.mps_projected, step.mps);
     EXPECT_EQ(read.mig_projected, step.mig);
@@ -373,27 +378,18 @@ TEST(PlannerDemand, RecentArrivalsKeepTheWindowOnly) {
 }
 
 TEST(PlannerDemand, RecentArrivalsAreReadAsARateUntilAWindowHasPassed) {
-  using Mps = std::map<std::int64_t, std::int64_t>;
-  using Mig = std::map<std::string, std::int64_t>;
-  struct Step {
-    double at_s;
-    const char* pod;  // "" : only read the window
-    Mps mps;
-    Mig mig;
-  };
-  const std::string k12 = "nvidia.com/mig-1g.12gb";
   // A 600 s window; one 2 GiB pod was there when counting began at 0 (the cache's first list).
   // One 1g.12gb pod arrives at 30 s, as the first 4 GiB pod does: MIG is read the same way.
-  const std::vector<Step> steps = {
-      {30, "", {{2048 * kMiB, 1}, {4096 * kMiB, 10}}, {{k12, 10}}},    // 1 in 60 s (the shortest)
-      {120, "", {{2048 * kMiB, 1}, {4096 * kMiB, 5}}, {{k12, 5}}},     // 1 in 120 s
-      {300, "4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 4}}, {{k12, 2}}},  // 2 in 300 s
+  const std::vector<ArrivalStep> steps = {
+      {30, "", {{2048 * kMiB, 1}, {4096 * kMiB, 10}}, {{kMig12, 10}}},  // 1 in 60 s (the least)
+      {120, "", {{2048 * kMiB, 1}, {4096 * kMiB, 5}}, {{kMig12, 5}}},   // 1 in 120 s
+      {300, "mps 4Gi", {{2048 * kMiB, 1}, {4096 * kMiB, 4}}, {{kMig12, 2}}},  // 2 in 300 s
       {450,
-       "2Gi",
+       "mps 2Gi",
        {{2048 * kMiB, 2}, {4096 * kMiB, 3}},  // 2 GiB: 1 + 1; 1 x 600 / 450 rounds up to 2
-       {{k12, 2}}},
-      {600, "", {{2048 * kMiB, 2}, {4096 * kMiB, 2}}, {{k12, 1}}},  // a window has passed
-      {601, "", {{2048 * kMiB, 1}, {4096 * kMiB, 2}}, {{k12, 1}}},  // the first-list pod leaves
+       {{kMig12, 2}}},
+      {600, "", {{2048 * kMiB, 2}, {4096 * kMiB, 2}}, {{kMig12, 1}}},  // a window has passed
+      {601, "", {{2048 * kMiB, 1}, {4096 * kMiB, 2}}, {{kMig12, 1}}},  // the first-list pod left
   };
   RecentArrivals arrivals(600);
   arrivals.add(0, mps_pod("there", "2Gi"), PlanSettings{});
@@ -401,12 +397,11 @@ TEST(PlannerDemand, RecentArrivalsAreReadAsARateUntilAWindowHasPassed) {
   arrivals.add(30, mps_pod("first", "4Gi"), PlanSettings{});
   arrivals.add(30, mig_pod("mig", "1g.12gb"), PlanSettings{});
   // mps_recent counts what arrived, never projected.
-  EXPECT_EQ(arrivals.read(30).mps_recent, (Mps{{2048 * kMiB, 1}, {4096 * kMiB, 1}}));
+  EXPECT_EQ(arrivals.read(30).mps_recent,
+            (std::map<std::int64_t, std::int64_t>{{2048 * kMiB, 1}, {4096 * kMiB, 1}}));
   for (const auto& step : steps) {
     SCOPED_TRACE(step.at_s);
-    const std::string what = step.pod;
-    if (!what.empty()) arrivals.add(step.at_s, mps_pod("p", what), PlanSettings{});
-    const Arrivals read = arrivals.read(step.at_s);
+    const Arrivals read = arrive_and_read(arrivals, step);
     EXPECT_EQ(read.mps_projected, step.mps);
     EXPECT_EQ(read.mig_projected, step.mig);
   }
