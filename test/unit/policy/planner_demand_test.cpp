@@ -228,31 +228,41 @@ TEST(PlannerDemand, AnInstanceIsWorthTheChanceThatDemandReachesIt) {
   EXPECT_LT(large.gain("nvidia.com/mig-1g.10gb"), 0.01);
 }
 
-TEST(PlannerDemand, IdleGpusFollowDemandOnlyWithEnoughEvidence) {
-  const NodeView idle = balanced(h20("h20-idle", 8), h20_model(), 8);
-  // A busy H20 runs 12 pods of 1g.24gb; 1 more waits. GPUs of the idle node that no waiting pod
-  // needs are relaid out when demand clearly values 1g.24gb more than their balanced layout.
+// An idle all-balanced H20, and a busy H20 of 32 x 1g.24gb running 12 pods of it; a 4g.48gb
+// pod waits (no node offers one), and the busy node is no candidate for it.
+struct TwoH20s {
+  NodeView idle = balanced(h20("h20-idle", 8), h20_model(), 8);
   NodeView busy = h20("h20-busy", 8);
-  busy.labels["nvidia.com/mig.config"] = "custom";
-  busy.allocatable = {{"nvidia.com/mig-1g.24gb", 32}};
   std::vector<PodView> bound;
-  for (int i = 0; i < 12; ++i)
-    bound.push_back(running(mig_pod("r" + std::to_string(i), "1g.24gb"), "h20-busy"));
-  // A 4g.48gb pod waits (no node offers one); the busy node is no candidate.
-  Plan plan = policy::plan(input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound), catalog());
+  TwoH20s() {
+    busy.labels["nvidia.com/mig.config"] = "custom";
+    busy.allocatable = {{"nvidia.com/mig-1g.24gb", 32}};
+    for (int i = 0; i < 12; ++i)
+      bound.push_back(running(mig_pod("r" + std::to_string(i), "1g.24gb"), "h20-busy"));
+  }
+  PlanInput with_pod_waiting() const {
+    return input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound);
+  }
+};
+
+TEST(PlannerDemand, IdleGpusFollowDemandOnlyWithEnoughEvidence) {
+  // GPUs of the idle node that no waiting pod needs are relaid out when demand clearly values
+  // 1g.24gb more than their balanced layout.
+  TwoH20s h20s;
+  Plan plan = policy::plan(h20s.with_pod_waiting(), catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_EQ(plan.actions[0].node, "h20-idle");
   EXPECT_THAT(plan.actions[0].why, HasSubstr("no waiting pod needs, relaid out to follow demand"));
 
   // With 2 running pods (under the evidence threshold) only the pod's GPU changes.
-  bound.resize(2);
-  plan = policy::plan(input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound), catalog());
+  TwoH20s few;
+  few.bound.resize(2);
+  plan = policy::plan(few.with_pod_waiting(), catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
   EXPECT_THAT(plan.actions[0].why, HasSubstr("relays out GPU 0 of 8"));
 
   // And the knob turns it off.
-  bound.resize(12);
-  PlanInput in = input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound);
+  PlanInput in = h20s.with_pod_waiting();
   in.settings.rebalance_idle_gpus = false;
   plan = policy::plan(in, catalog());
   ASSERT_EQ(plan.actions.size(), 1U);
@@ -260,16 +270,9 @@ TEST(PlannerDemand, IdleGpusFollowDemandOnlyWithEnoughEvidence) {
 }
 
 TEST(PlannerDemand, IdleGpusKeepTheirLayoutForTheMigPodsComingWhenTheyWouldFillTheModel) {
-  // As above: 12 pods of 1g.24gb run on a busy H20, a 4g.48gb pod waits, and the idle node's
-  // other GPUs would be relaid out for 1g.24gb. The H20s offer 88 compute slices (32 x 1g.24gb
-  // and 8 balanced GPUs of 7).
-  const NodeView idle = balanced(h20("h20-idle", 8), h20_model(), 8);
-  NodeView busy = h20("h20-busy", 8);
-  busy.labels["nvidia.com/mig.config"] = "custom";
-  busy.allocatable = {{"nvidia.com/mig-1g.24gb", 32}};
-  std::vector<PodView> bound;
-  for (int i = 0; i < 12; ++i)
-    bound.push_back(running(mig_pod("r" + std::to_string(i), "1g.24gb"), "h20-busy"));
+  // As above: the idle node's GPUs the waiting pod does not need would be relaid out for
+  // 1g.24gb. The H20s offer 88 compute slices (32 x 1g.24gb and 8 balanced GPUs of 7).
+  const TwoH20s h20s;
   struct Case {
     const char* name;
     std::int64_t scale;  // projected arrivals: 1g.12gb, 2g.24gb and 3g.48gb, times this
@@ -287,7 +290,7 @@ TEST(PlannerDemand, IdleGpusKeepTheirLayoutForTheMigPodsComingWhenTheyWouldFillT
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    PlanInput in = input({busy, idle}, {mig_pod("more", "4g.48gb")}, bound);
+    PlanInput in = h20s.with_pod_waiting();
     if (c.scale > 0) {
       in.projected_mig_arrivals = {{"nvidia.com/mig-1g.12gb", 16 * c.scale},
                                    {"nvidia.com/mig-2g.24gb", 8 * c.scale},
