@@ -118,6 +118,17 @@ Result<ConfigNames> read_config_maps(const std::vector<const json*>& maps) {
   return out;
 }
 
+// "<field>: \"<key>\" <why>", or with `indexed` "<field>[\"<key>\"]: <why>".
+std::string entry_error(const std::string& field, const std::string& key, std::string_view why,
+                        bool indexed) {
+  std::string out = field;
+  out += indexed ? "[\"" : ": \"";
+  out += key;
+  out += indexed ? "\"]: " : "\" ";
+  out += why;
+  return out;
+}
+
 // An optional field of pod counts, {"<key>": pods, ...}; `read_key` turns a key into the map's
 // key or says why it cannot (the message follows "<field>: \"<key>\" ").
 template <class Key, class ReadKey>
@@ -134,9 +145,9 @@ Result<std::map<Key, std::int64_t>> read_pod_counts(const json& doc, const std::
     const std::string& key = item.key();
     const json& value = item.value();
     Result<Key> read = read_key(key);
-    if (!read) return Error{field + ": \"" + key + "\" " + read.error()};
+    if (!read) return Error{entry_error(field, key, read.error(), false)};
     if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
-      return Error{field + "[\"" + key + "\"]: expected a pod count >= 0, got " + value.dump()};
+      return Error{entry_error(field, key, "expected a pod count >= 0, got " + value.dump(), true)};
     }
     out[*read] += value.get<std::int64_t>();
   }
