@@ -30,9 +30,9 @@
 //       with its exact counts so mig-parted skips it. Since the node is paused for the change
 //       anyway, a GPU no pod needs is relaid out too when demand rests on 8+ pods of the model
 //       and values a fresh layout 10% more than what the GPU holds (rebalance_idle_gpus). When
-//       the MIG pods projected to arrive (projected_mig_arrivals) would fill the model's
-//       instances 1.5 times over, both layouts are valued against that larger demand: the
-//       capacity a GPU holds is kept for what is coming.
+//       the MIG pods projected to arrive (projected_mig_arrivals) would ask for 1.5 times the
+//       compute slices the model's instances offer, both layouts are valued against that
+//       larger demand: the capacity a GPU holds is kept for what is coming.
 //     - MPS (plan_mps.h): each replica size the waiting pods' needs call for is tried; the one
 //       serving the most waiting pods wins, then the one worth most to MPS demand. A node that
 //       offers replicas is re-sized to fewer, larger ones only when they are worth at least
