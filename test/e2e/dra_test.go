@@ -520,7 +520,7 @@ func TestDRAMixedCluster(t *testing.T) {
 		withLimits("nvidia.com/gpu", "1"), tolerating(privateTaint), inPool(pool)))
 	expectResource(t, big, "nvidia.com/mig-7g.80gb")
 	waitEvent(t, ns, "h100-7g", "FailedScheduling", 30*time.Second, func(string) bool { return true })
-	// batchWindow 1s + propagationDelay 3s: a repartition would have begun (ConfigMap entry, mark) by now.
+	// batchWindow 1s + propagationDelay (harness.PropagationDelay): a repartition would have begun (ConfigMap entry, mark) by now.
 	time.Sleep(3*harness.PropagationDelay + 2*time.Second)
 	for _, e := range gpushareEntries(t) {
 		if !contains(before, e) {

@@ -473,8 +473,10 @@ const (
 	LeaseNamespace       = "gpushare-system"
 	LeaseName            = "gpushare-repartition" // the config's default repartition.leaseName
 	// PropagationDelay is repartition.propagationDelay: longer than testdata/nodes.yaml's configMapDelay (2s), so a
-	// label never names a ConfigMap entry the simulated operator cannot see yet.
-	PropagationDelay = 3 * time.Second
+	// label never names a ConfigMap entry the simulated operator cannot see yet. The agent's delay starts when its
+	// informer hears of the write, which on a loaded 2-core CI machine (TestRepartitionConcurrentConfigMapWriter's
+	// writers rewrite a 500-entry ConfigMap without pause) came more than 1s late: 3s of margin, not 1s.
+	PropagationDelay = 5 * time.Second
 	// DisruptableAnnotation lets gpushare evict a pod (repartition.allowDisruption is on): pods without it are never
 	// disturbed.
 	DisruptableAnnotation = "repartition.gpushare.io/disruptable"
