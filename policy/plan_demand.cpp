@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "policy/fit.h"
 #include "policy/intent.h"
@@ -168,6 +169,12 @@ Arrivals RecentArrivals::read(double now_s) {
   out.mps_projected = mps_.scaled(scale);
   out.mig_projected = mig_.scaled(scale);
   return out;
+}
+
+void set_arrivals(PlanInput& in, Arrivals arrivals) {
+  in.recent_mps_arrivals = std::move(arrivals.mps_recent);
+  in.projected_mps_arrivals = std::move(arrivals.mps_projected);
+  in.projected_mig_arrivals = std::move(arrivals.mig_projected);
 }
 
 void RecentArrivals::forget_before(double t_s) {

@@ -171,6 +171,10 @@ class RecentArrivals {
   Tally<std::string> mig_;
 };
 
+// The planner's input takes what arrived: recent_mps_arrivals, projected_mps_arrivals and
+// projected_mig_arrivals (the simulator and the controller both read a RecentArrivals).
+void set_arrivals(PlanInput& in, Arrivals arrivals);
+
 // A node's MIG layout per GPU, when it can be known (see above). `mig_configs` as in PlanInput.
 std::optional<std::vector<ProfileCounts>> current_mig_layout(
     const NodeView& node, const GpuModel& model, int gpus,

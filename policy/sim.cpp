@@ -427,10 +427,7 @@ class Simulation {
     in.mig_config_names = mig_config_names_;
     in.device_plugin_config_names = device_plugin_configs_;
     in.mig_configs = mig_configs_;
-    Arrivals arrivals = arrivals_.read(now_);
-    in.recent_mps_arrivals = std::move(arrivals.mps_recent);
-    in.projected_mps_arrivals = std::move(arrivals.mps_projected);
-    in.projected_mig_arrivals = std::move(arrivals.mig_projected);
+    set_arrivals(in, arrivals_.read(now_));
     const double t0 = settings_.clock_ms ? settings_.clock_ms() : 0;
     const Plan plan = policy::plan(in, catalog_);
     if (settings_.clock_ms) planner_ms_.push_back(settings_.clock_ms() - t0);

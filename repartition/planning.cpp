@@ -12,9 +12,7 @@ policy::PlanInput to_policy_input(const PlanInput& input, const policy::PlanSett
   out.mig_config_names = input.config_names.mig_parted;
   out.device_plugin_config_names = input.config_names.device_plugin;
   out.mig_configs = input.config_names.mig_configs;
-  out.recent_mps_arrivals = input.arrivals.mps_recent;
-  out.projected_mps_arrivals = input.arrivals.mps_projected;
-  out.projected_mig_arrivals = input.arrivals.mig_projected;
+  policy::set_arrivals(out, input.arrivals);
   out.settings = settings;
   return out;
 }
