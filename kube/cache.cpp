@@ -56,7 +56,9 @@ std::string object_key(ObjectKind kind, const nlohmann::json& object) {
 ClusterCache::ClusterCache(std::shared_ptr<Client> client, CacheOptions options)
     : client_(std::move(client)),
       options_(std::move(options)),
-      arrivals_(static_cast<double>(options_.arrival_window.count())) {}
+      arrivals_(static_cast<double>(options_.arrival_window.count())) {
+  arrival_settings_.annotation_prefix = options_.annotation_prefix;
+}
 
 ClusterCache::~ClusterCache() { stop(); }
 
@@ -369,17 +371,13 @@ double steady_seconds() {
 
 void ClusterCache::count_arrival(const PodRecord& pod) {
   if (options_.arrival_window.count() <= 0 || pod.gpu_requests.empty()) return;
-  policy::PlanSettings settings;
-  settings.annotation_prefix = options_.annotation_prefix;
   std::lock_guard lock(arrivals_mu_);
-  arrivals_.add(steady_seconds(), pod.view, settings);
+  arrivals_.add(steady_seconds(), pod.view, arrival_settings_);
 }
 
 void ClusterCache::start_arrivals() {
   std::lock_guard lock(arrivals_mu_);
-  if (arrivals_started_) return;
-  arrivals_started_ = true;
-  arrivals_.start(steady_seconds());
+  if (!arrivals_.started()) arrivals_.start(steady_seconds());
 }
 
 policy::Arrivals ClusterCache::recent_arrivals() const {

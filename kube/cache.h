@@ -165,7 +165,8 @@ class ClusterCache {
   ClusterIndex index_;
   mutable std::mutex arrivals_mu_;
   mutable policy::RecentArrivals arrivals_;
-  bool arrivals_started_ = false;  // arrivals_mu_ held
+  // How arrivals read a pod's intent (its annotation prefix): built once, not per arrival.
+  policy::PlanSettings arrival_settings_;
 
   std::atomic<bool> stop_{false};
   std::mutex wait_mu_;

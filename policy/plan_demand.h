@@ -132,6 +132,7 @@ class RecentArrivals {
   // Counting began at now_s: pods added at or before it were there already. Without a start()
   // the arrivals are counted as they are, never scaled.
   void start(double now_s) { start_s_ = now_s; }
+  bool started() const { return start_s_.has_value(); }
   // Times in seconds on a clock that does not go back. Pods that ask for no MIG instance or MPS
   // share, and terminated ones, are ignored.
   void add(double now_s, const PodView& pod, const PlanSettings& settings);

@@ -96,9 +96,9 @@ struct RepartitionConfig {
   bool rebalance_idle_gpus = true;
   Seconds batch_window{10};
   // MPS pods that arrived within this window count as MPS demand when more than the MPS pods
-  // running and waiting (policy::PlanInput::recent_mps_arrivals), and MIG pods that did value
-  // the layouts of idle GPUs when capacity is short (projected_mig_arrivals); about a typical
-  // pod's run time. 0: the snapshot only.
+  // running and waiting (policy::PlanInput::recent_mps_arrivals); MIG pods that arrived within
+  // it value the layouts of idle GPUs when capacity is short (projected_mig_arrivals). About a
+  // typical pod's run time. 0: the snapshot only.
   Seconds arrival_window{2400};
   Seconds propagation_delay{60};  // ConfigMap volume refresh (nvidia.md 1.5)
   Seconds apply_timeout{600};
